@@ -1,0 +1,104 @@
+"""The `shortcutlab` console script: a thin typer layer over the library.
+
+Each command module under `shortcutlab.cli` owns one command or group and exposes
+`register(app)`. Errors the user can fix (`ShortcutlabError`) are printed once here as
+one paragraph and exit with code 2; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from shortcutlab.errors import ShortcutlabError
+
+HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
+
+Examples:
+
+  shortcutlab model tiny --arch llava --out models/tiny-llava
+
+  shortcutlab data inspect data/train.jsonl
+
+  shortcutlab train --mode shortcut-aware --model models/tiny-llava --data train.jsonl --output runs/sa
+
+  shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
+
+  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores text.jsonl --output out/sfd
+
+  shortcutlab demo --quick
+"""
+
+# Command modules, registered in this order (one per command or group).
+COMMAND_MODULES = [
+    "data_cmd",
+    "model_cmd",
+    "train_cmd",
+    "score_cmd",
+    "diagnostics_cmd",
+    "synth_cmd",
+    "demo_cmd",
+]
+
+app = typer.Typer(
+    name="shortcutlab",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from shortcutlab import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"shortcutlab.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command module not written yet
+            if exc.name == f"shortcutlab.cli.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; print user errors as one paragraph, exit 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ShortcutlabError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

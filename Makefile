@@ -10,7 +10,7 @@ $(BIN)/shortcutlab: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(BIN)/shortcutlab
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test test-fast lint
 setup: $(BIN)/shortcutlab
 
 demo: setup
@@ -19,5 +19,9 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+test-fast: setup
+	$(BIN)/python -m pytest -q -m 'not slow'
+
 lint: setup
 	$(BIN)/ruff check shortcutlab tests
+	$(BIN)/ruff format --check shortcutlab tests

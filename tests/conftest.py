@@ -21,3 +21,60 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is absent")
     return REALDATA
+
+
+# --- tiny model fixtures (owner: modeling) ------------------------------------------------
+def _build_tiny(tmp_path_factory: pytest.TempPathFactory, arch: str) -> Path:
+    from shortcutlab.modeling.tiny import build_tiny_model
+
+    return build_tiny_model(arch, tmp_path_factory.mktemp(f"tiny_{arch}"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init LLaVA folder (config, weights, tokenizer, processor), built once."""
+    return _build_tiny(tmp_path_factory, "llava")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-init Qwen2-VL folder, built once (processor saved without video part)."""
+    return _build_tiny(tmp_path_factory, "qwen2_vl")
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tiny_llava_dir: Path, tiny_qwen_dir: Path) -> dict[str, Path]:
+    """The session's tiny model folders by architecture name."""
+    return {"llava": tiny_llava_dir, "qwen2_vl": tiny_qwen_dir}
+
+
+@pytest.fixture(scope="session")
+def shape_records() -> list:
+    """Three small VQA records: two with (distinct) images and K = 2 and 3, one text-only."""
+    from PIL import Image, ImageDraw
+
+    from shortcutlab.data.records import ImageRef, Record
+
+    def img(colour: tuple[int, int, int], size: tuple[int, int]) -> Image.Image:
+        im = Image.new("RGB", size, (255, 255, 255))
+        ImageDraw.Draw(im).ellipse((8, 8, size[0] - 8, size[1] - 8), fill=colour)
+        return im
+
+    return [
+        Record(
+            id="r0",
+            prompt="What color is the circle?",
+            responses=["The circle is red.", "The circle is blue."],
+            image=ImageRef(pil=img((220, 20, 20), (80, 64))),
+            pairs=[(0, 1)],
+        ),
+        Record(
+            id="r1",
+            prompt="How many circles are there?",
+            responses=["one", "There are two circles.", "three"],
+            image=ImageRef(pil=img((20, 200, 20), (64, 64))),
+            pairs=[(0, 1), (0, 2)],
+            scores=[3.0, 1.0, 1.0],
+        ),
+        Record(id="r2", prompt="Say yes.", responses=["yes", "no"], pairs=[(0, 1)]),
+    ]

@@ -1,0 +1,145 @@
+"""`shortcutlab data ...`: look at data files before training on them (thin layer over
+`shortcutlab.data.inspect` and `shortcutlab.data.schemas`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+data_app = typer.Typer(
+    help="Inspect preference data files (any supported schema).\n\n"
+    "Examples:\n\n"
+    "  shortcutlab data inspect train.jsonl\n\n"
+    "  shortcutlab data schemas",
+    no_args_is_help=True,
+)
+
+INSPECT_HELP = """Summarise a data file: schema, counts, length bias, images, skipped rows.
+
+Examples:
+
+  shortcutlab data inspect data/train.jsonl
+
+  shortcutlab data inspect rlaif_v.parquet --unit words --examples 2
+
+  shortcutlab data inspect vlf.jsonl --schema vlfeedback --skip-invalid --json
+
+  shortcutlab data inspect pairs.jsonl --unit tokens --tokenizer models/tiny-llava
+"""
+
+
+@data_app.command("inspect", help=INSPECT_HELP)
+def inspect_cmd(
+    path: Annotated[str, typer.Argument(help="JSONL, JSON list, parquet or HF datasets folder.")],
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="Force a schema (see `data schemas`).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Skip invalid rows, counted by reason.")
+    ] = False,
+    unit: Annotated[
+        str, typer.Option("--unit", help="Length unit: chars, words or tokens.")
+    ] = "chars",
+    tokenizer: Annotated[
+        str | None, typer.Option("--tokenizer", help="Local tokenizer folder for --unit tokens.")
+    ] = None,
+    examples: Annotated[int, typer.Option("--examples", help="Records to show.")] = 3,
+    image_root: Annotated[
+        str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
+    ] = None,
+    check_images: Annotated[
+        bool, typer.Option("--check-images", help="Decode every image (slower).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    from shortcutlab.data.inspect import inspect_file
+
+    report = inspect_file(
+        path,
+        schema=schema,
+        skip_invalid=skip_invalid,
+        unit=unit,
+        tokenizer=tokenizer,
+        examples=examples,
+        image_root=image_root,
+        check_images=check_images,
+    )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _render(report)
+
+
+@data_app.command(
+    "schemas",
+    help="List the supported schemas and their fields.\n\nExample:\n\n  shortcutlab data schemas",
+)
+def schemas_cmd() -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from shortcutlab.data.schemas import list_schemas
+
+    table = Table(title="schemas (auto-detected from fields; force with --schema)")
+    for col in ("name", "fields", "layout"):
+        table.add_column(col)
+    for name, summary, fields in list_schemas():
+        table.add_row(name, ", ".join(fields), escape(summary))
+    Console().print(table)
+
+
+def _render(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    length = r["length"]
+    share = length["chosen_longer_share"]
+    k = r["responses_per_record"]
+    table = Table(title=escape(r["path"]), show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("schema", r["schema"]),
+        ("records", str(r["records"])),
+        ("pairs", str(r["pairs"])),
+        ("responses / record", f"min {k['min']}, max {k['max']}, mean {k['mean']:.2f}"),
+        ("pairs dropped: score ties", str(r["score_ties"])),
+        ("pairs dropped: unscored", str(r["unscored_pairs"])),
+        (
+            f"chosen longer ({length['unit']})",
+            "n/a"
+            if share is None
+            else f"{share:.1%} of {length['pairs']} pairs "
+            f"(rejected longer {length['rejected_longer']}, equal {length['equal_length']})",
+        ),
+        (
+            "images",
+            f"{r['images']['with_image']} records with image, "
+            f"{r['images']['distinct']} distinct, missing {r['images']['missing']}",
+        ),
+        ("skipped", ", ".join(f"{k}: {v}" for k, v in r["skipped"].items()) or "none"),
+    ]
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    console.print(table)
+    for ex in r["examples"]:
+        scores = None if ex["scores"] is None else [_num(s) for s in ex["scores"]]
+        head = f"image={ex['image']} pairs={ex['pairs']} scores={scores}"
+        console.print(f"[bold]{escape(ex['id'])}[/] {escape(head)}", highlight=False)
+        console.print(f"  prompt: {ex['prompt']}", highlight=False, markup=False)
+        for i, resp in enumerate(ex["responses"]):
+            console.print(f"  [{i}] {resp}", highlight=False, markup=False)
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `data` group to the root app."""
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,56 @@
+"""`shortcutlab synth`: build the shortcut benchmark (thin layer over
+`shortcutlab.synth.benchmark.build_benchmark`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+SYNTH_HELP = """Build the shortcut benchmark: three environments (vlf, povid, rlhfv) whose
+preference the image decides, each with a planted text-only shortcut (agreeing with the
+label in 90% of train/test records, 10% in the `shift` split), plus a shortcut-free
+`pretrain` set. Images come from easy-vqa. Writes DIR/spec.json, DIR/<env>/{train,test,
+shift}.jsonl, DIR/pretrain/{train,test}.jsonl and DIR/images/.
+
+Examples:
+
+  shortcutlab synth --out bench
+
+  shortcutlab synth --out bench-tiny --size tiny --seed 1
+"""
+
+
+def synth_cmd(
+    out: Annotated[str, typer.Option("--out", help="Output folder.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
+    size: Annotated[
+        str, typer.Option("--size", help="Size preset: tiny, small or large.")
+    ] = "small",
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from shortcutlab.synth.benchmark import build_benchmark
+
+    summary = build_benchmark(out, seed=seed, size=size)
+    table = Table(title=f"shortcut benchmark in {summary.out_dir} (seed {seed}, size {size})")
+    for col in ("env", "split", "records", "pairs", "cue agrees", "chosen longer"):
+        table.add_column(col)
+    for env, splits in summary.stats.items():
+        for split, st in splits.items():
+            rate = st.get("shortcut_agree_rate")
+            table.add_row(
+                env,
+                split,
+                str(st["records"]),
+                str(st["pairs"]),
+                "-" if rate is None else f"{rate:.0%}",
+                f"{st['chosen_longer_share_chars']:.0%}",
+            )
+    Console().print(table)
+    Console().print(f"spec: {summary.out_dir / 'spec.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("synth", help=SYNTH_HELP)(synth_cmd)

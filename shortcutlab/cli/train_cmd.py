@@ -1,0 +1,161 @@
+"""`shortcutlab train`: a thin layer over `shortcutlab.training.train`.
+
+Every `TrainConfig` field is a `--kebab-case` flag (generated from the dataclass, so the
+CLI and the config never drift); `--config FILE.yaml` loads a YAML first and the flags
+given on the command line override it. `--num-processes N` relaunches the same command
+under `accelerate launch` (DDP; gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import typing
+from typing import Annotated, Any
+
+import typer
+
+from shortcutlab.config import TrainConfig
+
+HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-aware (Eq. 7).
+
+Examples:
+
+  shortcutlab train --mode standard --model models/tiny-llava --data train.jsonl --output runs/std
+
+  shortcutlab train --mode shortcut-aware --model models/tiny-llava --data train.jsonl --eval-data test.jsonl --output runs/sa --sfc-normalize
+
+  shortcutlab train --config configs/paper_shortcut_aware.yaml --model OpenGVLab/InternVL2-8B --data vlf.jsonl --output runs/sa --trust-remote-code
+
+  shortcutlab train --mode standard --model models/tiny-llava --data train.jsonl --output runs/ddp --num-processes 2
+
+  shortcutlab train --mode shortcut-aware --model m --data d.jsonl --output runs/qlora --lora --load-in-4bit
+
+  shortcutlab train --config run.yaml --output runs/sa --resume latest
+
+Outputs: OUTPUT/model (the reward model to score with), OUTPUT/proxy (shortcut-aware),
+metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json.
+"""
+
+ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
+
+
+def _option_type(tp: Any) -> tuple[Any, dict[str, Any]]:
+    """The CLI type of a config field (always optional: None = not given)."""
+    origin = typing.get_origin(tp)
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if origin in (typing.Union, __import__("types").UnionType) and len(args) == 1:
+        return _option_type(args[0])
+    if tp is bool:
+        return bool, {}
+    if tp in (int, float, str):
+        return tp, {}
+    if origin is typing.Literal:
+        return str, {"metavar": "|".join(str(a) for a in typing.get_args(tp))}
+    if origin is list:
+        return str, {"metavar": "A,B,..."}
+    return list[str], {"metavar": "KEY=VALUE"}  # dict fields: repeatable KEY=VALUE
+
+
+def _parameters() -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(TrainConfig)
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None, typer.Option("--config", help="YAML file of TrainConfig fields.")
+            ],
+        ),
+        inspect.Parameter(
+            "num_processes",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                int | None,
+                typer.Option(help="Relaunch under `accelerate launch` with N processes (DDP)."),
+            ],
+        ),
+    ]
+    for f in dataclasses.fields(TrainConfig):
+        tp, extra = _option_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [flag, *ALIASES.get(f.name, [])]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help_text = f"{f.metadata.get('help', '')} [default: {default}]"
+        option = typer.Option(*names, help=help_text, show_default=False, **extra)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[tp | None, option],
+            )
+        )
+    return params
+
+
+def _parse_kv(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings -> dict, values read as YAML scalars (ints, floats, bools)."""
+    import yaml
+
+    from shortcutlab.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--processor-kwargs expects KEY=VALUE, got {item!r}.")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def build_config(config: str | None, flags: dict[str, Any]) -> TrainConfig:
+    """YAML (if any) overridden by the flags actually given."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    if "processor_kwargs" in given:
+        given["processor_kwargs"] = _parse_kv(given["processor_kwargs"])
+    if config:
+        return TrainConfig.from_yaml(config, **given)
+    return TrainConfig.from_dict(given, source="command line")
+
+
+def train_command(**kwargs: Any) -> None:
+    config = kwargs.pop("config")
+    num_processes = kwargs.pop("num_processes")
+    from shortcutlab import distributed
+
+    cfg = build_config(config, kwargs).validate()
+    if distributed.should_relaunch(num_processes):
+        raise typer.Exit(distributed.relaunch(num_processes))
+    from shortcutlab.training import train
+
+    summary = train(cfg, command=["shortcutlab", *sys.argv[1:]])
+    if distributed.is_main():
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    last = summary.get("final_train") or {}
+    console.print(
+        f"[bold green]trained[/] {summary['mode']}: {summary['steps']} steps, "
+        f"last loss {last.get('loss', float('nan')):.4f}, {summary['seconds']:.1f} s"
+    )
+    if summary.get("eval"):
+        console.print(f"eval accuracy {summary['eval']['eval_acc']:.4f}")
+    console.print(f"model: {summary['model_dir']}")
+    if summary.get("proxy_dir"):
+        console.print(f"proxy: {summary['proxy_dir']}")
+
+
+train_command.__signature__ = inspect.Signature(_parameters())  # type: ignore[attr-defined]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level `train` command."""
+    app.command("train", help=HELP, no_args_is_help=True)(train_command)

@@ -1,0 +1,227 @@
+"""Run configuration: `TrainConfig`, loadable from YAML and overridable by CLI flags.
+
+Field names follow Hugging Face `TrainingArguments` where one exists (learning_rate,
+per_device_train_batch_size, ...) so a paper recipe reads like a TRL config. Every field
+carries `help` metadata, used by the CLI (`shortcutlab train --help`) and the docs.
+Defaults are the paper's setup (Section 3.1, App. A.2): lr 1e-5, AdamW with weight decay
+0.05, cosine schedule, warmup ratio 0.1, 1 epoch, max length 4096, vision encoder frozen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shortcutlab.errors import ConfigError
+
+MODES = ("standard", "text-only", "shortcut-aware")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with `help` metadata (mutable defaults via default_factory)."""
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; `shortcutlab.training.train(config)` runs it."""
+
+    # what to train, on what, where
+    mode: Literal["standard", "text-only", "shortcut-aware"] = _f(
+        "standard",
+        "standard: Bradley-Terry MM-RM (Eq. 1); text-only: the RM fed no image (Eq. 3); "
+        "shortcut-aware: SFC-weighted loss with a jointly trained proxy (Eq. 5, 7).",
+    )
+    model: str | None = _f(None, "Base VLM or RewardModel folder / Hub id to start from.")
+    data: str | None = _f(None, "Training data file (any supported schema).")
+    eval_data: str | None = _f(None, "Held-out data file; accuracy (Eq. 2) every eval_steps.")
+    output_dir: str | None = _f(None, "Run folder: model/, proxy/, metrics.jsonl, config.yaml.")
+    schema: str | None = _f(None, "Data schema name; auto-detected when unset.")
+    image_root: str | None = _f(None, "Folder that relative image paths are resolved against.")
+    skip_invalid: bool = _f(False, "Skip invalid records (counted by reason) instead of failing.")
+    trust_remote_code: bool = _f(False, "Allow model code from the model folder / Hub repo.")
+    # optimisation (HF TrainingArguments names)
+    learning_rate: float = _f(1e-5, "Peak learning rate of AdamW (paper: 1e-5).")
+    num_train_epochs: float = _f(1.0, "Epochs over the training records (paper: 1).")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the epochs).")
+    per_device_train_batch_size: int = _f(
+        8, "Records per device per micro-step (each record brings all its K responses)."
+    )
+    per_device_eval_batch_size: int = _f(16, "Records per device per evaluation batch.")
+    gradient_accumulation_steps: int = _f(
+        1, "Micro-steps per optimizer step; global batch = this x batch size x processes."
+    )
+    warmup_ratio: float = _f(0.1, "Share of steps with linear warmup (paper: 0.1).")
+    weight_decay: float = _f(0.05, "AdamW weight decay (paper: 0.05).")
+    lr_scheduler_type: str = _f("cosine", "transformers.get_scheduler name (paper: cosine).")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm (0: no clipping).")
+    seed: int = _f(42, "Seed of initialisation, data order and dropout.")
+    bf16: bool = _f(False, "bfloat16 mixed precision.")
+    fp16: bool = _f(False, "float16 mixed precision (GPU).")
+    max_length: int = _f(4096, "Max tokens per (prompt, response) row; the prompt is cut first.")
+    gradient_checkpointing: bool = _f(False, "Recompute activations to save memory.")
+    # logging, evaluation, checkpoints
+    logging_steps: int = _f(10, "Write metrics every N optimizer steps.")
+    eval_steps: int = _f(0, "Evaluate on eval_data every N steps (0: only at the end).")
+    save_steps: int = _f(0, "Checkpoint every N steps into output_dir/checkpoints (0: never).")
+    save_total_limit: int = _f(2, "Keep only the newest N checkpoints (0: keep all).")
+    resume: str | None = _f(
+        None, "Resume from a checkpoint folder, or 'latest' for the newest in output_dir."
+    )
+    save_sfc: bool = _f(False, "Write per-pair SFC of the last epoch to sfc.jsonl.")
+    tensorboard: bool = _f(True, "Write TensorBoard events to output_dir/tensorboard.")
+    progress: bool = _f(True, "Show a rich progress bar (rank 0).")
+    # text-only and shortcut-aware options
+    text_only: Literal["drop", "blank"] = _f(
+        "drop", "How text-only inputs remove the image: drop (no image tokens) or blank image."
+    )
+    proxy: Literal["text-only", "image-only"] = _f(
+        "text-only", "Proxy branch of shortcut-aware training (App. F: image-only drops the query)."
+    )
+    sfc_normalize: bool = _f(False, "Weight pairs by SFC / mean(SFC) (App. E).")
+    sfc_official_eps: bool = _f(True, "SFC = eps/2 + L_t/(eps + L + L_t), eps=1e-7 (official).")
+    # which parameters train
+    freeze_vision: bool = _f(True, "Freeze the vision encoder (paper: frozen).")
+    freeze_projector: bool = _f(False, "Freeze the vision-language projector.")
+    freeze_language: bool = _f(False, "Freeze the language model (the head still trains).")
+    lora: bool = _f(False, "Train LoRA adapters on the language model instead of full weights.")
+    lora_r: int = _f(16, "LoRA rank.")
+    lora_alpha: int = _f(32, "LoRA alpha.")
+    lora_dropout: float = _f(0.05, "LoRA dropout.")
+    lora_target_modules: list[str] = _f(
+        ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "Module name suffixes of the language model that get LoRA adapters.",
+    )
+    load_in_4bit: bool = _f(False, "QLoRA: load the base in 4-bit NF4 (bitsandbytes); needs lora.")
+    processor_kwargs: dict[str, Any] = _f(
+        {}, "Passed to the processor (e.g. max_pixels, image_size, max tiles; App. D)."
+    )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
+        """Load a YAML file (safe_load); `overrides` (CLI flags) win over the file."""
+        import yaml
+
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found.") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of option: value at the top level.")
+        return cls.from_dict({**raw, **overrides}, source=str(path))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "options") -> TrainConfig:
+        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(
+                    f"{source}: unknown key '{key}'. Known keys: {', '.join(sorted(known))}."
+                )
+            kwargs[name] = _coerce(value, hints[name], source=source, key=key)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def validate(self) -> TrainConfig:
+        """Check required fields and combinations that cannot work; return self."""
+        for name in ("model", "data", "output_dir"):
+            if not getattr(self, name):
+                raise ConfigError(f"'{name}' is required (flag --{name.replace('_', '-')}).")
+        checks = [
+            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'."),
+            (not (self.bf16 and self.fp16), "bf16 and fp16 cannot both be set."),
+            (not self.load_in_4bit or self.lora, "load_in_4bit (QLoRA) needs lora: true."),
+            (self.per_device_train_batch_size >= 1, "per_device_train_batch_size must be >= 1."),
+            (self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1."),
+            (0 <= self.warmup_ratio <= 1, "warmup_ratio must be within [0, 1]."),
+            (self.max_steps > 0 or self.num_train_epochs > 0, "set max_steps or epochs > 0."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, *, source: str, key: str) -> Any:
+    """Check `value` against the annotation `tp`; convert lossless cases (int -> float,
+    '1e-5' -> 1e-5: PyYAML reads exponent floats without a dot as strings)."""
+
+    def bad() -> ConfigError:
+        return ConfigError(
+            f"{source}: key '{key}' expects {_type_name(tp)}, got {value!r} "
+            f"({type(value).__name__})."
+        )
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], source=source, key=key) if len(inner) == 1 else value
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise bad()
+        return value
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad()
+        return list(value)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise bad()
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+        return value
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad()
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad() from None
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    return value
+
+
+def field_help() -> dict[str, str]:
+    """Field name -> help text (for the CLI and docs)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}

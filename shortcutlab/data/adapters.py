@@ -1,0 +1,364 @@
+"""Schema adapters: one class per public data layout, each turning a raw row into a `Record`.
+
+Every adapter has a `name`, the `fields` it reads (listed in errors), `detect(row)` (does a
+row look like this layout?) and `convert(row, loc, ctx) -> Record`. Adding a schema is one
+class decorated with `@register`. Multi-response adapters set `scores` only; the loader
+(`shortcutlab.data.schemas`) derives `pairs` with `pairs_from_scores` and counts ties and
+unscored pairs, as the official code does.
+
+Every prompt has the literal `<image>` placeholder removed: the collator inserts the
+model's own image tokens, and a stray `<image>` would be read as an extra image token.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.images import image_ref
+from shortcutlab.data.io import data_error
+from shortcutlab.data.records import ImageRef, Record, SourceLoc
+
+_IMAGE_TOKEN = re.compile(r"\s*<image>\s*")
+
+
+@dataclass
+class ConvertContext:
+    """What adapters need beyond the row: where relative image paths resolve."""
+
+    base_dir: Path
+    image_root: str | None = None
+    file_stem: str = "data"
+
+
+class Adapter:
+    """Base class: subclasses set `name`, `fields`, `summary` and implement detect/convert."""
+
+    name: str = ""
+    fields: tuple[str, ...] = ()
+    summary: str = ""
+
+    def detect(self, row: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Adapter] = {}
+
+
+def register(cls: type[Adapter]) -> type[Adapter]:
+    """Class decorator adding an adapter instance to `REGISTRY` under `cls.name`."""
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _has(row: dict[str, Any], *names: str) -> bool:
+    return all(n in row for n in names)
+
+
+def require(row: dict[str, Any], name: str, loc: SourceLoc, *, label: str | None = None) -> Any:
+    """`row[name]`, or a `missing_field` DataError (field shown as `label`) when absent/null."""
+    if name not in row or row[name] is None:
+        present = ", ".join(sorted(row)) or "none"
+        raise data_error(
+            loc,
+            "missing field.",
+            field=label or name,
+            hint=f"Fields present: {present}.",
+            reason="missing_field",
+        )
+    return row[name]
+
+
+def as_text(value: Any, loc: SourceLoc, field: str, *, allow_empty: bool = False) -> str:
+    """A string field: wrong types and (unless allowed) empty text raise `DataError`."""
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise data_error(
+            loc,
+            f"expected text, found {kind} ({_short(value)}).",
+            field=field,
+            hint="Text fields must be JSON strings.",
+            reason="wrong_type",
+        )
+    if not allow_empty and not value.strip():
+        raise data_error(
+            loc,
+            "empty text.",
+            field=field,
+            hint="Drop the item or fill in the text.",
+            reason="empty_text",
+        )
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def text_field(row: dict[str, Any], name: str, loc: SourceLoc, *, prefix: str = "") -> str:
+    """A required, non-empty string field (`prefix` names the enclosing field in errors)."""
+    return as_text(require(row, name, loc, label=prefix + name), loc, prefix + name)
+
+
+def prompt_text(value: Any, loc: SourceLoc, field: str) -> str:
+    """A prompt with `<image>` placeholders removed; must not be empty after that."""
+    text = as_text(value, loc, field, allow_empty=True)
+    text = _IMAGE_TOKEN.sub("\n", text).strip()
+    if not text:
+        raise data_error(
+            loc,
+            "empty prompt.",
+            field=field,
+            hint="Every item needs a question.",
+            reason="empty_text",
+        )
+    return text
+
+
+def text_list(value: Any, loc: SourceLoc, field: str, *, min_len: int = 1) -> list[str]:
+    """A list of non-empty strings of at least `min_len` items."""
+    if not isinstance(value, list):
+        raise data_error(
+            loc,
+            f"expected a list of responses, found {type(value).__name__}.",
+            field=field,
+            reason="wrong_type",
+        )
+    if len(value) < min_len:
+        raise data_error(
+            loc,
+            f"expected at least {min_len} response(s), found {len(value)}.",
+            field=field,
+            reason="too_few_responses",
+        )
+    return [as_text(v, loc, f"{field}[{i}]") for i, v in enumerate(value)]
+
+
+def record_id(
+    row: dict[str, Any], keys: tuple[str, ...], loc: SourceLoc, ctx: ConvertContext
+) -> str:
+    """The first present id key as text; a stable `<file stem>-<line>` id when none is."""
+    for key in keys:
+        value = row.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, float) and value.is_integer():  # parquet ints with nulls
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise data_error(
+                loc,
+                f"expected a string or integer id, found {type(value).__name__}.",
+                field=key,
+                reason="wrong_type",
+            )
+        return str(value)
+    return f"{ctx.file_stem}-{loc.row_word[0]}{loc.line}"
+
+
+def image_of(
+    row: dict[str, Any], keys: tuple[str, ...], loc: SourceLoc, ctx: ConvertContext
+) -> ImageRef | None:
+    """The image of the first key holding one (None when the item has no image).
+
+    An empty value (`{bytes: null, path: null}`, `[]`) falls through to the next key, so
+    RLAIF-V's `image_path` is used when `image` carries nothing.
+    """
+    for key in keys:
+        if row.get(key) is not None:
+            ref = image_ref(
+                row[key], loc=loc, field=key, base_dir=ctx.base_dir, image_root=ctx.image_root
+            )
+            if ref is not None:
+                return ref
+    return None
+
+
+def parse_rating(value: Any) -> float | None:
+    """A '1'..'5' rating as float; None when missing or unparsable ('N/A', '')."""
+    if isinstance(value, bool):
+        return None
+    try:
+        rating = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(rating) or math.isinf(rating) else rating
+
+
+def score_annotation(annotation: Any) -> float | None:
+    """Mean 'Rating' over aspects (Helpfulness, Ethical Considerations, Visual Faithfulness).
+
+    None when the annotation is absent or any aspect's rating is unparsable, so the
+    response's pairs are skipped and counted as unscored. A null aspect (how parquet
+    structs store an aspect a row lacks) is left out of the mean; an aspect given as a
+    bare rating ("4") is accepted.
+    """
+    if not isinstance(annotation, dict):
+        return None
+    ratings = []
+    for aspect in annotation.values():
+        if aspect is None:
+            continue
+        rating = parse_rating(aspect.get("Rating") if isinstance(aspect, dict) else aspect)
+        if rating is None:
+            return None
+        ratings.append(rating)
+    return sum(ratings) / len(ratings) if ratings else None
+
+
+# ----------------------------------------------------------------------------- official code
+
+
+@register
+class VLFeedbackAdapter(Adapter):
+    name = "vlfeedback"
+    fields = ("id", "prompt", "img_path", "completions")
+    summary = "official multi-response: completions {annotations, model, response}"
+
+    def detect(self, row: dict[str, Any]) -> bool:
+        return _has(row, "prompt", "completions")
+
+    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
+        comp = require(row, "completions", loc)
+        if isinstance(comp, dict):  # dict of parallel lists
+            responses = text_list(
+                require(comp, "response", loc, label="completions.response"),
+                loc,
+                "completions.response",
+            )
+            annotations = comp.get("annotations") or [None] * len(responses)
+            models = comp.get("model") or []
+            if not isinstance(annotations, list) or len(annotations) != len(responses):
+                raise data_error(
+                    loc,
+                    "annotations and responses differ in length.",
+                    field="completions.annotations",
+                    reason="length_mismatch",
+                )
+        elif isinstance(comp, list):  # list of {annotations, model, response}
+            responses, annotations, models = self._from_list(comp, loc)
+        else:
+            raise data_error(
+                loc,
+                f"expected a dict of lists or a list of dicts, found {type(comp).__name__}.",
+                field="completions",
+                reason="wrong_type",
+            )
+        return Record(
+            id=record_id(row, ("id",), loc, ctx),
+            prompt=prompt_text(require(row, "prompt", loc), loc, "prompt"),
+            responses=responses,
+            image=image_of(row, ("img_path",), loc, ctx),
+            scores=[score_annotation(a) for a in annotations],
+            schema=self.name,
+            loc=loc,
+            meta={"models": list(models)} if models else {},
+        )
+
+    @staticmethod
+    def _from_list(comp: list, loc: SourceLoc) -> tuple[list[str], list[Any], list[Any]]:
+        responses, annotations, models = [], [], []
+        for i, item in enumerate(comp):
+            if not isinstance(item, dict):
+                raise data_error(
+                    loc,
+                    f"expected an object, found {type(item).__name__}.",
+                    field=f"completions[{i}]",
+                    reason="wrong_type",
+                )
+            responses.append(text_field(item, "response", loc, prefix=f"completions[{i}]."))
+            annotations.append(item.get("annotations"))
+            models.append(item.get("model"))
+        if not responses:
+            raise data_error(
+                loc, "no completions.", field="completions", reason="too_few_responses"
+            )
+        return responses, annotations, models if any(m is not None for m in models) else []
+
+
+@register
+class PairwiseAdapter(Adapter):
+    name = "pairwise"
+    fields = ("id", "prompt", "img_path", "chosen", "rejected")
+    summary = "official pairwise: {id, prompt, img_path, chosen, rejected}"
+
+    def detect(self, row: dict[str, Any]) -> bool:
+        return _has(row, "prompt", "chosen", "rejected", "img_path")
+
+    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
+        return pairwise_record(
+            self.name,
+            row,
+            loc,
+            ctx,
+            id_keys=("id",),
+            prompt_key="prompt",
+            image_keys=("img_path",),
+        )
+
+
+def pairwise_record(
+    schema: str,
+    row: dict[str, Any],
+    loc: SourceLoc,
+    ctx: ConvertContext,
+    *,
+    id_keys: tuple[str, ...],
+    prompt_key: str,
+    image_keys: tuple[str, ...],
+    meta: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> Record:
+    """A pairwise record (responses [chosen, rejected], pairs [(0, 1)]) from flat fields.
+
+    `prefix` names the enclosing field in errors (RLHF-V's JSON string `text.`).
+    """
+    return Record(
+        id=record_id(row, id_keys, loc, ctx),
+        prompt=prompt_text(
+            require(row, prompt_key, loc, label=prefix + prompt_key), loc, prefix + prompt_key
+        ),
+        responses=[
+            text_field(row, "chosen", loc, prefix=prefix),
+            text_field(row, "rejected", loc, prefix=prefix),
+        ],
+        image=image_of(row, image_keys, loc, ctx),
+        pairs=[(0, 1)],
+        schema=schema,
+        loc=loc,
+        meta=meta or {},
+    )
+
+
+@register
+class InferenceAdapter(Adapter):
+    name = "inference"
+    fields = ("id", "prompt", "img_path", "responses")
+    summary = "official inference input: {prompt, img_path, responses} (no preference)"
+
+    def detect(self, row: dict[str, Any]) -> bool:
+        return _has(row, "prompt", "responses") and "completions" not in row
+
+    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
+        return Record(
+            id=record_id(row, ("id",), loc, ctx),
+            prompt=prompt_text(require(row, "prompt", loc), loc, "prompt"),
+            responses=text_list(require(row, "responses", loc), loc, "responses"),
+            image=image_of(row, ("img_path", "image"), loc, ctx),
+            schema=self.name,
+            loc=loc,
+        )
+
+
+# Public data sets (RLAIF-V, RLHF-V, POVID, VL-RewardBench, TRL, LLaVA-Bench) live in
+# adapters_public.py to keep files short; importing it registers them.
+from shortcutlab.data import adapters_public as _adapters_public  # noqa: E402, F401

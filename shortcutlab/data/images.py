@@ -1,0 +1,286 @@
+"""Image references and decoding: relative paths, bytes, PIL, with limits and clear errors.
+
+`image_ref(value, ...)` turns whatever a data file holds in its image field (a path string,
+a `{bytes, path}` dict as written by HF `datasets`/parquet, raw bytes, a PIL image, or a
+one-element list of those) into an `ImageRef`, resolving relative paths against the data
+file's folder, or confining them under `image_root` when one is given. A missing file is
+reported at load time by a cheap existence check; decoding waits for `load_image`.
+
+`load_image` reads the format from the content (LLaVA-Bench ships WebP and PNG files named
+.jpg), refuses images above `max_pixels` before decoding them (decompression bombs), and
+returns RGB: grayscale, palette, RGBA (composited on white) and 16-bit images are converted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.io import data_error
+from shortcutlab.data.records import ImageRef, SourceLoc
+from shortcutlab.errors import DataError
+
+DEFAULT_MAX_PIXELS = int(os.environ.get("SHORTCUTLAB_MAX_PIXELS", 64_000_000))  # 64 MP
+
+
+def _is_pil(value: Any) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        return False
+    return isinstance(value, Image.Image)
+
+
+def image_ref(
+    value: Any,
+    *,
+    loc: SourceLoc | None = None,
+    field: str = "image",
+    base_dir: str | Path | None = None,
+    image_root: str | Path | None = None,
+    check_exists: bool = True,
+) -> ImageRef | None:
+    """An `ImageRef` for a data file's image field value; None when the value is null.
+
+    Relative paths resolve against `image_root` if given (and must stay inside it), else
+    against `base_dir` (the data file's folder). Raises `DataError` for a wrong type,
+    several images, a path escaping `image_root`, or (when `check_exists`) a missing file.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        items = [v for v in value if v is not None]
+        if not items:
+            return None
+        if len(items) > 1:
+            raise data_error(
+                loc,
+                f"{len(items)} images given; a record holds at most one image.",
+                field=field,
+                hint="Split multi-image items or keep the first image yourself.",
+                reason="multiple_images",
+            )
+        value = items[0]
+    if _is_pil(value):
+        return ImageRef(pil=value, origin="<PIL image>", field=field)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return ImageRef(data=bytes(value), origin="<bytes>", field=field)
+    if isinstance(value, dict):
+        return _ref_from_dict(value, loc, field, base_dir, image_root, check_exists)
+    if isinstance(value, str):
+        return _ref_from_path(value, loc, field, base_dir, image_root, check_exists)
+    raise data_error(
+        loc,
+        f"expected an image path, {{bytes, path}} dict, bytes or PIL image, "
+        f"found {type(value).__name__}.",
+        field=field,
+        reason="wrong_type",
+    )
+
+
+def _ref_from_dict(
+    value: dict,
+    loc: SourceLoc | None,
+    field: str,
+    base_dir: str | Path | None,
+    image_root: str | Path | None,
+    check_exists: bool,
+) -> ImageRef | None:
+    """`{bytes, path}` as written by HF datasets: bytes win, else the path is used."""
+    data, path = value.get("bytes"), value.get("path")
+    if data is not None:
+        if not isinstance(data, (bytes, bytearray)):
+            raise data_error(
+                loc,
+                "image 'bytes' is not binary data.",
+                field=f"{field}.bytes",
+                reason="wrong_type",
+            )
+        return ImageRef(data=bytes(data), origin=str(path or "<bytes>"), field=field)
+    if path:
+        return _ref_from_path(path, loc, f"{field}.path", base_dir, image_root, check_exists)
+    if "bytes" in value or "path" in value:
+        return None  # an explicit {bytes: null, path: null}: no image
+    raise data_error(loc, "image dict needs 'bytes' or 'path'.", field=field, reason="wrong_type")
+
+
+def resolve_image_path(
+    path: str,
+    *,
+    loc: SourceLoc | None = None,
+    field: str = "image",
+    base_dir: str | Path | None = None,
+    image_root: str | Path | None = None,
+) -> Path:
+    """Absolute path of an image named in a data file (see `image_ref`)."""
+    if image_root is not None:
+        root = Path(image_root).resolve()
+        full = (root / path).resolve()  # an absolute `path` replaces root: checked below
+        if full != root and root not in full.parents:
+            raise data_error(
+                loc,
+                f"image path '{path}' escapes the image root '{root}'.",
+                field=field,
+                hint="Image paths must stay inside --image-root.",
+                reason="image_outside_root",
+            )
+        return full
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(base_dir or ".") / p
+    return p.resolve()
+
+
+def _ref_from_path(
+    path: str,
+    loc: SourceLoc | None,
+    field: str,
+    base_dir: str | Path | None,
+    image_root: str | Path | None,
+    check_exists: bool,
+) -> ImageRef:
+    if not path.strip():
+        raise data_error(loc, "empty image path.", field=field, reason="missing_image")
+    full = resolve_image_path(path, loc=loc, field=field, base_dir=base_dir, image_root=image_root)
+    if check_exists and not full.is_file():
+        where = "image root" if image_root is not None else "data file's folder"
+        raise data_error(
+            loc,
+            f"image file not found: '{path}' (looked at {full}).",
+            field=field,
+            hint=f"Relative paths are resolved against the {where}; pass --image-root "
+            "to change it, or --skip-invalid to skip such records.",
+            reason="missing_image",
+        )
+    return ImageRef(path=str(full), origin=path, field=field)
+
+
+def load_image(
+    ref: ImageRef,
+    *,
+    loc: SourceLoc | None = None,
+    field: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Any:
+    """Decode `ref` into an RGB `PIL.Image.Image`; `DataError` on any failure.
+
+    Errors name `loc` and `field` (default: the field the image came from, `ref.field`).
+    The pixel count is checked from the header before the pixels are decoded.
+    """
+    from PIL import Image
+
+    field = field or ref.field
+    what = ref.origin or ref.path or "<image>"
+    if ref.pil is not None:
+        if not isinstance(ref.pil, Image.Image):
+            raise data_error(loc, "not a PIL image.", field=field, reason="bad_image")
+        _check_pixels(ref.pil, what, loc, field, max_pixels)
+        return to_rgb(ref.pil)
+    data = ref.data if ref.data is not None else _read_file(ref, loc, field)
+    if len(data) == 0:
+        raise data_error(
+            loc, f"image '{what}' is empty (0 bytes).", field=field, reason="bad_image"
+        )
+    return to_rgb(_decode(data, what, loc, field, max_pixels))
+
+
+def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> Any:
+    """PIL decode with the format sniffed from the bytes; size checked before pixels load."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            _check_pixels(im, what, loc, field, max_pixels)
+            im.load()
+    except DataError:
+        raise
+    except Image.DecompressionBombError:
+        raise data_error(
+            loc,
+            f"image '{what}' is too large to decode safely.",
+            field=field,
+            hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
+            reason="image_too_large",
+        ) from None
+    except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
+        raise data_error(
+            loc,
+            f"cannot decode image '{what}' ({type(exc).__name__}: {exc}).",
+            field=field,
+            hint="The file is corrupt, truncated or not an image.",
+            reason="bad_image",
+        ) from None
+    return im
+
+
+def _read_file(ref: ImageRef, loc: SourceLoc | None, field: str) -> bytes:
+    assert ref.path is not None
+    try:
+        with open(ref.path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise data_error(
+            loc,
+            f"image file not found: '{ref.origin or ref.path}' ({ref.path}).",
+            field=field,
+            reason="missing_image",
+        ) from None
+    except OSError as exc:
+        raise data_error(
+            loc,
+            f"cannot read image '{ref.path}' ({exc.strerror}).",
+            field=field,
+            reason="bad_image",
+        ) from None
+
+
+def _check_pixels(im: Any, what: str, loc: SourceLoc | None, field: str, limit: int) -> None:
+    w, h = im.size
+    if w * h > limit:
+        raise data_error(
+            loc,
+            f"image '{what}' has {w}x{h} = {w * h} pixels, above the limit of {limit}.",
+            field=field,
+            hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
+            reason="image_too_large",
+        )
+    if w == 0 or h == 0:
+        raise data_error(loc, f"image '{what}' has zero size.", field=field, reason="bad_image")
+
+
+def to_rgb(im: Any) -> Any:
+    """RGB copy of a PIL image: alpha composited on white, 16-bit and float scaled to 8-bit."""
+    from PIL import Image
+
+    if im.mode == "RGB":
+        return im.copy() if im.format is None else im.convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _high_depth_to_rgb(im)
+    if im.mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return im.convert("RGB")
+
+
+def _high_depth_to_rgb(im: Any) -> Any:
+    """16-bit / 32-bit integer and float grayscale -> 8-bit RGB (scaled, not clipped)."""
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(im, dtype=np.float64)  # (H, W)
+    if im.mode == "F":
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+    elif im.mode.startswith("I;16") or arr.max() > 255:
+        arr = arr / 257.0  # 65535 -> 255
+    gray = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))  # mode L
+    return gray.convert("RGB")

@@ -1,0 +1,371 @@
+"""Reading rows from data files and writing tables atomically.
+
+Owns the file formats (JSONL, JSON list, parquet, HF `datasets` folders written by
+`Dataset.save_to_disk`), not their meaning: `iter_rows` yields raw dict rows with their
+`SourceLoc` (file + 1-based line for JSONL/JSON, 0-based row for parquet/datasets) and the
+schema adapters (`shortcutlab.data.adapters`) turn rows into canonical records.
+
+Writes are atomic (temp file in the same folder + `os.replace`) so an interrupted run never
+leaves half a table behind; `append_jsonl` flushes and fsyncs so resumable scoring can
+trust every line it finds after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.records import SourceLoc
+from shortcutlab.errors import DataError
+
+JSONL_EXT = (".jsonl", ".ndjson")
+JSON_EXT = (".json",)
+PARQUET_EXT = (".parquet", ".pq")
+
+Row = dict[str, Any]
+OnError = Callable[[DataError], None]
+
+
+def data_error(
+    loc: SourceLoc | None,
+    message: str,
+    *,
+    field: str | None = None,
+    hint: str | None = None,
+    reason: str = "invalid",
+) -> DataError:
+    """A `DataError` located at `loc` (file, line/row) and `field`."""
+    if loc is None:
+        return DataError(message, field=field, hint=hint, reason=reason)
+    return DataError(
+        message,
+        file=loc.file,
+        line=loc.line,
+        field=field,
+        hint=hint,
+        reason=reason,
+        row_word=loc.row_word,
+    )
+
+
+def detect_format(path: str | Path) -> str:
+    """'jsonl', 'json', 'parquet' or 'datasets' from the extension, else from the content."""
+    p = Path(path)
+    if p.is_dir():
+        return "datasets"
+    suffix = p.suffix.lower()
+    if suffix in JSONL_EXT:
+        return "jsonl"
+    if suffix in JSON_EXT:
+        return "json"
+    if suffix in PARQUET_EXT:
+        return "parquet"
+    with open(p, "rb") as fh:  # unknown extension: sniff the content
+        head = fh.read(4096)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.lstrip().startswith(b"["):
+        return "json"
+    return "jsonl"
+
+
+def iter_rows(
+    path: str | Path, *, on_error: OnError | None = None
+) -> Iterator[tuple[SourceLoc, Row]]:
+    """Yield `(loc, row)` for every row of a JSONL / JSON-list / parquet file or datasets folder.
+
+    A malformed row (truncated JSON, non-UTF-8 bytes, not an object) raises `DataError`,
+    or, when `on_error` is given, is passed to it and skipped (the caller counts it).
+    A missing or empty file always raises.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(
+            "file not found.", file=str(p), hint="Check the path.", reason="missing_file"
+        )
+    fmt = detect_format(p)
+    reader = {
+        "jsonl": _iter_jsonl,
+        "json": _iter_json_list,
+        "parquet": _iter_parquet,
+        "datasets": _iter_datasets,
+    }[fmt]
+    yield from reader(p, on_error)
+
+
+def _empty(p: Path, hint: str | None = None) -> DataError:
+    return DataError("the file is empty (no rows).", file=str(p), hint=hint, reason="empty_file")
+
+
+def _emit(err: DataError, on_error: OnError | None) -> None:
+    if on_error is None:
+        raise err
+    on_error(err)
+
+
+def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
+    """JSONL, read as bytes so a bad line is reported by number, not as a codec crash."""
+    seen = 0
+    with open(p, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            seen += 1
+            loc = SourceLoc(str(p), lineno)
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # BOM allowed
+            except UnicodeDecodeError as exc:
+                _emit(
+                    data_error(
+                        loc,
+                        f"not valid UTF-8 (byte {exc.start}).",
+                        hint="Re-encode the file as UTF-8.",
+                        reason="bad_encoding",
+                    ),
+                    on_error,
+                )
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                _emit(
+                    data_error(
+                        loc,
+                        f"malformed JSON ({exc.msg} at column {exc.colno}).",
+                        hint="Each line must be one complete JSON object (truncated file?).",
+                        reason="malformed_json",
+                    ),
+                    on_error,
+                )
+                continue
+            if not isinstance(row, dict):
+                _emit(_not_object(loc, row), on_error)
+                continue
+            yield loc, row
+    if seen == 0:
+        raise _empty(p, "Expected one JSON object per line.")
+
+
+def _not_object(loc: SourceLoc, row: Any) -> DataError:
+    return data_error(
+        loc,
+        f"expected a JSON object, found {type(row).__name__}.",
+        hint='Each row must be an object such as {"prompt": ..., "chosen": ...}.',
+        reason="not_an_object",
+    )
+
+
+def _iter_json_list(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
+    """A JSON file holding one list of objects; each item is located by its starting line."""
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise _empty(p)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise data_error(
+            SourceLoc(str(p), line), "not valid UTF-8.", reason="bad_encoding"
+        ) from None
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, 0)
+    if not text.startswith("[", pos):
+        raise DataError(
+            "a .json data file must hold a list of objects.",
+            file=str(p),
+            hint="Use a list [{...}, {...}] or JSONL (one object per line).",
+            reason="not_a_list",
+        )
+    pos = _skip_ws(text, pos + 1)
+    if text.startswith("]", pos):
+        raise _empty(p, "The JSON list has no items.")
+    line = 1 + text.count("\n", 0, pos)
+    last = pos
+    while pos < len(text) and text[pos] != "]":
+        line += text.count("\n", last, pos)
+        last = pos
+        loc = SourceLoc(str(p), line)
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:  # the rest of the file cannot be trusted
+            raise data_error(
+                SourceLoc(str(p), exc.lineno),
+                f"malformed JSON ({exc.msg} at column {exc.colno}).",
+                hint="Check the file is complete and valid JSON.",
+                reason="malformed_json",
+            ) from None
+        if isinstance(item, dict):
+            yield loc, item
+        else:
+            _emit(_not_object(loc, item), on_error)
+        pos = _skip_ws(text, end)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _iter_parquet(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
+    """Parquet, streamed in record batches so large files with image bytes fit in memory."""
+    import pyarrow.parquet as pq
+
+    if p.stat().st_size == 0:
+        raise _empty(p)
+    try:
+        pf = pq.ParquetFile(p)
+    except Exception as exc:  # pyarrow raises several types for a corrupt footer
+        raise DataError(
+            f"cannot read as parquet ({exc}).", file=str(p), reason="bad_parquet"
+        ) from None
+    if pf.metadata.num_rows == 0:
+        raise _empty(p)
+    row = 0
+    for batch in pf.iter_batches(batch_size=256):
+        for item in batch.to_pylist():
+            yield SourceLoc(str(p), row, "row"), item
+            row += 1
+
+
+def _iter_datasets(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
+    """An HF `datasets` folder (save_to_disk); image columns are read undecoded."""
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(p))
+    except Exception as exc:
+        raise DataError(
+            f"not a readable HF datasets folder ({exc}).",
+            file=str(p),
+            hint="Pass a folder written by Dataset.save_to_disk, or a JSONL/parquet file.",
+            reason="bad_datasets_folder",
+        ) from None
+    if isinstance(ds, datasets.DatasetDict):
+        splits = list(ds)
+        if len(splits) != 1 and "train" not in splits:
+            raise DataError(
+                f"the folder holds several splits {splits}.",
+                file=str(p),
+                hint="Pass the split's own folder, e.g. DATA/test.",
+                reason="ambiguous_split",
+            )
+        ds = ds["train"] if "train" in splits else ds[splits[0]]
+    for name, feature in ds.features.items():
+        if isinstance(feature, datasets.Image):
+            ds = ds.cast_column(name, datasets.Image(decode=False))
+    if len(ds) == 0:
+        raise _empty(p)
+    for i, item in enumerate(ds):
+        yield SourceLoc(str(p), i, "row"), item
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` atomically (temp file in the same folder, fsync, replace)."""
+    return _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _atomic_write(path: str | Path, write: Callable[[Any], Any]) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def _json_default(obj: Any) -> Any:
+    """JSON for numpy scalars/arrays and bytes that pandas rows may hold."""
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (bytes, bytearray)):
+        raise TypeError("bytes cannot be written to JSON; use a .parquet output")
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _clean_nan(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _rows_of(table: Any) -> list[Row]:
+    if hasattr(table, "to_dict"):  # pandas DataFrame
+        return [{k: _clean_nan(v) for k, v in r.items()} for r in table.to_dict("records")]
+    return [dict(r) for r in table]
+
+
+def dumps_row(row: Row) -> str:
+    """One JSON line (UTF-8 kept, NaN written as null)."""
+    clean = {k: _clean_nan(v) for k, v in row.items()}
+    return json.dumps(clean, ensure_ascii=False, default=_json_default, allow_nan=False)
+
+
+def write_table(table: Any, path: str | Path) -> Path:
+    """Write a DataFrame or list of dict rows atomically; format by extension.
+
+    `.jsonl`/`.ndjson`: one object per line; `.json`: one list; `.parquet`: parquet.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in PARQUET_EXT:
+        import pandas as pd
+
+        df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(_rows_of(table))
+        return _atomic_write(p, lambda fh: df.to_parquet(fh, index=False))
+    rows = _rows_of(table)
+    if suffix in JSONL_EXT:
+        text = "".join(dumps_row(r) + "\n" for r in rows)
+    elif suffix in JSON_EXT:
+        text = "[\n" + ",\n".join(dumps_row(r) for r in rows) + "\n]\n"
+    else:
+        raise DataError(
+            f"unknown table format '{p.suffix}'.",
+            file=str(p),
+            hint="Use .jsonl, .json or .parquet.",
+            reason="bad_extension",
+        )
+    return atomic_write_text(p, text)
+
+
+def read_table(path: str | Path) -> Any:
+    """Read a JSONL / JSON-list / parquet table into a pandas DataFrame."""
+    import pandas as pd
+
+    p = Path(path)
+    if p.is_file() and detect_format(p) == "parquet":
+        return pd.read_parquet(p)
+    return pd.DataFrame([row for _, row in iter_rows(p)])
+
+
+def append_jsonl(path: str | Path, rows: Iterable[Row]) -> int:
+    """Append rows as JSON lines, then flush and fsync; returns the number written."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    lines = [dumps_row(r) + "\n" for r in rows]
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.writelines(lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return len(lines)

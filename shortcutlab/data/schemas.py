@@ -1,0 +1,254 @@
+"""Load any supported data file into canonical records, detecting its schema.
+
+`load_dataset_file(path)` reads rows (`shortcutlab.data.io.iter_rows`), picks the schema
+adapter from the fields of the first row (or the one forced by `schema=`), converts every
+row to a `Record`, derives multi-response pairs with `pairs_from_scores` (ties and unscored
+pairs skipped and counted, as the official code does), rejects duplicate ids, and checks
+images: existence always (cheap), decoding only with `check_images=True`.
+
+Invalid rows raise `DataError` naming file, line/row and field; with `skip_invalid=True`
+they are skipped and counted by reason in `LoadResult.skipped` instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.adapters import REGISTRY, Adapter, ConvertContext
+from shortcutlab.data.images import DEFAULT_MAX_PIXELS, load_image
+from shortcutlab.data.io import data_error, iter_rows
+from shortcutlab.data.records import Record, SourceLoc, pairs_from_scores
+from shortcutlab.errors import ConfigError, DataError
+
+SCHEMAS = REGISTRY  # name -> adapter; add a schema with @adapters.register
+
+
+@dataclass
+class LoadResult:
+    """Records of one file plus what loading skipped and counted."""
+
+    records: list[Record]
+    schema: str
+    path: str
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    n_pairs: int = 0
+    ties: int = 0  # multi-response pairs dropped for equal scores
+    unscored: int = 0  # multi-response pairs dropped for an unparsable rating
+    skip_examples: list[str] = field(default_factory=list)  # first few skip messages
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+
+def list_schemas() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, summary, fields) of every registered schema, in registry order."""
+    return [(a.name, a.summary, a.fields) for a in REGISTRY.values()]
+
+
+def _schema_listing() -> str:
+    return "; ".join(f"{a.name} ({', '.join(a.fields)})" for a in REGISTRY.values())
+
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter named `name`; `ConfigError` listing the schemas otherwise."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown schema '{name}'. Known schemas: {', '.join(REGISTRY)}.")
+    return REGISTRY[name]
+
+
+def detect_schema(row: dict[str, Any], loc: SourceLoc | None = None) -> Adapter:
+    """The one adapter whose `detect` accepts `row`; `DataError` when none or several do."""
+    matches = [a for a in REGISTRY.values() if a.detect(row)]
+    if len(matches) == 1:
+        return matches[0]
+    present = ", ".join(sorted(row)) or "none"
+    if not matches:
+        raise data_error(
+            loc,
+            f"cannot detect the data schema from the fields present ({present}).",
+            hint=f"Known schemas and their fields: {_schema_listing()}. "
+            "Rename the fields or pass --schema.",
+            reason="unknown_schema",
+        )
+    names = ", ".join(a.name for a in matches)
+    raise data_error(
+        loc,
+        f"the fields ({present}) match several schemas: {names}.",
+        hint=f"Pass --schema (schema=...) with one of: {', '.join(REGISTRY)}.",
+        reason="ambiguous_schema",
+    )
+
+
+DETECT_ROWS = 20  # rows read ahead to detect the schema
+
+
+def detect_from_rows(rows: list[tuple[SourceLoc, dict[str, Any]]]) -> Adapter:
+    """The schema most of `rows` detect unambiguously; else the first row's detection error.
+
+    Voting over the first rows means one bad first row gets its own precise error
+    ("missing field 'rejected'") instead of failing detection for the whole file.
+    """
+    votes: Counter[str] = Counter()
+    for _, row in rows:
+        matches = [a.name for a in REGISTRY.values() if a.detect(row)]
+        if len(matches) == 1:
+            votes[matches[0]] += 1
+    if not votes:
+        loc, row = rows[0]
+        return detect_schema(row, loc)  # raises the 'none' or 'several' error
+    return REGISTRY[votes.most_common(1)[0][0]]
+
+
+def finish_record(rec: Record) -> tuple[int, int]:
+    """Derive `pairs` from `scores` for multi-response records; returns (ties, unscored)."""
+    if rec.scores is None:
+        return 0, 0
+    rec.pairs, ties, unscored = pairs_from_scores(rec.scores)
+    return ties, unscored
+
+
+class _Loader:
+    """State of one file load: counters, seen ids, decoded-image cache."""
+
+    def __init__(self, path: Path, skip_invalid: bool, check_images: bool, max_pixels: int):
+        self.path = path
+        self.skip_invalid = skip_invalid
+        self.check_images = check_images
+        self.max_pixels = max_pixels
+        self.skipped: Counter[str] = Counter()
+        self.examples: list[str] = []
+        self.seen: dict[str, SourceLoc] = {}
+        self.image_ok: dict[str, DataError | None] = {}
+
+    def on_error(self, err: DataError) -> None:
+        """Count a skipped row (only reached with skip_invalid)."""
+        self.skipped[err.reason] += 1
+        if len(self.examples) < 5:
+            self.examples.append(str(err))
+
+    def nothing_left(self) -> DataError:
+        """The error for a file whose every row was skipped."""
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
+        return DataError(
+            f"no valid records (skipped {summary or 'none'}).",
+            file=str(self.path),
+            hint=self.examples[0] if self.examples else None,
+            reason="no_valid_records",
+        )
+
+    def validate(self, rec: Record, loc: SourceLoc) -> None:
+        """Reject a duplicate id; decode the image when check_images is on."""
+        first = self.seen.get(rec.id)
+        if first is not None:
+            raise data_error(
+                loc,
+                f"duplicate id '{rec.id}' (first at {first.row_word} {first.line}).",
+                field="id",
+                hint="Ids must be unique within a file.",
+                reason="duplicate_id",
+            )
+        if self.check_images and rec.image is not None:
+            key = rec.image.key()
+            if key not in self.image_ok:
+                try:
+                    load_image(rec.image, loc=loc, max_pixels=self.max_pixels).close()
+                    self.image_ok[key] = None
+                except DataError as err:
+                    self.image_ok[key] = err
+            err = self.image_ok[key]
+            if err is not None:
+                raise data_error(
+                    loc, err.message, field=err.field, hint=err.hint, reason=err.reason
+                )
+        self.seen[rec.id] = loc
+
+
+def iter_records(
+    path: str | Path,
+    *,
+    schema: str | None = None,
+    skip_invalid: bool = False,
+    image_root: str | None = None,
+    check_images: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    stats: LoadResult | None = None,
+) -> Iterator[Record]:
+    """Stream records one by one (for files whose images do not fit in memory at once).
+
+    Same options and errors as `load_dataset_file`. When `stats` is given, its schema is
+    set once detected and its counters (skipped, n_pairs, ties, unscored) once the file is
+    exhausted; `stats.records` is left alone.
+    """
+    p = Path(path)
+    adapter = get_adapter(schema) if schema else None
+    state = _Loader(p, skip_invalid, check_images, max_pixels)
+    ctx = ConvertContext(
+        base_dir=p if p.is_dir() else p.parent, image_root=image_root, file_stem=p.stem or p.name
+    )
+    rows = iter_rows(p, on_error=state.on_error if skip_invalid else None)
+    ahead = list(islice(rows, DETECT_ROWS))
+    if adapter is None and ahead:
+        adapter = detect_from_rows(ahead)
+    if stats is not None and adapter is not None:
+        stats.schema = adapter.name
+    n = n_pairs = ties = unscored = 0
+    for loc, row in chain(ahead, rows):
+        assert adapter is not None
+        try:
+            rec = adapter.convert(row, loc, ctx)
+            state.validate(rec, loc)
+        except DataError as err:
+            if not skip_invalid:
+                raise
+            state.on_error(err)
+            continue
+        t, u = finish_record(rec)
+        n, n_pairs, ties, unscored = n + 1, n_pairs + len(rec.pairs), ties + t, unscored + u
+        yield rec
+    if n == 0:
+        raise state.nothing_left()
+    if stats is not None:
+        stats.skipped, stats.skip_examples = dict(state.skipped), state.examples
+        stats.n_pairs, stats.ties, stats.unscored = n_pairs, ties, unscored
+
+
+def load_dataset_file(
+    path: str | Path,
+    *,
+    schema: str | None = None,
+    skip_invalid: bool = False,
+    image_root: str | None = None,
+    check_images: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> LoadResult:
+    """Read a JSONL / JSON / parquet file or HF datasets folder into canonical records.
+
+    `schema`: force one (see `SCHEMAS`), else detected from the first rows' fields.
+    `skip_invalid`: skip bad rows, counted by reason in `.skipped`, instead of raising.
+    `image_root`: folder relative image paths resolve in (and must stay inside).
+    `check_images`: decode every distinct image now (existence is always checked).
+    """
+    result = LoadResult(records=[], schema=schema or "", path=str(path))
+    result.records = list(
+        iter_records(
+            path,
+            schema=schema,
+            skip_invalid=skip_invalid,
+            image_root=image_root,
+            check_images=check_images,
+            max_pixels=max_pixels,
+            stats=result,
+        )
+    )
+    return result
+
+
+def load_records(path: str | Path, **kwargs: Any) -> list[Record]:
+    """`load_dataset_file(path, **kwargs).records`."""
+    return load_dataset_file(path, **kwargs).records

@@ -1,0 +1,134 @@
+"""Loading processors and backbones, including on CPU-only installs without torchvision.
+
+Why this exists: processors that declare a video processor (Qwen2-VL, Qwen2.5-VL, InternVL,
+SmolVLM, ...) cannot be constructed when torchvision is unusable, because transformers
+resolves the video processor class even when none is wanted. A reward model never needs
+videos, so `load_processor` first tries `AutoProcessor`, and when that fails on the video
+part it rebuilds the same processor class from its saved parts (tokenizer, image processor,
+chat template, processor options) without the video processor. The class keeps its real
+name, so a folder saved from it is still a normal folder that AutoProcessor loads on a full
+install.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.errors import ModelError
+
+log = logging.getLogger(__name__)
+_NO_VIDEO_CACHE: dict[type, type] = {}
+
+
+def processor_without_video(cls: type) -> type:
+    """A subclass of processor class `cls` whose parts exclude `video_processor`.
+
+    transformers reads a processor's parts from its `__init__` signature, so the subclass
+    only changes the signature; the parent `__init__` still runs (its video argument is
+    None and, not being a part any more, is never validated). The subclass keeps the
+    parent's name so `save_pretrained` writes the real `processor_class`.
+    """
+    if "video_processor" not in cls.get_attributes():
+        return cls
+    if cls in _NO_VIDEO_CACHE:
+        return _NO_VIDEO_CACHE[cls]
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: N807
+        kwargs.pop("video_processor", None)
+        cls.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    sub = type(cls.__name__, (cls,), {"__init__": __init__, "__module__": cls.__module__})
+    sub.__qualname__ = cls.__qualname__
+    _NO_VIDEO_CACHE[cls] = sub
+    return sub
+
+
+def _saved_processor_class(path: Path) -> str | None:
+    """The `processor_class` a local folder declares (processor/preprocessor/tokenizer config)."""
+    for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
+        f = path / name
+        if f.is_file():
+            try:
+                value = json.loads(f.read_text()).get("processor_class")
+            except (OSError, ValueError):
+                continue
+            if value:
+                return value
+    return None
+
+
+def _is_video_failure(exc: Exception) -> bool:
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return any(w in text for w in ("video", "torchvision", "_extra_content"))
+
+
+def load_processor(
+    path_or_id: str | Path, *, trust_remote_code: bool = False, **kwargs: Any
+) -> Any:
+    """Load the processor of a model folder or Hub id, without torchvision if need be.
+
+    Tries `AutoProcessor.from_pretrained`; if that fails because of the video processor,
+    rebuilds the folder's declared processor class without it (see module docstring).
+    Raises `ModelError` when neither works.
+    """
+    import transformers
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(
+            str(path_or_id), trust_remote_code=trust_remote_code, **kwargs
+        )
+    except Exception as exc:  # noqa: BLE001 - re-raised below when not the video wall
+        first = exc
+    if not _is_video_failure(first):
+        raise ModelError(
+            f"cannot load the processor of {path_or_id}: {type(first).__name__}: {first}"
+        ) from first
+    local = Path(path_or_id)
+    name = _saved_processor_class(local) if local.is_dir() else None
+    if name is None and not local.is_dir():
+        name = _hub_processor_class(str(path_or_id), **kwargs)
+    cls = getattr(transformers, name, None) if name else None
+    if cls is None:
+        raise ModelError(
+            f"cannot load the processor of {path_or_id}: {first}",
+        ) from first
+    log.info("loading %s without its video processor (torchvision unusable)", name)
+    try:
+        return processor_without_video(cls).from_pretrained(str(path_or_id), **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"cannot load the processor of {path_or_id} even without its video processor: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _hub_processor_class(repo_id: str, **kwargs: Any) -> str | None:
+    """`processor_class` of a Hub repo (downloads its small config files, if reachable)."""
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover
+        return None
+    for name in ("processor_config.json", "preprocessor_config.json"):
+        try:
+            f = hf_hub_download(repo_id, name, revision=kwargs.get("revision"))
+        except Exception:  # noqa: BLE001 - try the next file
+            continue
+        value = json.loads(Path(f).read_text()).get("processor_class")
+        if value:
+            return value
+    return None
+
+
+def config_wants_remote_code(path_or_id: str | Path) -> bool:
+    """True when a local folder's config.json maps Auto classes to custom code (`auto_map`)."""
+    f = Path(path_or_id) / "config.json"
+    if not f.is_file():
+        return False
+    try:
+        return bool(json.loads(f.read_text()).get("auto_map"))
+    except (OSError, ValueError):
+        return False

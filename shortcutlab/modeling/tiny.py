@@ -1,0 +1,315 @@
+"""Tiny random-initialised models of REAL transformers VLM architectures, built offline.
+
+`build_tiny_model("llava", "models/tiny-llava")` writes a normal Hugging Face folder
+(config.json, model.safetensors, tokenizer, processor, chat template) for a model of the
+real architecture class (`LlavaForConditionalGeneration`, `Qwen2VLForConditionalGeneration`,
+...) with hidden size 64 and 2 layers (~0.3 M parameters). The tokenizer is a byte-level
+BPE trained with `tokenizers` on a small embedded corpus of VQA-style English (colours,
+shapes, numbers, common words), with the architecture's special image tokens, so every
+pipeline stage (processor -> batching -> RewardModel -> training) runs for real on CPU in
+seconds. Everything is seeded: the same seed and overrides give the same folder.
+
+Processors that declare a video processor (Qwen2-VL, InternVL, SmolVLM) cannot be built
+without torchvision; we build them without it (`shortcutlab.modeling.loading`) and save
+them under their real class name, so a full install loads the folder with AutoProcessor.
+
+Run: `shortcutlab model tiny --arch llava --out models/tiny-llava`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# --- tokenizer corpus: VQA answers and questions -----------------------------------------
+_COLOURS = "red green blue yellow orange purple pink brown black white gray grey teal"
+_SHAPES = "circle square triangle rectangle star oval diamond hexagon shape shapes"
+_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve 0 1 2 3 4 5 6 7 8 9 "
+    "10 11 12 20 100 first second third many few several none no yes"
+)
+_WORDS = (
+    "the a an is are was were there this that these those of in on at to with and or but not "
+    "what which who where when how why color colour count number size left right top bottom "
+    "middle center above below next behind front image picture photo shows showing contains "
+    "man woman person people child dog cat car bus tree sky water table chair room street "
+    "small large big tiny bright dark light answer question describe detail details "
+    "correct wrong visible background foreground object objects animal animals food plate "
+    "I you it he she they we my your its their can see look looks like appears seems "
+    "because so very also only some all each both other same different more less than "
+    "sure certainly indeed actually clearly based on please note however overall summary "
+    "helpful honest accurate description scene wearing holding sitting standing walking"
+)
+_TEMPLATES = [
+    "What color is the {s}?",
+    "The {s} is {c}.",
+    "How many {s}s are there?",
+    "There are {n} {s}s in the image.",
+    "Is there a {c} {s}?",
+    "Yes, there is a {c} {s} on the {p}.",
+    "No, the {s} is {c}, not {c2}.",
+    "Describe the image in detail.",
+    "The image shows a {c} {s} and a {c2} {s2} near the {p}.",
+]
+
+
+def _corpus(seed: int = 0) -> list[str]:
+    """Deterministic training text for the tiny BPE (a few thousand short sentences)."""
+    rng = random.Random(seed)
+    colours, shapes, nums = _COLOURS.split(), _SHAPES.split()[:8], _NUMBERS.split()
+    places = "left right top bottom middle center".split()
+    lines = [_COLOURS, _SHAPES, _NUMBERS, _WORDS, _WORDS.capitalize() + "."]
+    # bare one-word answers ("red", "Three") so answer words are single tokens at the start too
+    for word in f"{_COLOURS} {_SHAPES} {_NUMBERS}".split():
+        lines += [word, word.capitalize(), f"{word}."] * 3
+    for _ in range(3000):
+        t = rng.choice(_TEMPLATES)
+        lines.append(
+            t.format(
+                s=rng.choice(shapes),
+                s2=rng.choice(shapes),
+                c=rng.choice(colours),
+                c2=rng.choice(colours),
+                n=rng.choice(nums),
+                p=rng.choice(places),
+            )
+        )
+    return lines
+
+
+# --- chat template shared by all tiny models ----------------------------------------------
+_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
+    "{%- if message['content'] is string -%}{{- message['content'] -}}"
+    "{%- else -%}{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'image' -%}{{- '__IMAGE__' -}}"
+    "{%- elif item['type'] == 'text' -%}{{- item['text'] -}}{%- endif -%}"
+    "{%- endfor -%}{%- endif -%}"
+    "{{- '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+_BASE_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+
+
+def build_tokenizer(
+    image_placeholder: str,
+    extra_special_tokens: dict[str, str],
+    *,
+    vocab_size: int = 800,
+    more_specials: list[str] | None = None,
+    seed: int = 0,
+) -> Any:
+    """A byte-level BPE `PreTrainedTokenizerFast` with the architecture's special tokens.
+
+    `image_placeholder` is what the chat template emits for an image item (the processor
+    expands it); `extra_special_tokens` maps names (`image_token`, ...) to tokens so the
+    tokenizer exposes `tokenizer.image_token` / `image_token_id` as real checkpoints do.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = list(_BASE_SPECIALS)
+    for tok in [*extra_special_tokens.values(), *(more_specials or [])]:
+        if tok not in specials:
+            specials.append(tok)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_corpus(seed), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        unk_token=None,
+        extra_special_tokens=extra_special_tokens,
+        chat_template=_CHAT_TEMPLATE.replace("__IMAGE__", image_placeholder),
+        model_max_length=8192,
+    )
+
+
+# --- per-architecture builders -------------------------------------------------------------
+def _dims(ov: dict[str, Any]) -> dict[str, int]:
+    """Tiny sizes with user overrides: hidden, layers, heads, kv_heads, intermediate."""
+    hidden = int(ov.pop("hidden_size", 64))
+    heads = int(ov.pop("num_attention_heads", 4))
+    return {
+        "hidden": hidden,
+        "layers": int(ov.pop("num_hidden_layers", 2)),
+        "heads": heads,
+        "kv_heads": int(ov.pop("num_key_value_heads", max(1, heads // 2))),
+        "inter": int(ov.pop("intermediate_size", hidden * 2)),
+        "vision_hidden": int(ov.pop("vision_hidden_size", hidden)),
+        "vision_layers": int(ov.pop("vision_num_hidden_layers", 2)),
+        "patch": int(ov.pop("patch_size", 8)),
+    }
+
+
+def _text_kwargs(d: dict[str, int], tok: Any) -> dict[str, Any]:
+    return {
+        "vocab_size": len(tok),
+        "hidden_size": d["hidden"],
+        "intermediate_size": d["inter"],
+        "num_hidden_layers": d["layers"],
+        "num_attention_heads": d["heads"],
+        "num_key_value_heads": d["kv_heads"],
+        "max_position_embeddings": 8192,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id,
+    }
+
+
+def _build_llava(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    tok = build_tokenizer("<image>", {"image_token": "<image>"}, vocab_size=vocab, seed=seed)
+    vision = CLIPVisionConfig(
+        hidden_size=d["vision_hidden"],
+        intermediate_size=d["vision_hidden"] * 2,
+        num_hidden_layers=d["vision_layers"],
+        num_attention_heads=d["heads"],
+        image_size=image_size,
+        patch_size=d["patch"],
+        projection_dim=d["hidden"],
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=LlamaConfig(**_text_kwargs(d, tok)),
+        image_token_index=tok.image_token_id,
+        image_seq_length=(image_size // d["patch"]) ** 2,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+    )
+    ip = CLIPImageProcessorPil(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    proc = LlavaProcessor(
+        image_processor=ip,
+        tokenizer=tok,
+        patch_size=d["patch"],
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=tok.chat_template,
+    )
+    return LlavaForConditionalGeneration, config, proc
+
+
+def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
+
+    from shortcutlab.modeling.loading import processor_without_video
+
+    specials = {
+        "image_token": "<|image_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_start_token": "<|vision_start|>",
+        "vision_end_token": "<|vision_end|>",
+    }
+    tok = build_tokenizer(
+        "<|vision_start|><|image_pad|><|vision_end|>", specials, vocab_size=vocab, seed=seed
+    )
+    head_dim = d["hidden"] // d["heads"]
+    half = head_dim // 2  # mrope_section must sum to head_dim / 2
+    section = [half - 2 * (half // 3), half // 3, half // 3]
+    text = _text_kwargs(d, tok) | {
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}
+    }
+    vision = {
+        "depth": d["vision_layers"],
+        "embed_dim": d["vision_hidden"],
+        "hidden_size": d["hidden"],
+        "num_heads": d["heads"],
+        "patch_size": d["patch"],
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "mlp_ratio": 2,
+    }
+    config = Qwen2VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
+    )
+    pixels = image_size * image_size
+    ip = Qwen2VLImageProcessorPil(
+        patch_size=d["patch"],
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+    )
+    cls = processor_without_video(Qwen2VLProcessor)
+    proc = cls(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)
+    return Qwen2VLForConditionalGeneration, config, proc
+
+
+_BUILDERS: dict[str, Callable[..., tuple]] = {
+    "llava": _build_llava,
+    "qwen2_vl": _build_qwen2_vl,
+}
+TINY_ARCHS: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def build_tiny_model(
+    arch: str,
+    out_dir: str | Path | None = None,
+    *,
+    seed: int = 0,
+    image_size: int = 64,
+    **overrides: Any,
+) -> Path | tuple[Any, Any]:
+    """Build a tiny random-initialised `arch` model with its tokenizer and processor.
+
+    Overrides: `hidden_size`, `num_hidden_layers`, `num_attention_heads`,
+    `num_key_value_heads`, `intermediate_size`, `vision_hidden_size`,
+    `vision_num_hidden_layers`, `patch_size`, `vocab_size` (BPE target size).
+    With `out_dir` the model, tokenizer and processor are saved there as a normal HF folder
+    and the folder is returned; without it, `(model, processor)` is returned.
+    """
+    from shortcutlab.errors import ConfigError
+
+    if arch not in _BUILDERS:
+        raise ConfigError(
+            f"unknown tiny architecture {arch!r}; choose one of: {', '.join(TINY_ARCHS)}"
+        )
+    import torch
+
+    ov = dict(overrides)
+    vocab = int(ov.pop("vocab_size", 800))
+    d = _dims(ov)
+    if ov:
+        raise ConfigError(f"unknown override(s) for build_tiny_model: {', '.join(sorted(ov))}")
+    if image_size % (d["patch"] * 2):
+        raise ConfigError(f"image_size {image_size} must be a multiple of 2 * patch_size")
+    model_cls, config, processor = _BUILDERS[arch](d, image_size, vocab, seed)
+    torch.manual_seed(seed)
+    model = model_cls(config).eval()
+    if out_dir is None:
+        return model, processor
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out

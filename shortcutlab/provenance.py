@@ -1,0 +1,94 @@
+"""Run provenance: input file hashes, library versions and the command, in `run_info.json`.
+
+Every command that writes an output folder (train, score, diagnostics) calls
+`write_run_info` so a result can be traced to the exact inputs and software that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RUN_INFO = "run_info.json"
+_PACKAGES = ("torch", "transformers", "accelerate", "peft", "numpy", "pandas")
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes; of a folder: of its files' relative paths and hashes."""
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_dir():
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            h.update(str(f.relative_to(p)).encode("utf-8") + b"\0")
+            h.update(file_sha256(f).encode("ascii"))
+        return h.hexdigest()
+    with open(p, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment_info() -> dict[str, Any]:
+    """Python, platform and installed versions (None for a package that is absent).
+
+    Read from package metadata, so no heavy library (torch) is imported.
+    """
+    from shortcutlab import __version__
+
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "shortcutlab": __version__,
+    }
+    info.update({name: _version(name) for name in _PACKAGES})
+    return info
+
+
+def write_run_info(
+    out_dir: str | Path,
+    *,
+    command: list[str],
+    inputs: dict[str, str | Path] | None = None,
+    config: dict[str, Any] | None = None,
+    seed: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write `out_dir/run_info.json` atomically and return its path.
+
+    `inputs` maps a role ("mm_scores", "data", ...) to a file or folder; each is recorded
+    with its absolute path and SHA-256 (None when it does not exist).
+    """
+    from shortcutlab.data.io import atomic_write_text
+
+    files = {}
+    for role, path in (inputs or {}).items():
+        p = Path(path)
+        files[role] = {
+            "path": str(p.resolve()),
+            "sha256": file_sha256(p) if p.exists() else None,
+        }
+    info = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": list(command),
+        "inputs": files,
+        "config": config,
+        "seed": seed,
+        "environment": environment_info(),
+    }
+    if extra:
+        info.update(extra)
+    text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
+    return atomic_write_text(Path(out_dir) / RUN_INFO, text)

@@ -1,0 +1,194 @@
+"""The scoring forward pass: length-sorted batches, one image encoding per record.
+
+Owns how records become rewards on one process:
+- `plan_batches`: records sorted by total length (prompt + responses, in characters; a
+  cheap stand-in for tokens), longest first so an out-of-memory batch shows up at once,
+  then packed into batches of at most `batch_size` sequences (a record's K responses
+  are never split). Padding shrinks because neighbours have similar lengths; the caller
+  restores the data file's order afterwards.
+- `forward_records`: one `RewardCollator.encode` + one `RewardModel.forward` under
+  `torch.inference_mode()` (bf16 autocast on GPU). Where the modeling layer offers the
+  `share_images` path, each record's image is encoded once and shared by its K responses.
+- `score_one_by_one`: the reference path (one response per forward, no sharing), used
+  by the parity test: the fast path must match it to 1e-5 in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.records import Record
+
+
+def record_length(rec: Record) -> int:
+    """Characters the record's K sequences hold: K * prompt + sum of responses."""
+    return len(rec.responses) * len(rec.prompt) + sum(len(r) for r in rec.responses)
+
+
+def plan_batches(records: Sequence[Record], batch_size: int) -> list[list[int]]:
+    """Indices of `records` grouped into length-sorted batches of <= batch_size sequences.
+
+    A record with more responses than `batch_size` gets a batch of its own.
+    """
+    order = sorted(range(len(records)), key=lambda i: (-record_length(records[i]), i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    rows = 0
+    for i in order:
+        k = len(records[i].responses)
+        if current and rows + k > batch_size:
+            batches.append(current)
+            current, rows = [], 0
+        current.append(i)
+        rows += k
+    if current:
+        batches.append(current)
+    return batches
+
+
+def autocast_context(device: Any, bf16: bool) -> Any:
+    """bf16 autocast on the model's device type, or a no-op context."""
+    if not bf16:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=getattr(device, "type", str(device)), dtype=torch.bfloat16)
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def encode(collator: Any, records: Sequence[Record], *, share_images: bool = True) -> Any:
+    """`collator.encode(records)`, asking for shared image encodings where supported."""
+    if share_images and _accepts(collator.encode, "share_images"):
+        return collator.encode(list(records), share_images=True)
+    return collator.encode(list(records))
+
+
+def _to_device(inputs: dict[str, Any], device: Any) -> dict[str, Any]:
+    return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in inputs.items()}
+
+
+def forward_records(
+    model: Any,
+    collator: Any,
+    records: Sequence[Record],
+    *,
+    device: Any,
+    bf16: bool = False,
+    share_images: bool = True,
+) -> tuple[list[list[float]], int]:
+    """Rewards of every response of `records` in one forward; returns (rewards, truncated).
+
+    `rewards[i][j]` is the reward of response j of record i (float32 on the CPU). When the
+    backbone cannot share image encodings (multi-tile images) the batch is redone without.
+    """
+    from shortcutlab.errors import ModelError
+
+    if share_images:
+        try:
+            return _forward(model, collator, records, device, bf16, True)
+        except ModelError as err:
+            if "share_images=False" not in str(err):
+                raise
+    return _forward(model, collator, records, device, bf16, False)
+
+
+def _forward(
+    model: Any, collator: Any, records: Sequence[Record], device: Any, bf16: bool, share: bool
+) -> tuple[list[list[float]], int]:
+    import torch
+
+    batch = encode(collator, records, share_images=share)
+    inputs = _to_device(dict(batch.inputs), device)
+    with torch.inference_mode(), autocast_context(device, bf16):
+        rewards = model(**inputs)  # (N,) one reward per (record, response) row
+    values = rewards.detach().float().cpu().reshape(-1).tolist()
+    if len(values) != len(batch.index):
+        raise RuntimeError(f"model returned {len(values)} rewards for {len(batch.index)} rows")
+    out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
+    for (i, j), value in zip(batch.index, values, strict=True):
+        out[i][j] = value
+    return out, int(getattr(batch, "truncated", 0))
+
+
+def single_response(rec: Record, j: int) -> Record:
+    """A copy of `rec` holding only response j (no pairs), for the reference path."""
+    return Record(
+        id=rec.id,
+        prompt=rec.prompt,
+        responses=[rec.responses[j]],
+        image=rec.image,
+        schema=rec.schema,
+        loc=rec.loc,
+        meta=dict(rec.meta),
+    )
+
+
+def score_one_by_one(
+    model: Any, collator: Any, records: Sequence[Record], *, device: Any, bf16: bool = False
+) -> list[list[float]]:
+    """Reference rewards: each response alone in its own forward (no sharing, no padding)."""
+    out = []
+    for rec in records:
+        row = []
+        for j in range(len(rec.responses)):
+            r, _ = forward_records(
+                model,
+                collator,
+                [single_response(rec, j)],
+                device=device,
+                bf16=bf16,
+                share_images=False,
+            )
+            row.append(r[0][0])
+        out.append(row)
+    return out
+
+
+def resolve_device(model: Any, device: Any) -> Any:
+    """The device to score on: `device` if given, else this rank's device (GPU if any)."""
+    import torch
+
+    from shortcutlab import distributed
+
+    if device is not None:
+        return torch.device(device)
+    if not isinstance(model, (str, Path)) and not distributed.launched():
+        current = getattr(model, "device", None)
+        if isinstance(current, torch.device):
+            return current
+    return distributed.device()
+
+
+def load_model(model: Any, device: Any, bf16: bool | None) -> tuple[Any, Any, bool]:
+    """(RewardModel in eval mode on its device, device, use bf16) from a folder or a model.
+
+    bf16 defaults to on for GPUs that support it, off on CPU (autocast, weights unchanged).
+    """
+    import torch
+
+    dev = resolve_device(model, device)
+    if isinstance(model, (str, Path)):
+        from shortcutlab.modeling.reward_model import RewardModel
+
+        model = RewardModel.from_pretrained(str(model))
+    model.to(dev).eval()
+    if bf16 is None:
+        bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    return model, dev, bool(bf16)
+
+
+def make_collator(model: Any, *, max_length: int, text_only: str | None) -> Any:
+    """The modeling layer's RewardCollator for `model.processor`."""
+    from shortcutlab.modeling.batching import RewardCollator
+
+    return RewardCollator(model.processor, max_length=max_length, text_only=text_only)

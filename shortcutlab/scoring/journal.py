@@ -1,0 +1,324 @@
+"""Never losing scoring work: fingerprints, per-batch journals, resume and merge.
+
+Files next to an output `scores.jsonl` while a run is in progress:
+- `scores.jsonl.journal.json`: the run's fingerprint (model content hash, data sha256,
+  text_only, max_length, schema, ...), written once, atomically.
+- `scores.jsonl.partial.r<RANK>.jsonl`: score rows appended per completed batch, each
+  batch followed by a commit line `{"__commit__": n, "ids": [...], "rows": k}`, in one
+  write, flushed and fsynced. Rows count only once their commit line is on disk, so a
+  process killed at any moment leaves at worst a torn, uncommitted tail that resume drops.
+
+On (re)start, rank 0 folds every partial file into one compacted `partial.r0` (committed
+rows only, each (id, response_index) once, written atomically) before any rank appends;
+the committed ids are the records resumed. At the end rank 0 merges all partial files
+into the final table (atomic temp + rename), then removes the journal and partial files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from shortcutlab.data.io import append_jsonl, atomic_write_text, dumps_row
+from shortcutlab.errors import ShortcutlabError
+
+SUMMARY_SUFFIX = ".summary.json"
+
+COMMIT = "__commit__"
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".model", ".txt", ".jinja")
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (streamed; cached per (path, size, mtime) in this process)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(8 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def folder_sha256(folder: str | Path, suffixes: tuple[str, ...] | None = None) -> str:
+    """One hash over the (name, sha256) of a folder's files (top level for models)."""
+    root = Path(folder)
+    files = root.iterdir() if suffixes else root.rglob("*")
+    chosen = sorted(
+        p
+        for p in files
+        if p.is_file()
+        and not p.name.startswith(".")
+        and (suffixes is None or p.suffix.lower() in suffixes)
+    )
+    h = hashlib.sha256()
+    for p in chosen:
+        h.update(f"{p.relative_to(root).as_posix()}\0{file_sha256(p)}\n".encode())
+    return h.hexdigest()
+
+
+def data_fingerprint(data: Any) -> str:
+    """sha256 of the data file (or folder); for in-memory records, of their content."""
+    if isinstance(data, (str, Path)):
+        p = Path(data)
+        return folder_sha256(p) if p.is_dir() else file_sha256(p)
+    h = hashlib.sha256()
+    for rec in data:
+        img = rec.image.key() if rec.image is not None else None
+        item = [str(rec.id), rec.prompt, rec.responses, img, rec.pairs, rec.scores]
+        h.update(json.dumps(item, default=str).encode() + b"\n")
+    return h.hexdigest()
+
+
+def model_fingerprint(model: Any) -> dict[str, str]:
+    """{"path", "sha256"}: content hash of a model folder's weights and configs.
+
+    A Hub id (no local folder) is identified by its name; an in-memory model by a hash of
+    its parameters and buffers.
+    """
+    if isinstance(model, (str, Path)):
+        p = Path(model)
+        if p.is_dir():
+            return {"path": str(p.resolve()), "sha256": folder_sha256(p, MODEL_FILE_SUFFIXES)}
+        return {"path": str(model), "sha256": "hub:" + str(model)}
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        import torch
+
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}\0{t.dtype}\0{tuple(tensor.shape)}\n".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())  # raw bytes, any dtype (bf16 too)
+    path = getattr(model, "name_or_path", None) or getattr(model, "source", None) or "<memory>"
+    return {"path": str(path), "sha256": h.hexdigest()}
+
+
+def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Which fingerprint fields differ, in words ("model weights/config, data file")."""
+    names = {
+        "model_sha256": "model weights/config",
+        "data_sha256": "data file",
+        "text_only": "text_only",
+        "max_length": "max_length",
+        "schema": "schema",
+        "environment": "environment",
+        "skip_invalid": "skip_invalid",
+    }
+    changed = [names.get(k, k) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return ", ".join(changed) or "nothing"
+
+
+# ----------------------------------------------------------------------------- journal
+
+
+def read_committed(path: Path) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Committed rows, ids and truncation count of one partial file.
+
+    An uncommitted or torn tail (a run killed mid-batch) is dropped.
+    """
+    rows: list[dict[str, Any]] = []
+    ids: list[str] = []
+    pending: list[dict[str, Any]] = []
+    truncated = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break  # torn last line of a killed write
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError:
+                break
+            if COMMIT not in obj:
+                pending.append(obj)
+                continue
+            if obj.get("rows") != len(pending):
+                raise ShortcutlabError(
+                    f"{path}: commit {obj[COMMIT]} names {obj.get('rows')} rows but "
+                    f"{len(pending)} precede it; delete the partial files and rerun with "
+                    "--overwrite."
+                )
+            rows.extend(pending)
+            ids.extend(str(i) for i in obj["ids"])
+            truncated += int(obj.get("truncated", 0))
+            pending = []
+    return rows, ids, truncated
+
+
+class Journal:
+    """The journal and partial files of one output path (see the module docstring)."""
+
+    def __init__(self, output: str | Path) -> None:
+        self.output = Path(output)
+        self.meta_path = self.output.with_name(self.output.name + ".journal.json")
+        self._batches = 0
+
+    def partial_path(self, rank: int) -> Path:
+        return self.output.with_name(f"{self.output.name}.partial.r{rank}.jsonl")
+
+    def partial_files(self) -> list[Path]:
+        return sorted(self.output.parent.glob(f"{self.output.name}.partial.r*.jsonl"))
+
+    def exists(self) -> bool:
+        return self.meta_path.exists() or bool(self.partial_files())
+
+    def read_meta(self) -> dict[str, Any] | None:
+        if not self.meta_path.exists():
+            return None
+        try:
+            return json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return None  # atomic writes make this unlikely; treat as no journal
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        atomic_write_text(self.meta_path, json.dumps(meta, indent=2, default=str) + "\n")
+
+    def remove(self) -> None:
+        """Delete the journal and every partial file (after a merge, or on overwrite)."""
+        for p in self.partial_files():
+            p.unlink(missing_ok=True)
+        self.meta_path.unlink(missing_ok=True)
+
+    def collect(
+        self, valid_ids: set[str] | None = None
+    ) -> tuple[list[dict[str, Any]], set[str], int]:
+        """Committed rows of all partial files (each (id, response_index) once), their ids,
+        and the summed truncation count."""
+        rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        ids: set[str] = set()
+        truncated = 0
+        for path in self.partial_files():
+            part_rows, part_ids, part_trunc = read_committed(path)
+            truncated += part_trunc
+            ids.update(i for i in part_ids if valid_ids is None or i in valid_ids)
+            for row in part_rows:
+                key = (str(row["id"]), int(row["response_index"]))
+                if key not in seen and (valid_ids is None or key[0] in valid_ids):
+                    seen.add(key)
+                    rows.append(row)
+        return rows, ids, truncated
+
+    def compact(self, valid_ids: set[str]) -> int:
+        """Fold every partial file into one committed `partial.r0` (rank 0, before appends).
+
+        Returns the number of committed records kept. Safe to kill at any point: the new
+        r0 replaces the old one atomically, and the other files are removed only after.
+        """
+        files = self.partial_files()
+        if not files:
+            return 0
+        rows, ids, truncated = self.collect(valid_ids)
+        rows = [r for r in rows if str(r["id"]) in ids]
+        target = self.partial_path(0)
+        text = "".join(dumps_row(r) + "\n" for r in rows)
+        if ids:
+            marker = {COMMIT: 0, "ids": sorted(ids), "rows": len(rows), "truncated": truncated}
+            text += dumps_row(marker) + "\n"
+        atomic_write_text(target, text)
+        for p in files:
+            if p != target:
+                p.unlink(missing_ok=True)
+        return len(ids)
+
+    def done_ids(self) -> set[str]:
+        """Ids committed in the compacted `partial.r0` (read by every rank after compact)."""
+        path = self.partial_path(0)
+        return set(read_committed(path)[1]) if path.exists() else set()
+
+    def commit(
+        self, rank: int, rows: list[dict[str, Any]], ids: list[str], truncated: int = 0
+    ) -> None:
+        """Append one batch's rows and its commit line in one fsynced write."""
+        self._batches += 1
+        marker = {COMMIT: self._batches, "ids": ids, "rows": len(rows), "truncated": truncated}
+        append_jsonl(self.partial_path(rank), [*rows, marker])
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename inside it survives a crash (best effort)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def summary_path_for(output: str | Path) -> Path:
+    """`scores.jsonl` -> `scores.summary.json` (next to the table)."""
+    p = Path(output)
+    return p.with_name(p.stem + ".summary.json")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def decide(journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool) -> str:
+    """'fresh', 'resume', 'complete' or 'overwrite'; raises when a changed input is found.
+
+    Read-only, so every rank reaches the same answer before anyone writes.
+    """
+    if overwrite:
+        return "overwrite"
+    summary = _read_json(summary_path_for(out)) or {}
+    partials = journal.partial_files()
+    if out.exists() and summary.get("fingerprint") == fp and not partials:
+        return "complete"
+    meta = journal.read_meta()
+    if meta is not None:
+        old = meta.get("fingerprint", {})
+        if old == fp:
+            return "resume"
+        raise ShortcutlabError(
+            f"{out}: an unfinished scoring run is journaled in {journal.meta_path.name}, but "
+            f"its {describe_change(old, fp)} differ(s) from this run. Pass --overwrite "
+            "(overwrite=True) to discard it and start over, or rerun with the original "
+            "model, data and options to resume it."
+        )
+    if partials:
+        raise ShortcutlabError(
+            f"{out}: partial score files ({partials[0].name}, ...) exist without their "
+            "journal, so they cannot be trusted. Pass --overwrite to start over."
+        )
+    if out.exists():
+        what = (
+            f"a different {describe_change(summary['fingerprint'], fp)}"
+            if summary.get("fingerprint")
+            else "unknown inputs (no matching .summary.json)"
+        )
+        raise ShortcutlabError(
+            f"{out} already exists and was scored with {what}. Pass --overwrite "
+            "(overwrite=True) to replace it, or choose another --output."
+        )
+    return "fresh"
+
+
+def prepare(journal: Journal, out: Path, action: str, meta: dict, ids: set[str]) -> None:
+    """Rank 0 only: clear on overwrite, write the journal, compact partial files."""
+    if action == "overwrite":
+        journal.remove()
+        summary_path_for(out).unlink(missing_ok=True)
+    if journal.read_meta() is None:
+        journal.write_meta(meta)
+    journal.compact(ids)

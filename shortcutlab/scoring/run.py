@@ -1,0 +1,391 @@
+"""`score()`: a reward model + a data file -> a score table, resumable and multi-process.
+
+The flow of one run (every rank runs it; see `shortcutlab.distributed`):
+1. load and validate the data (`load_dataset_file`), fingerprint model, data and options;
+2. decide, read-only on every rank, whether to start fresh, resume a journal, return an
+   already complete output, or refuse (changed model / data without `overwrite`);
+3. rank 0 compacts the journal; every rank reads the records already done;
+4. each rank scores its strided shard of the remaining records in length-sorted batches,
+   committing rows per batch to its own partial file (`journal.py`);
+5. rank 0 merges all partial files into the final table (atomic), computes Eq. 2
+   accuracy with a record-level bootstrap interval (`diagnostics.accuracy`) and writes
+   `<output stem>.summary.json` with provenance; other ranks read the merged table.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shortcutlab import distributed as dist
+from shortcutlab.errors import ConfigError
+from shortcutlab.scoring import journal as jr
+from shortcutlab.scoring.engine import forward_records, plan_batches
+from shortcutlab.scoring.table import check_complete, record_rows, to_frame
+
+TEXT_ONLY_MODES = (None, "drop", "blank")
+TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+DELAY_ENV = "SHORTCUTLAB_TEST_BATCH_DELAY"  # seconds to sleep per batch (kill-resume tests)
+Progress = Callable[[int, int], None]  # (records done, records total)
+
+
+@dataclass
+class ScoreResult:
+    """A finished scoring run: the table plus what happened (for the CLI and summary)."""
+
+    table: Any  # pandas.DataFrame, one row per response (score-table contract)
+    output: Path | None = None
+    summary_path: Path | None = None
+    n_records: int = 0
+    resumed_records: int = 0
+    scored_records: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    truncated: int = 0
+    accuracy: Any = None  # diagnostics.accuracy.AccuracyResult, None without pairs
+    already_complete: bool = False
+    num_processes: int = 1
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able summary written to `<output stem>.summary.json`."""
+        return {
+            "output": str(self.output) if self.output else None,
+            "rows": int(len(self.table)),
+            "records": self.n_records,
+            "resumed_records": self.resumed_records,
+            "scored_records": self.scored_records,
+            "already_complete": self.already_complete,
+            "skipped": dict(self.skipped),
+            "truncated": self.truncated,
+            "num_processes": self.num_processes,
+            "accuracy": _json_floats(self.accuracy.to_dict()) if self.accuracy else None,
+            "fingerprint": self.fingerprint,
+            "provenance": self.provenance,
+        }
+
+
+def _json_floats(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def _check_options(text_only: str | None, batch_size: int, max_length: int, output: Any) -> None:
+    if text_only not in TEXT_ONLY_MODES:
+        raise ConfigError(f"text_only must be None, 'drop' or 'blank', got {text_only!r}.")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    if max_length < 8:
+        raise ConfigError(f"max_length must be >= 8 tokens, got {max_length}.")
+    if output is not None and Path(output).suffix.lower() not in TABLE_SUFFIXES:
+        raise ConfigError(
+            f"unknown score-table format '{Path(output).suffix}' for '{output}'; "
+            "use .jsonl or .parquet."
+        )
+
+
+def _load_records(data: Any, schema: str | None, skip_invalid: bool) -> tuple[list, str, dict]:
+    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records."""
+    if isinstance(data, (str, Path)):
+        from shortcutlab.data.schemas import load_dataset_file
+
+        res = load_dataset_file(data, schema=schema, skip_invalid=skip_invalid)
+        return res.records, res.schema, dict(res.skipped)
+    if hasattr(data, "records"):  # a LoadResult
+        return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
+    records = list(data)
+    return records, schema or (records[0].schema if records else ""), {}
+
+
+def _fingerprint(
+    model: Any, data: Any, records: list, opts: dict[str, Any], command: Sequence[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(fingerprint compared on resume, provenance recorded in the summary).
+
+    Paths are provenance only: moving an unchanged file does not invalidate a journal.
+    """
+    from datetime import datetime, timezone
+
+    from shortcutlab.provenance import environment_info
+
+    m = jr.model_fingerprint(model)
+    is_path = isinstance(data, (str, Path))
+    data_sha = jr.data_fingerprint(data if is_path else records)
+    fp = {"model_sha256": m["sha256"], "data_sha256": data_sha, **opts}
+    prov = {
+        "model": m,
+        "data": {"path": str(Path(data).resolve()) if is_path else "<records>", "sha256": data_sha},
+        "versions": environment_info(),
+        "command": list(sys.argv if command is None else command),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return fp, prov
+
+
+def _score_shard(
+    records: list,
+    *,
+    loaded: tuple[Any, Any, Any, bool],
+    batch_size: int,
+    source: str,
+    environment: str,
+    on_batch: Callable[[list, list[dict], int], None],
+    progress: Progress | None,
+) -> int:
+    """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
+
+    Returns the number of records scored. `SHORTCUTLAB_TEST_BATCH_DELAY` (seconds) sleeps
+    after each committed batch so tests can kill a run mid-way.
+    """
+    model, collator, dev, bf16 = loaded
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    done = 0
+    for idx in plan_batches(records, batch_size):
+        batch = [records[i] for i in idx]
+        rewards, truncated = forward_records(model, collator, batch, device=dev, bf16=bf16)
+        rows = [
+            row
+            for rec, r in zip(batch, rewards, strict=True)
+            for row in record_rows(rec, r, source=source, environment=environment)
+        ]
+        on_batch(batch, rows, truncated)
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(records))
+        if delay > 0:
+            time.sleep(delay)
+    return done
+
+
+def _loader(model: Any, device: Any, bf16: bool | None, max_length: int, text_only: Any):
+    """A function loading (model, collator, device, bf16) once, only if there is work."""
+    from shortcutlab.scoring.engine import load_model, make_collator
+
+    cache: list[tuple[Any, Any, Any, bool]] = []
+
+    def get() -> tuple[Any, Any, Any, bool]:
+        if not cache:
+            m, dev, use_bf16 = load_model(model, device, bf16)
+            cache.append(
+                (m, make_collator(m, max_length=max_length, text_only=text_only), dev, use_bf16)
+            )
+        return cache[0]
+
+    return get
+
+
+def _accuracy(df: Any) -> Any:
+    """Eq. 2 accuracy + 95% record-bootstrap interval, or None when the data has no pairs."""
+    from shortcutlab.diagnostics.accuracy import score_table_accuracy
+
+    if len(df) == 0:
+        return None
+    res = score_table_accuracy(df)
+    return res if res.n_pairs > 0 else None
+
+
+def _write_summary(result: ScoreResult) -> None:
+    import json
+
+    from shortcutlab.data.io import atomic_write_text
+
+    assert result.output is not None
+    result.summary_path = jr.summary_path_for(result.output)
+    text = json.dumps(result.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write_text(result.summary_path, text)
+
+
+def _finish(result: ScoreResult, journal: jr.Journal, records: list) -> None:
+    """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
+    from shortcutlab.data.io import write_table
+
+    rows, _, truncated = journal.collect({str(r.id) for r in records})
+    df = to_frame(rows, records)
+    check_complete(df, records)
+    assert result.output is not None
+    write_table(df, result.output)
+    jr.fsync_dir(result.output.parent)
+    result.table, result.truncated = df, truncated
+    result.accuracy = _accuracy(df)
+    _write_summary(result)
+    journal.remove()
+
+
+def _read_output(out: Path, records: list) -> Any:
+    from shortcutlab.data.io import read_table
+
+    return to_frame(read_table(out).to_dict("records"), records)
+
+
+def run_scoring(
+    model: Any,
+    data: Any,
+    output: str | Path | None = None,
+    *,
+    text_only: str | None = None,
+    batch_size: int = 16,
+    max_length: int = 4096,
+    schema: str | None = None,
+    skip_invalid: bool = False,
+    overwrite: bool = False,
+    environment: str = "",
+    device: Any = None,
+    bf16: bool | None = None,
+    progress: Progress | None = None,
+    command: Sequence[str] | None = None,
+) -> ScoreResult:
+    """Score every response of `data` with `model`; see `score` (this returns the details)."""
+    _check_options(text_only, batch_size, max_length, output)
+    records, schema_name, skipped = _load_records(data, schema, skip_invalid)
+    opts = {
+        "text_only": text_only,
+        "max_length": max_length,
+        "schema": schema_name,
+        "skip_invalid": skip_invalid,
+        "environment": environment,
+    }
+    fp, prov = _fingerprint(model, data, records, opts, command)
+    source = Path(data).name if isinstance(data, (str, Path)) else ""
+    result = ScoreResult(
+        table=None,
+        n_records=len(records),
+        skipped=skipped,
+        num_processes=dist.world_size(),
+        fingerprint=fp,
+        provenance=prov,
+    )
+    load = _loader(model, device, bf16, max_length, text_only)
+    if output is None:
+        return _run_in_memory(result, records, load, batch_size, source, environment, progress)
+    out = result.output = Path(output)
+    journal = jr.Journal(out)
+    action = jr.decide(journal, out, fp, overwrite)
+    if action == "complete":
+        result.table = _read_output(out, records)
+        result.already_complete = True
+        result.resumed_records = len(records)
+        result.accuracy = _accuracy(result.table)
+        result.summary_path = jr.summary_path_for(out)
+        return result
+    ids = {str(r.id) for r in records}
+    dist.barrier()  # everyone decided before rank 0 touches the files
+    if dist.is_main():
+        meta = {"fingerprint": fp, "provenance": prov, "records": len(records)}
+        jr.prepare(journal, out, action, meta, ids)
+    dist.barrier()
+    done = journal.done_ids() & ids
+    result.resumed_records = len(done)
+    mine = dist.shard([r for r in records if str(r.id) not in done])
+    rank = dist.rank()
+    _score_shard(
+        mine,
+        loaded=load() if mine else (None, None, None, False),
+        batch_size=batch_size,
+        source=source,
+        environment=environment,
+        progress=progress,
+        on_batch=lambda recs, rows, t: journal.commit(rank, rows, [str(r.id) for r in recs], t),
+    )
+    result.scored_records = len(records) - len(done)
+    dist.barrier()
+    if dist.is_main():
+        _finish(result, journal, records)
+    dist.barrier()
+    if not dist.is_main():
+        result.table = _read_output(out, records)
+        result.accuracy = _accuracy(result.table)
+        result.summary_path = jr.summary_path_for(out)
+    return result
+
+
+def _run_in_memory(
+    result: ScoreResult,
+    records: list,
+    load: Callable,
+    batch_size: int,
+    source: str,
+    environment: str,
+    progress: Progress | None,
+) -> ScoreResult:
+    """No output file: score this rank's shard, gather every rank's rows, no journal."""
+    rows: list[dict[str, Any]] = []
+    truncated = [0]
+
+    def keep(recs: list, batch_rows: list[dict], t: int) -> None:
+        rows.extend(batch_rows)
+        truncated[0] += t
+
+    mine = dist.shard(records)
+    _score_shard(
+        mine,
+        loaded=load() if mine else (None, None, None, False),
+        batch_size=batch_size,
+        source=source,
+        environment=environment,
+        on_batch=keep,
+        progress=progress,
+    )
+    gathered = dist.gather_objects((rows, truncated[0]))
+    all_rows = [row for part, _ in gathered for row in part]
+    result.table = to_frame(all_rows, records)
+    check_complete(result.table, records)
+    result.truncated = sum(t for _, t in gathered)
+    result.scored_records = len(records)
+    result.accuracy = _accuracy(result.table)
+    return result
+
+
+def score(
+    model: Any,
+    data: Any,
+    output: str | Path | None = None,
+    *,
+    text_only: str | None = None,
+    batch_size: int = 16,
+    max_length: int = 4096,
+    schema: str | None = None,
+    skip_invalid: bool = False,
+    overwrite: bool = False,
+    environment: str = "",
+    device: Any = None,
+    bf16: bool | None = None,
+) -> Any:
+    """Score every response of a data file with a reward model -> a score table.
+
+    `model`: a RewardModel folder, a base VLM folder / Hub id (fresh head), or a loaded
+    `RewardModel`. `data`: any supported data file (schema auto-detected or `schema=`),
+    a `LoadResult` or a list of `Record`s. Returns a pandas DataFrame, one row per
+    response (TEAM.md score-table contract), in the data file's order; `df.attrs["summary"]`
+    holds rows, resumed records, truncation and, for pairwise / ranked data, Eq. 2 accuracy
+    with its 95% record-bootstrap interval (ties are wrong and counted).
+
+    With `output` (.jsonl or .parquet) the run is resumable: rows are committed per batch
+    to a journal beside the output and the final table is written atomically; rerunning
+    the same call after a crash scores only what is missing. A changed model, data file or
+    option is refused (ShortcutlabError) unless `overwrite=True`. `batch_size` counts
+    sequences (responses) per forward; a record's responses are never split. `text_only`:
+    None (with image), "drop" (no image tokens) or "blank" (white 224x224 image, Eq. 3).
+    Under `accelerate launch` each rank scores a shard and rank 0 merges.
+    """
+    result = run_scoring(
+        model,
+        data,
+        output,
+        text_only=text_only,
+        batch_size=batch_size,
+        max_length=max_length,
+        schema=schema,
+        skip_invalid=skip_invalid,
+        overwrite=overwrite,
+        environment=environment,
+        device=device,
+        bf16=bf16,
+    )
+    df = result.table
+    df.attrs["summary"] = result.summary()
+    return df

@@ -1,0 +1,143 @@
+"""`shortcutlab data inspect` / `data schemas`: output, JSON, exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shortcutlab.cli.main import main
+from shortcutlab.data.inspect import inspect_file
+
+FIX = Path(__file__).parent / "fixtures" / "data"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as ex:
+        code = ex.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inspect_json_counts_and_length_bias(capsys) -> None:
+    code, out, _ = run_main(["data", "inspect", str(FIX / "pairwise.jsonl"), "--json"], capsys)
+    assert code == 0
+    rep = json.loads(out)
+    assert rep["schema"] == "pairwise" and rep["records"] == 2 and rep["pairs"] == 2
+    # pair 1: chosen longer; pair 2: 'Blue.' vs a long rejected answer
+    assert rep["length"]["chosen_longer"] == 1 and rep["length"]["rejected_longer"] == 1
+    assert rep["length"]["chosen_longer_share"] == 0.5 and rep["length"]["unit"] == "chars"
+    assert rep["images"] == {
+        "with_image": 2,
+        "without_image": 0,
+        "distinct": 2,
+        "missing": 0,
+        "decoded": False,
+    }
+
+
+def test_inspect_multi_response_words(capsys) -> None:
+    rep = inspect_file(FIX / "vlfeedback.jsonl", unit="words", examples=1)
+    assert rep["responses_per_record"] == {
+        "min": 2,
+        "max": 4,
+        "mean": 3.0,
+        "counts": {"2": 1, "4": 1},
+    }
+    assert (rep["pairs"], rep["score_ties"], rep["unscored_pairs"]) == (3, 1, 3)
+    # better/worse word counts: (10 vs 3), (10 vs 9), (9 vs 3): better always longer
+    assert rep["length"]["chosen_longer_share"] == 1.0
+    assert len(rep["examples"]) == 1 and rep["examples"][0]["scores"][3] is None
+
+
+def test_inspect_table_output(capsys) -> None:
+    code, out, _ = run_main(
+        ["data", "inspect", str(FIX / "vl_rewardbench.jsonl"), "--examples", "1"], capsys
+    )
+    assert code == 0
+    assert "vl_rewardbench" in out and "chosen longer (chars)" in out
+    assert "RLAIF-V-Dataset_2107" in out
+
+
+def test_skip_invalid_and_missing_images(tmp_path: Path, capsys) -> None:
+    rows = [
+        {"id": "a", "prompt": "Q", "img_path": None, "chosen": "yes!", "rejected": "no"},
+        {"id": "b", "prompt": "Q", "img_path": "gone.png", "chosen": "y", "rejected": "n"},
+        {"id": "c", "prompt": "Q", "img_path": None, "chosen": 1, "rejected": "n"},
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{bad\n")
+    code, out, _ = run_main(["data", "inspect", str(path), "--skip-invalid", "--json"], capsys)
+    rep = json.loads(out)
+    assert code == 0 and rep["records"] == 1
+    assert rep["skipped"] == {"malformed_json": 1, "missing_image": 1, "wrong_type": 1}
+    assert rep["images"]["missing"] == 1 and rep["skipped_total"] == 3
+
+
+def test_bad_input_exit_2_names_file_line_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    ok = {"id": "a", "prompt": "Q", "img_path": None, "chosen": "y", "rejected": "n"}
+    path.write_text(json.dumps(ok) + "\n" + json.dumps({**ok, "id": "b", "rejected": ["x"]}) + "\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "shortcutlab", "data", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    err = " ".join(proc.stderr.split())
+    assert str(path) in err and "line 2" in err and "field 'rejected'" in err
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--unit", "tokens"], "needs --tokenizer"),
+        (["--unit", "bytes"], "unknown length unit"),
+        (["--schema", "nope"], "unknown schema 'nope'"),
+        (["--unit", "tokens", "--tokenizer", "/no/such/tok"], "cannot load a tokenizer"),
+    ],
+)
+def test_bad_options_exit_2(args: list[str], needle: str, capsys) -> None:
+    code, out, err = run_main(["data", "inspect", str(FIX / "pairwise.jsonl"), *args], capsys)
+    assert code == 2 and needle in " ".join(err.split())
+    assert "Traceback" not in out + err
+
+
+def test_unit_tokens_with_local_tokenizer(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "a": 1, "b": 2}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(
+        tmp_path / "tok"
+    )
+    data = tmp_path / "d.jsonl"
+    row = {"id": "x", "prompt": "Q", "img_path": None, "chosen": "a,b", "rejected": "abc d"}
+    data.write_text(json.dumps(row) + "\n")
+    chars = inspect_file(data)["length"]
+    toks = inspect_file(data, unit="tokens", tokenizer=str(tmp_path / "tok"))["length"]
+    assert chars["chosen_longer"] == 0 and chars["rejected_longer"] == 1  # 3 vs 5 chars
+    assert toks["chosen_longer"] == 1 and toks["mean_chosen_length"] == 3  # 3 vs 2 tokens
+    assert toks["tokenizer"] == str(tmp_path / "tok")
+
+
+def test_help_shows_examples_and_schemas(capsys) -> None:
+    code, out, _ = run_main(["data", "inspect", "--help"], capsys)
+    assert code == 0 and "shortcutlab data inspect data/train.jsonl" in out
+    code, out, _ = run_main(["data", "schemas"], capsys)
+    assert code == 0 and "vl_rewardbench" in out and "llava_bench_pairs" in out

@@ -1,0 +1,124 @@
+"""Tiny real architectures: build, forward + backward, text-only, determinism, fresh reload."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from shortcutlab.errors import ConfigError
+from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.reward_model import RewardModel
+from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
+
+
+def _folder(arch: str, tiny_dirs: dict[str, Path], tmp_path: Path) -> Path:
+    return tiny_dirs[arch] if arch in tiny_dirs else build_tiny_model(arch, tmp_path / arch)
+
+
+@pytest.mark.parametrize("arch", TINY_ARCHS)
+def test_builds_forward_backward(arch, tiny_dirs, tmp_path, shape_records):
+    folder = _folder(arch, tiny_dirs, tmp_path)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "processor_config.json"):
+        assert (folder / name).is_file(), name
+    rm = RewardModel.from_pretrained(folder, seed=0)
+    n_params = sum(p.numel() for p in rm.parameters())
+    assert 50_000 < n_params < 1_000_000
+    batch = RewardCollator(rm.processor).encode(shape_records)
+    rewards = rm(**batch.inputs)
+    assert rewards.shape == (7,) and torch.isfinite(rewards).all()
+    rewards.sum().backward()
+    grads = {g: [p.grad for p in ps] for g, ps in _groups(rm).items()}
+    for group in ("vision", "projector", "language", "head"):
+        assert any(g is not None and g.abs().sum() > 0 for g in grads[group]), group
+
+
+def _groups(rm: RewardModel) -> dict[str, list]:
+    return {
+        "vision": list(rm.vision_parameters()),
+        "projector": list(rm.projector_parameters()),
+        "language": list(rm.language_parameters()),
+        "head": list(rm.head.parameters()),
+    }
+
+
+@pytest.mark.parametrize("arch", TINY_ARCHS)
+def test_text_only_input(arch, tiny_dirs, tmp_path, shape_records):
+    rm = RewardModel.from_pretrained(_folder(arch, tiny_dirs, tmp_path), seed=0)
+    batch = RewardCollator(rm.processor, text_only="drop").encode(shape_records)
+    assert not any(k.startswith("pixel") for k in batch.inputs)
+    image_id = rm.processor.tokenizer.image_token_id
+    assert not (batch.inputs["input_ids"] == image_id).any()
+    rewards = rm(**batch.inputs)
+    assert torch.isfinite(rewards).all()
+
+
+def test_deterministic_for_a_seed(tmp_path, tiny_llava_dir):
+    again = build_tiny_model("llava", tmp_path / "a", seed=0)
+    other = build_tiny_model("llava", tmp_path / "b", seed=1)
+    first = (tiny_llava_dir / "model.safetensors").read_bytes()
+    assert (again / "model.safetensors").read_bytes() == first
+    assert (other / "model.safetensors").read_bytes() != first
+    assert (again / "tokenizer.json").read_text() == (tiny_llava_dir / "tokenizer.json").read_text()
+
+
+def test_overrides_and_errors(tmp_path):
+    model, processor = build_tiny_model(
+        "llava", hidden_size=96, num_hidden_layers=3, image_size=32, vocab_size=600
+    )
+    text = model.config.text_config
+    assert (text.hidden_size, text.num_hidden_layers) == (96, 3)
+    assert model.config.vision_config.image_size == 32
+    assert text.vocab_size == len(processor.tokenizer)
+    with pytest.raises(ConfigError, match="unknown tiny architecture"):
+        build_tiny_model("nope", tmp_path)
+    with pytest.raises(ConfigError, match="unknown override"):
+        build_tiny_model("llava", tmp_path, hiden_size=8)
+
+
+def test_tokenizer_covers_vqa_words(tiny_llava_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_llava_dir)
+    for word in ("red", "blue", "circle", "square", "three", " green", " triangle", " two"):
+        assert len(tok(word, add_special_tokens=False)["input_ids"]) == 1, word
+    assert tok.image_token == "<image>" and tok.pad_token_id != tok.eos_token_id
+
+
+_FRESH = textwrap.dedent(
+    """
+    import json, sys, torch
+    from shortcutlab.modeling.reward_model import RewardModel
+    from shortcutlab.modeling.batching import RewardCollator
+    from shortcutlab.data.records import Record, ImageRef
+    from PIL import Image
+    rm = RewardModel.from_pretrained(sys.argv[1])
+    rec = Record(id="x", prompt="What color?", responses=["red", "blue"],
+                 image=ImageRef(pil=Image.new("RGB", (64, 64), (255, 0, 0))))
+    with torch.no_grad():
+        r = rm(**RewardCollator(rm.processor).encode([rec]).inputs)
+    print(json.dumps({"cls": type(rm.processor).__name__, "r": r.tolist()}))
+    """
+)
+
+
+@pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
+def test_fresh_process_reload(arch, tiny_dirs, tmp_path):
+    """A new interpreter loads the saved processor (Qwen: without torchvision) and scores."""
+    rm = RewardModel.from_pretrained(tiny_dirs[arch], seed=3)
+    saved = rm.save_pretrained(tmp_path / "rm")
+    cfg = json.loads((saved / "processor_config.json").read_text())
+    assert cfg["processor_class"] == type(rm.processor).__name__
+    for folder in (tiny_dirs[arch], saved):
+        proc = subprocess.run(
+            [sys.executable, "-c", _FRESH, str(folder)], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["cls"].endswith("Processor") and len(out["r"]) == 2
+    assert all(abs(x) < 1e3 for x in out["r"])

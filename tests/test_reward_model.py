@@ -1,0 +1,183 @@
+"""RewardModel: pooling under padding, text-only modes, save/load, truncation, real data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from shortcutlab.data.records import ImageRef, Record
+from shortcutlab.errors import ModelError
+from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.reward_model import REWARD_CONFIG, RewardModel, last_token_index
+
+
+@pytest.fixture(scope="module")
+def models(tiny_dirs):
+    return {arch: RewardModel.from_pretrained(d, seed=0).eval() for arch, d in tiny_dirs.items()}
+
+
+def _rewards(rm, records, **kw):
+    with torch.no_grad():
+        return rm(**RewardCollator(rm.processor, **kw).encode(records).inputs)
+
+
+def test_last_token_index_from_mask():
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 0, 0, 0]])
+    assert last_token_index(mask).tolist() == [2, 4, 4, 1]
+
+
+def test_head_init_std(models):
+    rm = models["llava"]
+    assert rm.head.weight.shape == (1, rm.hidden_size)
+    assert abs(rm.head.weight.std().item() - 1 / (rm.hidden_size + 1)) < 0.5 / (rm.hidden_size + 1)
+    assert rm.head.bias.item() == 0.0
+
+
+@pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
+def test_left_right_padding_identical(arch, models, shape_records):
+    rm = models[arch]
+    left = _rewards(rm, shape_records, padding_side="left")
+    right = _rewards(rm, shape_records, padding_side="right")
+    alone = torch.cat([_rewards(rm, [r]) for r in shape_records])  # no padding at all
+    # different lengths per row so padding really happened
+    lengths = RewardCollator(rm.processor).encode(shape_records).inputs["attention_mask"].sum(1)
+    assert lengths.unique().numel() > 1
+    torch.testing.assert_close(left, right, atol=1e-5, rtol=0)
+    torch.testing.assert_close(left, alone, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_pad_equal_to_eos(side, tiny_llava_dir, shape_records):
+    """With pad == eos the pooled token is still the last real one (mask, not ids)."""
+    rm = RewardModel.from_pretrained(tiny_llava_dir, seed=0).eval()
+    ref = _rewards(rm, shape_records, padding_side=side)
+    tok = rm.processor.tokenizer
+    tok.pad_token = tok.eos_token
+    assert tok.pad_token_id == tok.eos_token_id
+    batch = RewardCollator(rm.processor, padding_side=side).encode(shape_records)
+    assert (batch.inputs["input_ids"][batch.inputs["attention_mask"].bool()] == tok.eos_token_id).any()
+    with torch.no_grad():
+        torch.testing.assert_close(rm(**batch.inputs), ref, atol=1e-5, rtol=0)
+
+
+def test_text_only_drop_vs_blank(models, shape_records):
+    rm = models["llava"]
+    drop = _rewards(rm, shape_records, text_only="drop")
+    blank = _rewards(rm, shape_records, text_only="blank")
+    full = _rewards(rm, shape_records)
+    assert torch.isfinite(drop).all() and torch.isfinite(blank).all()
+    assert (drop - blank).abs().max() > 1e-4
+    # the text-only record (r2) gets the same reward with its own (absent) image or drop
+    torch.testing.assert_close(drop[-2:], full[-2:], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
+def test_save_load_round_trip(arch, models, shape_records, tmp_path):
+    rm = models[arch]
+    rm.text_only = "blank"
+    try:
+        out = rm.save_pretrained(tmp_path / "rm")
+    finally:
+        rm.text_only = None
+    meta = json.loads((out / REWARD_CONFIG).read_text())
+    assert meta["arch"] == rm.arch and meta["text_only"] == "blank"
+    assert meta["head"]["in_features"] == rm.hidden_size
+    loaded = RewardModel.from_pretrained(out).eval()
+    assert loaded.text_only == "blank" and loaded.base_model == rm.base_model
+    torch.testing.assert_close(
+        _rewards(loaded, shape_records), _rewards(rm, shape_records), atol=1e-6, rtol=0
+    )
+
+
+def test_parameter_groups_partition(models):
+    for arch, rm in models.items():
+        groups = rm.named_parameter_groups()
+        names = [n for ps in groups.values() for n, _ in ps]
+        assert len(names) == len(set(names)) == len(list(rm.named_parameters())), arch
+        assert all(groups[g] for g in ("vision", "projector", "language", "head")), arch
+    rm = models["llava"]
+    rm.set_trainable(vision=False, projector=True, language=True, head=True)
+    assert not any(p.requires_grad for p in rm.vision_parameters())
+    assert all(p.requires_grad for p in rm.projector_parameters())
+    rm.set_trainable(vision=True, projector=True, language=True, head=True)
+
+
+def test_truncation_cuts_prompt_not_answer(models):
+    rm = models["llava"]
+    answer = "The circle is red."
+    rec = Record(
+        id="long",
+        prompt="describe the image in detail please " * 40 + "What color is the circle?",
+        responses=[answer, "blue"],
+        image=ImageRef(pil=__import__("PIL.Image").Image.new("RGB", (64, 64))),
+    )
+    batch = RewardCollator(rm.processor, max_length=120).encode([rec])
+    assert batch.inputs["attention_mask"].sum(1).max() <= 120
+    assert batch.truncated == 2 and batch.answer_truncated == 0
+    ids = batch.inputs["input_ids"][0][batch.inputs["attention_mask"][0].bool()]
+    text = rm.processor.tokenizer.decode(ids)
+    assert answer in text and "circle?" in text  # the prompt's end is kept
+
+
+def test_answer_tail_cut_only_when_alone_too_long(models):
+    rm = models["llava"]
+    rec = Record(id="a", prompt="Q?", responses=["red blue green " * 60])
+    batch = RewardCollator(rm.processor, max_length=40).encode([rec])
+    assert batch.inputs["attention_mask"].sum() <= 40
+    assert batch.answer_truncated == 1
+
+
+def test_remote_code_warning_and_missing_model(tiny_llava_dir, tmp_path):
+    folder = tmp_path / "remote"
+    shutil.copytree(tiny_llava_dir, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModel": "modeling_x.XModel"}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.warns(UserWarning, match="trust_remote_code"):
+        RewardModel.from_pretrained(folder)
+    with pytest.raises(ModelError):
+        RewardModel.from_pretrained(tmp_path / "does-not-exist")
+
+
+def test_scores_all_llava_bench_pairs(realdata, tiny_llava_dir):
+    """All 110 real LLaVA-Bench pairs (real photos, long answers) get finite rewards."""
+    path = realdata / "llava-bench-in-the-wild" / "pairs_from_gpt4_reviews.jsonl"
+    records = _load_pairs(path)
+    assert len(records) == 110
+    rm = RewardModel.from_pretrained(tiny_llava_dir, seed=0).eval()
+    col = RewardCollator(rm.processor, max_length=1024)
+    rewards = []
+    with torch.no_grad():
+        for i in range(0, len(records), 16):
+            batch = col.encode(records[i : i + 16], share_images=True)
+            rewards.append(rm(**batch.inputs))
+    rewards = torch.cat(rewards)
+    assert rewards.shape == (220,) and torch.isfinite(rewards).all()
+    assert rewards.std() > 0
+
+
+def _load_pairs(path: Path) -> list[Record]:
+    try:
+        from shortcutlab.data.schemas import load_records
+    except ImportError:
+        load_records = None
+    if load_records is not None:
+        return load_records(path)
+    out = []
+    for line in path.read_text().splitlines():  # fallback until the data layer lands
+        row = json.loads(line)
+        img = ImageRef(path=str(path.parent / row["image"]))
+        resp = [row["chosen"], row["rejected"]]
+        out.append(Record(row["pair_id"], row["question"], resp, img, pairs=[(0, 1)]))
+    return out
+
+
+def test_warnings_clean_on_plain_load(tiny_llava_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        RewardModel.from_pretrained(tiny_llava_dir)

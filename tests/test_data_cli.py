@@ -141,3 +141,31 @@ def test_help_shows_examples_and_schemas(capsys) -> None:
     assert code == 0 and "shortcutlab data inspect data/train.jsonl" in out
     code, out, _ = run_main(["data", "schemas"], capsys)
     assert code == 0 and "vl_rewardbench" in out and "llava_bench_pairs" in out
+
+
+def test_convert_parquet_with_bytes_to_pairwise_jsonl(tmp_path: Path, capsys) -> None:
+    import io as _io
+
+    import pandas as pd
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.new("RGB", (5, 5), (0, 0, 200)).save(buf, format="PNG")
+    rows = [
+        {
+            "question": "Colour?",
+            "chosen": "Blue.",
+            "rejected": "Red.",
+            "idx": 3,
+            "image": {"bytes": buf.getvalue(), "path": "3.png"},
+        }
+    ]
+    src = tmp_path / "r.parquet"
+    pd.DataFrame(rows).to_parquet(src)
+    out = tmp_path / "out" / "r.jsonl"
+    code, text, _ = run_main(["data", "convert", str(src), str(out), "--to", "pairwise"], capsys)
+    assert code == 0 and "1 rlaif_v records" in text
+    row = json.loads(out.read_text())
+    assert row["id"] == "3" and row["chosen"] == "Blue." and row["img_path"].endswith(".png")
+    rep = inspect_file(out, check_images=True)
+    assert rep["schema"] == "pairwise" and rep["images"]["with_image"] == 1

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from shortcutlab.data import adapters
 from shortcutlab.data.io import (
     append_jsonl,
     atomic_write_text,
@@ -19,8 +20,11 @@ from shortcutlab.data.io import (
     read_table,
     write_table,
 )
-from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.records import Record, write_records
+from shortcutlab.data.schemas import load_dataset_file, load_records
 from shortcutlab.errors import DataError
+
+FIX = Path(__file__).parent / "fixtures" / "data"
 
 ROW = {"id": "a", "prompt": "What?", "img_path": None, "chosen": "yes", "rejected": "no"}
 
@@ -196,6 +200,12 @@ def test_append_jsonl(tmp_path: Path) -> None:
     assert [r["i"] for _, r in iter_rows(path)] == [0, 1, 2]
 
 
+def png_bytes(color=(0, 128, 0), size=(6, 6)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def test_image_bytes_to_jsonl_refused(tmp_path: Path) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (2, 2)).save(buf, format="PNG")
@@ -207,8 +217,6 @@ def test_round_trip_arbitrary_text(tmp_path_factory) -> None:
     """Any non-blank unicode answer survives write_records -> JSONL -> load unchanged."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
-
-    from shortcutlab.data.records import Record, write_records
 
     text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip())
     folder = tmp_path_factory.mktemp("rt")
@@ -235,3 +243,40 @@ def test_utf8_bom_and_empty_parquet(tmp_path: Path) -> None:
     pd.DataFrame({"prompt": pd.Series([], dtype=str)}).to_parquet(empty)
     with pytest.raises(DataError, match="empty"):
         load_dataset_file(empty)
+
+
+# ----------------------------------------------------------------------------- write back
+
+
+@pytest.mark.parametrize("layout", ["pairwise", "vlfeedback", "inference"])
+def test_write_records_round_trip(tmp_path: Path, layout: str) -> None:
+    src = load_records(FIX / "vlfeedback.jsonl")
+    out = write_records(src, tmp_path / "sub" / f"out_{layout}.jsonl", schema=layout)
+    res = load_dataset_file(out, check_images=True)
+    assert res.schema == layout
+    if layout == "vlfeedback":
+        assert [r.scores for r in res.records] == [r.scores for r in src]
+        assert [r.pairs for r in res.records] == [r.pairs for r in src]
+    elif layout == "pairwise":
+        assert [r.id for r in res.records] == [
+            "svit-conversation-1219-0-1",
+            "svit-conversation-1219-0-2",
+            "svit-conversation-1219-2-1",
+        ]
+        assert res.records[2].responses == [src[0].responses[2], src[0].responses[1]]
+    else:
+        assert [r.responses for r in res.records] == [r.responses for r in src]
+    assert res.records[0].image.path == src[0].image.path
+
+
+def test_write_records_saves_byte_images(tmp_path: Path) -> None:
+    rec = Record(
+        id="1",
+        prompt="Q",
+        responses=["a", "b"],
+        pairs=[(0, 1)],
+        image=adapters.image_ref(png_bytes()),
+    )
+    out = write_records([rec], tmp_path / "o.parquet")
+    (back,) = load_records(out, check_images=True)
+    assert back.is_pairwise and Path(back.image.path).read_bytes() == png_bytes()

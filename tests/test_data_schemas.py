@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from shortcutlab.data import adapters
-from shortcutlab.data.records import Record, write_records
+from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import SCHEMAS, load_dataset_file, load_records
 from shortcutlab.errors import ConfigError, DataError
 
@@ -295,43 +295,6 @@ def test_vlfeedback_bad_completions(tmp_path: Path) -> None:
     assert ei.value.field == "completions.response[1]" and ei.value.reason == "wrong_type"
 
 
-# ----------------------------------------------------------------------------- write back
-
-
-@pytest.mark.parametrize("layout", ["pairwise", "vlfeedback", "inference"])
-def test_write_records_round_trip(tmp_path: Path, layout: str) -> None:
-    src = load_records(FIX / "vlfeedback.jsonl")
-    out = write_records(src, tmp_path / "sub" / f"out_{layout}.jsonl", schema=layout)
-    res = load_dataset_file(out, check_images=True)
-    assert res.schema == layout
-    if layout == "vlfeedback":
-        assert [r.scores for r in res.records] == [r.scores for r in src]
-        assert [r.pairs for r in res.records] == [r.pairs for r in src]
-    elif layout == "pairwise":
-        assert [r.id for r in res.records] == [
-            "svit-conversation-1219-0-1",
-            "svit-conversation-1219-0-2",
-            "svit-conversation-1219-2-1",
-        ]
-        assert res.records[2].responses == [src[0].responses[2], src[0].responses[1]]
-    else:
-        assert [r.responses for r in res.records] == [r.responses for r in src]
-    assert res.records[0].image.path == src[0].image.path
-
-
-def test_write_records_saves_byte_images(tmp_path: Path) -> None:
-    rec = Record(
-        id="1",
-        prompt="Q",
-        responses=["a", "b"],
-        pairs=[(0, 1)],
-        image=adapters.image_ref(png_bytes()),
-    )
-    out = write_records([rec], tmp_path / "o.parquet")
-    (back,) = load_records(out, check_images=True)
-    assert back.is_pairwise and Path(back.image.path).read_bytes() == png_bytes()
-
-
 def test_bad_first_row_gets_its_own_error_not_detection_failure(tmp_path: Path) -> None:
     first = {k: v for k, v in GOOD.items() if k != "rejected"}
     path = write_jsonl(tmp_path / "d.jsonl", [first, {**GOOD, "id": "b"}, {**GOOD, "id": "c"}])
@@ -391,3 +354,25 @@ def test_iter_records_streams_and_fills_stats() -> None:
     assert first.id == "svit-conversation-1219" and stats.schema == "vlfeedback"
     rest = list(it)
     assert len(rest) == 1 and (stats.n_pairs, stats.ties, stats.unscored) == (3, 1, 3)
+
+
+def test_extra_fields_kept_in_meta(tmp_path: Path) -> None:
+    row = {**GOOD, "env": "povid", "shortcut_agrees": True, "blob": None, "tags": ["a"]}
+    (rec,) = load_records(write_jsonl(tmp_path / "d.jsonl", [row]))
+    assert rec.meta == {"env": "povid", "shortcut_agrees": True, "blob": None, "tags": ["a"]}
+    (rl,) = load_records(FIX / "rlhf_v.jsonl")
+    assert rl.meta["origin_dataset"] == "OK-VQA" and "text" not in rl.meta
+    assert "image" not in rl.meta and "idx" not in rl.meta
+
+
+def test_docs_examples_detect_as_their_schema() -> None:
+    """Every schema has a documented example row, and it detects as that schema."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data-formats.md").read_text()
+    found = {}
+    for m in re.finditer(r"### `(\w+)`.*?```json\n(.*?)```", doc, flags=re.S):
+        row = json.loads(m.group(2))
+        found[m.group(1)] = [a.name for a in SCHEMAS.values() if a.detect(row)]
+    assert set(found) == set(SCHEMAS)
+    assert all(matches == [name] for name, matches in found.items()), found

@@ -16,6 +16,7 @@ from shortcutlab.errors import DataError
 
 def pairwise_scores(mm: list[tuple[float, float]], proxy: list[tuple[float, float]]):
     """Two score tables for pairwise records r0..: (chosen reward, rejected reward) each."""
+
     def table(rewards):
         rows = []
         for i, (c, r) in enumerate(rewards):
@@ -57,12 +58,26 @@ def test_sfd_needs_aligned_tables():
 def test_multiresponse_pairs_split_across_subsets(tmp_path):
     # one VLFeedback-like record with 3 rated answers -> pairs (0,1), (0,2), (1,2)
     data = tmp_path / "vlf.jsonl"
-    row = {"id": "m0", "prompt": "q", "img_path": None, "completions": [
-        {"annotations": {"Helpfulness": {"Rating": str(s), "Rationale": ""}},
-         "model": "x", "response": f"answer {s}"} for s in (3, 2, 1)]}
+    row = {
+        "id": "m0",
+        "prompt": "q",
+        "img_path": None,
+        "completions": [
+            {
+                "annotations": {"Helpfulness": {"Rating": str(s), "Rationale": ""}},
+                "model": "x",
+                "response": f"answer {s}",
+            }
+            for s in (3, 2, 1)
+        ],
+    }
     data.write_text(json.dumps(row) + "\n")
-    base = {"id": ["m0"] * 3, "response_index": [0, 1, 2], "label": [""] * 3,
-            "preference_score": [3.0, 2.0, 1.0]}
+    base = {
+        "id": ["m0"] * 3,
+        "response_index": [0, 1, 2],
+        "label": [""] * 3,
+        "preference_score": [3.0, 2.0, 1.0],
+    }
     mm = validate_score_table(pd.DataFrame({**base, "reward": [3.0, 2.0, 1.0]}))
     proxy = validate_score_table(pd.DataFrame({**base, "reward": [3.0, 1.0, 2.0]}))
     pairs = split_pairs(mm, proxy)
@@ -80,9 +95,21 @@ def test_multiresponse_pairs_split_across_subsets(tmp_path):
 
 def test_pairwise_subsets_keep_input_layout(tmp_path):
     data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"id": f"r{i}", "prompt": "q", "img_path": None,
-                                        "chosen": f"c{i}", "rejected": f"x{i}"}) + "\n"
-                            for i in range(7)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"r{i}",
+                    "prompt": "q",
+                    "img_path": None,
+                    "chosen": f"c{i}",
+                    "rejected": f"x{i}",
+                }
+            )
+            + "\n"
+            for i in range(7)
+        )
+    )
     mm, proxy = pairwise_scores(MM, PROXY)
     written = write_subsets(sfd(mm, proxy, name="t", n_boot=10), tmp_path / "o", data)
     ids = [r.id for r in load_dataset_file(written["shortcut_fail"]).records]

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
+from shortcutlab.data.records import ImageRef, Record
 from shortcutlab.errors import ConfigError
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.reward_model import RewardModel
@@ -97,28 +99,44 @@ _FRESH = textwrap.dedent(
     from shortcutlab.modeling.batching import RewardCollator
     from shortcutlab.data.records import Record, ImageRef
     from PIL import Image
-    rm = RewardModel.from_pretrained(sys.argv[1])
     rec = Record(id="x", prompt="What color?", responses=["red", "blue"],
                  image=ImageRef(pil=Image.new("RGB", (64, 64), (255, 0, 0))))
-    with torch.no_grad():
-        r = rm(**RewardCollator(rm.processor).encode([rec]).inputs)
-    print(json.dumps({"cls": type(rm.processor).__name__, "r": r.tolist()}))
+    out = {}
+    for folder in sys.argv[1:]:
+        rm = RewardModel.from_pretrained(folder)
+        with torch.no_grad():
+            r = rm(**RewardCollator(rm.processor).encode([rec]).inputs)
+        out[folder] = {"cls": type(rm.processor).__name__, "r": r.tolist()}
+    print(json.dumps(out))
     """
 )
 
 
-@pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
-def test_fresh_process_reload(arch, tiny_dirs, tmp_path):
-    """A new interpreter loads the saved processor (Qwen: without torchvision) and scores."""
-    rm = RewardModel.from_pretrained(tiny_dirs[arch], seed=3)
-    saved = rm.save_pretrained(tmp_path / "rm")
-    cfg = json.loads((saved / "processor_config.json").read_text())
-    assert cfg["processor_class"] == type(rm.processor).__name__
-    for folder in (tiny_dirs[arch], saved):
-        proc = subprocess.run(
-            [sys.executable, "-c", _FRESH, str(folder)], capture_output=True, text=True, timeout=120
+def test_fresh_process_reload(tiny_dirs, tmp_path, shape_records):
+    """A new interpreter loads saved processors (Qwen: without torchvision) and scores.
+
+    The saved reward folder must give the same rewards as the in-process model.
+    """
+    folders, expected = [], {}
+    for arch, base in tiny_dirs.items():
+        rm = RewardModel.from_pretrained(base, seed=3).eval()
+        saved = rm.save_pretrained(tmp_path / arch)
+        cfg = json.loads((saved / "processor_config.json").read_text())
+        assert cfg["processor_class"] == type(rm.processor).__name__
+        rec = Record(
+            id="x",
+            prompt="What color?",
+            responses=["red", "blue"],
+            image=ImageRef(pil=Image.new("RGB", (64, 64), (255, 0, 0))),
         )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert out["cls"].endswith("Processor") and len(out["r"]) == 2
-    assert all(abs(x) < 1e3 for x in out["r"])
+        with torch.no_grad():
+            expected[str(saved)] = rm(**RewardCollator(rm.processor).encode([rec]).inputs).tolist()
+        folders += [str(base), str(saved)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _FRESH, *folders], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {v["cls"] for v in out.values()} == {"LlavaProcessor", "Qwen2VLProcessor"}
+    for folder, rewards in expected.items():
+        assert out[folder]["r"] == pytest.approx(rewards, abs=1e-6)

@@ -60,7 +60,9 @@ def test_pad_equal_to_eos(side, tiny_llava_dir, shape_records):
     tok.pad_token = tok.eos_token
     assert tok.pad_token_id == tok.eos_token_id
     batch = RewardCollator(rm.processor, padding_side=side).encode(shape_records)
-    assert (batch.inputs["input_ids"][batch.inputs["attention_mask"].bool()] == tok.eos_token_id).any()
+    assert (
+        batch.inputs["input_ids"][batch.inputs["attention_mask"].bool()] == tok.eos_token_id
+    ).any()
     with torch.no_grad():
         torch.testing.assert_close(rm(**batch.inputs), ref, atol=1e-5, rtol=0)
 

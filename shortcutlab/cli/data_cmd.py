@@ -12,7 +12,8 @@ data_app = typer.Typer(
     help="Inspect preference data files (any supported schema).\n\n"
     "Examples:\n\n"
     "  shortcutlab data inspect train.jsonl\n\n"
-    "  shortcutlab data schemas",
+    "  shortcutlab data schemas\n\n"
+    "  shortcutlab data convert rlaif_v.parquet rlaif_v.jsonl --to pairwise",
     no_args_is_help=True,
 )
 
@@ -89,6 +90,44 @@ def schemas_cmd() -> None:
     for name, summary, fields in list_schemas():
         table.add_row(name, ", ".join(fields), escape(summary))
     Console().print(table)
+
+
+CONVERT_HELP = """Rewrite a data file (any schema) in an official layout.
+
+Images held as bytes (parquet, datasets folders) are saved beside the output and
+referenced by relative path, so the result loads anywhere the folder goes.
+
+Examples:
+
+  shortcutlab data convert rlaif_v.parquet data/rlaif_v.jsonl --to pairwise
+
+  shortcutlab data convert vlrewardbench/ vlrb.jsonl --to vlfeedback --skip-invalid
+"""
+
+
+@data_app.command("convert", help=CONVERT_HELP)
+def convert_cmd(
+    src: Annotated[str, typer.Argument(help="Input data file or datasets folder.")],
+    out: Annotated[str, typer.Argument(help="Output .jsonl, .json or .parquet file.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="pairwise, vlfeedback or inference (default: from the data)."),
+    ] = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="Force the input schema.")] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Skip invalid rows, counted by reason.")
+    ] = False,
+    image_root: Annotated[
+        str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
+    ] = None,
+) -> None:
+    from shortcutlab.data.records import write_records
+    from shortcutlab.data.schemas import load_dataset_file
+
+    res = load_dataset_file(src, schema=schema, skip_invalid=skip_invalid, image_root=image_root)
+    path = write_records(res.records, out, schema=to)
+    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items())) or "none"
+    typer.echo(f"{len(res.records)} {res.schema} records -> {path} (skipped: {skipped})")
 
 
 def _render(r: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ def _pts(x: float, lo: float | None = None, hi: float | None = None, scale: floa
     if x != x:
         return "n/a"
     s = f"{scale * x:.1f}"
-    if lo is not None and hi is not None and lo == lo:
+    if lo is not None and hi is not None and lo == lo and hi == hi:
         s += f" [{scale * lo:.1f}, {scale * hi:.1f}]"
     return s
 
@@ -123,8 +123,7 @@ def sfd_cmd(
     n_boot: NBoot = 1000,
     seed: Seed = 0,
 ) -> None:
-    from shortcutlab.diagnostics.sfd import sfd, sfd_table, write_subsets
-    from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.diagnostics.sfd import sfd_table
     from shortcutlab.plots import save_figure, sfd_bars
 
     data = data or []
@@ -137,53 +136,48 @@ def sfd_cmd(
         )
     if data and len(data) != len(mm_scores):
         raise ConfigError("give one --data per test set (or none).")
-    names = list(name or []) + [Path(m).stem for m in mm_scores[len(name or []) :]]
+    stems = [Path(d).stem for d in data] if mm_model else [Path(m).stem for m in mm_scores]
+    names = list(name or []) + stems[len(name or []) :]
+    sets = list(zip(names, mm_scores, proxy_scores, data or [None] * len(names), strict=True))
+    results, inputs, written = _sfd_all(sets, output, n_boot, seed)
+    table = sfd_table(results)
+    written += [_csv(table, output / "sfd.csv"), *save_figure(sfd_bars(table), output, "sfd")]
+    _finish(output, inputs, seed, {"sfd": [r.to_dict() for r in results]}, _params())
+    columns = ["test set", "SFD", "n success / fail", "acc success", "acc fail", "acc MM"]
+    columns += ["acc proxy", "proxy ties"]
+    _print_table("SFD (points, 95% CI)", columns, [_sfd_row(r) for r in results], written)
+
+
+def _sfd_all(
+    sets: list[tuple[str, str, str, str | None]], output: Path, n_boot: int, seed: int
+) -> tuple[list[Any], dict[str, str], list[Path]]:
+    """Def. 3.1 on each (name, mm table, proxy table, data file or None); write subsets."""
+    from shortcutlab.diagnostics.sfd import sfd, write_subsets
+    from shortcutlab.diagnostics.tables import read_score_table
+
     results, inputs, written = [], {}, []
-    for i, (mm, px) in enumerate(zip(mm_scores, proxy_scores, strict=True)):
-        res = sfd(
-            read_score_table(mm),
-            read_score_table(px),
-            name=names[i],
-            n_boot=n_boot,
-            seed=seed,
-            files=(mm, px),
-        )
+    for i, (name, mm, px, data) in enumerate(sets):
+        tables = read_score_table(mm), read_score_table(px)
+        res = sfd(*tables, name=name, n_boot=n_boot, seed=seed, files=(mm, px))
         results.append(res)
         inputs |= {f"mm_scores[{i}]": mm, f"proxy_scores[{i}]": px}
         if data:
-            inputs[f"data[{i}]"] = data[i]
-        written += write_subsets(res, output / "subsets", data[i] if data else None).values()
-    table = sfd_table(results)
-    written += [_csv(table, output / "sfd.csv"), *save_figure(sfd_bars(table), output, "sfd")]
-    rows = [
-        [
-            r.name,
-            f"{r.sfd:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]",
-            f"{r.success.n_pairs} / {r.fail.n_pairs}",
-            _pts(r.success.accuracy, r.success.ci_low, r.success.ci_high),
-            _pts(r.fail.accuracy, r.fail.ci_low, r.fail.ci_high),
-            _pts(r.mm.accuracy),
-            _pts(r.proxy.accuracy),
-            r.proxy.n_ties,
-        ]
-        for r in results
+            inputs[f"data[{i}]"] = data
+        written += write_subsets(res, output / "subsets", data).values()
+    return results, inputs, written
+
+
+def _sfd_row(r: Any) -> list[str]:
+    return [
+        r.name,
+        _pts(r.sfd, r.ci_low, r.ci_high, scale=1),
+        f"{r.success.n_pairs} / {r.fail.n_pairs}",
+        _pts(r.success.accuracy, r.success.ci_low, r.success.ci_high),
+        _pts(r.fail.accuracy, r.fail.ci_low, r.fail.ci_high),
+        _pts(r.mm.accuracy),
+        _pts(r.proxy.accuracy),
+        str(r.proxy.n_ties),
     ]
-    _finish(output, inputs, seed, {"sfd": [r.to_dict() for r in results]}, _params())
-    _print_table(
-        "SFD (points, 95% CI)",
-        [
-            "test set",
-            "SFD",
-            "n success / fail",
-            "acc success",
-            "acc fail",
-            "acc MM",
-            "acc proxy",
-            "proxy ties",
-        ],
-        rows,
-        written,
-    )
 
 
 def _params() -> dict[str, Any]:
@@ -260,21 +254,9 @@ def matrix_cmd(
 
     if sum(x is not None and x != [] for x in (from_accuracies, from_scores, study)) != 1:
         raise ConfigError("give exactly one of --from-accuracies, --from-scores, --study.")
-    inputs: dict[str, Any] = {}
-    written: list[Path] = []
-    if study is not None:
-        from_scores = _run_study(study, output)
-        inputs["study"] = str(study)
-    if from_accuracies:
-        mats = {}
-        for spec in from_accuracies:
-            mode, path = _named(spec)
-            mats[mode] = mx.read_accuracy_csv(path)
-            inputs[f"accuracies[{mode}]"] = path
-    else:
-        mats, long = mx.matrix_from_score_files(from_scores, n_boot=n_boot, seed=seed)
-        inputs |= {f"scores[{Path(f).name}]": f for f in long["file"]}
-        written.append(_csv(long, output / "matrix_cells.csv"))
+    mats, inputs, written = _load_matrices(
+        from_accuracies, from_scores, study, output, n_boot, seed
+    )
     summaries = {m: mx.matrix_summary(mat) for m, mat in mats.items()}
     diff = mx.matrix_difference(mats)
     for mode, mat in mats.items():
@@ -309,16 +291,50 @@ def matrix_cmd(
     )
 
 
-def _run_study(study: Path, output: Path) -> Path:
-    """Train + score the study's models (shortcutlab.study), return its score folder."""
+def _load_matrices(
+    from_accuracies: list[str] | None,
+    from_scores: Path | None,
+    study: Path | None,
+    output: Path,
+    n_boot: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any], list[Path]]:
+    """({mode: matrix}, inputs for run_info, files written) from the one given source."""
+    from shortcutlab.diagnostics import matrix as mx
+
+    inputs: dict[str, Any] = {}
+    if from_accuracies:
+        mats = {}
+        for spec in from_accuracies:
+            mode, path = _named(spec)
+            mats[mode] = mx.read_accuracy_csv(path)
+            inputs[f"accuracies[{mode}]"] = path
+        return mats, inputs, []
+    if study is not None:
+        inputs["study"] = str(study)
+        folders = _run_study(study, output)
+        mats, long = mx.matrix_from_seed_folders(folders, n_boot=n_boot, seed=seed)
+    else:
+        mats, long = mx.matrix_from_score_files(from_scores, n_boot=n_boot, seed=seed)
+    inputs |= {f"scores[{Path(f).parent.name}/{Path(f).name}]": f for f in long["file"]}
+    return mats, inputs, [_csv(long, output / "matrix_cells.csv")]
+
+
+def _run_study(study: Path, output: Path) -> list[Path]:
+    """Train + score the study's models (`shortcutlab.study.run_study`, which writes its
+    own results under `output`); return its per-seed score folders (`scores/s*`)."""
     try:
         from shortcutlab.study import run_study
     except ImportError:
         raise ConfigError(
-            "--study needs shortcutlab.study, which is not installed in this "
-            "version; train and score the models, then use --from-scores."
+            "--study needs shortcutlab.study, which is not installed in this version; "
+            "train and score the models, then use --from-scores."
         ) from None
-    return Path(run_study(study, output))
+    run_study(study, output)
+    folders = sorted(p for p in (output / "scores").glob("s*") if p.is_dir())
+    if not folders:
+        raise ConfigError(f"the study wrote no score folders under {output / 'scores'}.")
+    return folders
 
 
 # ----------------------------------------------------------------------------- length
@@ -386,40 +402,27 @@ def length_cmd(
     _finish(
         output, {"data": data} | {f"scores[{n}]": p for n, p in named}, seed, results, _params()
     )
-    rows = [
-        ["all pairs", "", str(stats["n_pairs"]), "", ""],
-        *[
-            [
-                f"{k} longer" if k != "equal" else "equal length",
-                "",
-                str(stats[key]),
-                _pts(stats[f"share_{key}"]),
-                "",
-            ]
-            for k, key in (
-                ("chosen", "chosen_longer"),
-                ("rejected", "rejected_longer"),
-                ("equal", "equal"),
-            )
-        ],
-        ["balanced subset", "", str(len(rep.balanced)), "", ""],
-    ]
-    rows += [
-        [
-            r["model"],
-            r["pair_set"],
-            str(r["n_pairs"]),
-            "",
-            _pts(r["accuracy"], r["ci_low"], r["ci_high"]),
-        ]
-        for r in rep.accuracies.to_dict("records")
-    ]
     _print_table(
         f"Length balance (length in {stats['unit']})",
         ["", "pair set", "pairs", "share %", "accuracy"],
-        rows,
+        _length_rows(stats, len(rep.balanced), rep.accuracies.to_dict("records")),
         written,
     )
+
+
+def _length_rows(stats: dict[str, Any], n_balanced: int, accs: list[dict]) -> list[list[str]]:
+    rows = [["all pairs", "", str(stats["n_pairs"]), "", ""]]
+    for label, key in (
+        ("chosen longer", "chosen_longer"),
+        ("rejected longer", "rejected_longer"),
+        ("equal length", "equal"),
+    ):
+        rows.append([label, "", str(stats[key]), _pts(stats[f"share_{key}"]), ""])
+    rows.append(["balanced subset", "", str(n_balanced), "", ""])
+    for r in accs:
+        acc = _pts(r["accuracy"], r["ci_low"], r["ci_high"])
+        rows.append([r["model"], r["pair_set"], str(r["n_pairs"]), "", acc])
+    return rows
 
 
 # ----------------------------------------------------------------------------- bon

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import sys
 import typing
 from typing import Annotated, Any
 
@@ -132,9 +131,26 @@ def train_command(**kwargs: Any) -> None:
         raise typer.Exit(distributed.relaunch(num_processes))
     from shortcutlab.training import train
 
-    summary = train(cfg, command=["shortcutlab", *sys.argv[1:]])
+    summary = train(cfg, command=_command_line(config, kwargs))
     if distributed.is_main():
         _print_summary(summary)
+
+
+def _command_line(config: str | None, flags: dict[str, Any]) -> list[str]:
+    """The command as given: `shortcutlab train` + --config + the flags that were set."""
+    cmd = ["shortcutlab", "train"] + (["--config", config] if config else [])
+    for name, value in flags.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            cmd.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, list):
+            for item in value:
+                cmd += [flag, str(item)]
+        else:
+            cmd += [flag, str(value)]
+    return cmd
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

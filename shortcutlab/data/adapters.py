@@ -38,7 +38,7 @@ class Adapter:
     """Base class: subclasses set `name`, `fields`, `summary` and implement detect/convert."""
 
     name: str = ""
-    fields: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # every field convert() reads; others are kept in meta
     summary: str = ""
 
     def detect(self, row: dict[str, Any]) -> bool:
@@ -342,7 +342,7 @@ def pairwise_record(
 @register
 class InferenceAdapter(Adapter):
     name = "inference"
-    fields = ("id", "prompt", "img_path", "responses")
+    fields = ("id", "prompt", "img_path", "image", "responses")
     summary = "official inference input: {prompt, img_path, responses} (no preference)"
 
     def detect(self, row: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@ from shortcutlab.data.records import Record, SourceLoc
 @register
 class RLAIFVAdapter(Adapter):
     name = "rlaif_v"
-    fields = ("question", "chosen", "rejected", "image", "image_path", "idx")
+    fields = ("question", "chosen", "rejected", "image", "image_path", "idx", "id")
     summary = "RLAIF-V parquet: {question, chosen, rejected, image: {bytes, path}}"
 
     def detect(self, row: dict[str, Any]) -> bool:
@@ -51,7 +51,7 @@ class RLAIFVAdapter(Adapter):
 @register
 class RLHFVAdapter(Adapter):
     name = "rlhf_v"
-    fields = ("image", "text", "idx")
+    fields = ("image", "text", "image_path", "idx", "id")
     summary = "RLHF-V: {image, text} with text = JSON string {question, chosen, rejected}"
 
     def detect(self, row: dict[str, Any]) -> bool:
@@ -132,7 +132,7 @@ def _split_conversation(conv: Any, loc: SourceLoc, field: str) -> tuple[str, str
 @register
 class POVIDAdapter(Adapter):
     name = "povid"
-    fields = ("id", "image", "conversations", "rejected_conversations")
+    fields = ("id", "image", "img_path", "conversations", "rejected_conversations")
     summary = "POVID: {id, image, conversations, rejected_conversations} (LLaVA turns)"
 
     def detect(self, row: dict[str, Any]) -> bool:

@@ -87,6 +87,7 @@ def _example(rec: Record) -> dict[str, Any]:
         "pairs": [list(p) for p in rec.pairs],
         "scores": rec.scores,
         "image": None if rec.image is None else (rec.image.origin or rec.image.path),
+        "meta": {k: v for k, v in rec.meta.items() if not isinstance(v, (list, dict))},
     }
 
 

@@ -1,7 +1,7 @@
 """Load any supported data file into canonical records, detecting its schema.
 
 `load_dataset_file(path)` reads rows (`shortcutlab.data.io.iter_rows`), picks the schema
-adapter from the fields of the first row (or the one forced by `schema=`), converts every
+adapter from the fields of the first rows (or the one forced by `schema=`), converts every
 row to a `Record`, derives multi-response pairs with `pairs_from_scores` (ties and unscored
 pairs skipped and counted, as the official code does), rejects duplicate ids, and checks
 images: existence always (cheap), decoding only with `check_images=True`.
@@ -12,6 +12,7 @@ they are skipped and counted by reason in `LoadResult.skipped` instead.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,6 +104,22 @@ def detect_from_rows(rows: list[tuple[SourceLoc, dict[str, Any]]]) -> Adapter:
         loc, row = rows[0]
         return detect_schema(row, loc)  # raises the 'none' or 'several' error
     return REGISTRY[votes.most_common(1)[0][0]]
+
+
+def keep_extras(rec: Record, row: dict[str, Any], adapter: Adapter) -> None:
+    """Copy the row's other JSON-able fields (env, category, ...) into `rec.meta`.
+
+    Diagnostics group by such fields (e.g. a benchmark's `env` or `shortcut_agrees`);
+    binary values (image bytes) and fields the adapter already read are left out.
+    """
+    for key, value in row.items():
+        if key in adapter.fields or key in rec.meta:
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        rec.meta[key] = value
 
 
 def finish_record(rec: Record) -> tuple[int, int]:
@@ -203,6 +220,7 @@ def iter_records(
         try:
             rec = adapter.convert(row, loc, ctx)
             state.validate(rec, loc)
+            keep_extras(rec, row, adapter)
         except DataError as err:
             if not skip_invalid:
                 raise

@@ -224,3 +224,23 @@ def summary_table(mats: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for r in s["rows"]:
             rows.append({"mode": mode, **r, "iid_mean": s["iid_mean"], "ood_mean": s["ood_mean"]})
     return pd.DataFrame(rows)
+
+
+def matrix_from_seed_folders(
+    folders: Iterable[str | Path], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Matrices averaged over seeds: one score folder per training seed (e.g. `scores/s0`).
+
+    Each cell is the mean of its per-seed accuracies; the long table keeps one row per
+    (folder, file) with a `seed_folder` column.
+    """
+    longs = []
+    for folder in folders:
+        _, long = matrix_from_score_files(folder, n_boot=n_boot, seed=seed)
+        longs.append(long.assign(seed_folder=Path(folder).name))
+    if not longs:
+        raise DataError("no seed folders of score files were given.", reason="empty_file")
+    long = pd.concat(longs, ignore_index=True)
+    keys = ["mode", "train_env", "test_env"]
+    mean = long.groupby(keys, sort=False)["accuracy"].mean().reset_index()
+    return matrices_from_long(mean), long

@@ -12,6 +12,7 @@ install.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from pathlib import Path
@@ -21,6 +22,22 @@ from shortcutlab.errors import ModelError
 
 log = logging.getLogger(__name__)
 _NO_VIDEO_CACHE: dict[type, type] = {}
+
+
+class _NoVideo:
+    """Stands in for the absent video processor: every attribute is None.
+
+    Some processors read video options unconditionally (SmolVLM's `apply_chat_template`
+    reads `video_processor.num_frames`); images and text never need more.
+    """
+
+    def __getattr__(self, name: str) -> None:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+    def __deepcopy__(self, memo: dict) -> _NoVideo:
+        return self
 
 
 def processor_without_video(cls: type) -> type:
@@ -36,14 +53,40 @@ def processor_without_video(cls: type) -> type:
     if cls in _NO_VIDEO_CACHE:
         return _NO_VIDEO_CACHE[cls]
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: N807
-        kwargs.pop("video_processor", None)
-        cls.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    sub = type(cls.__name__, (cls,), {"__init__": __init__, "__module__": cls.__module__})
+    init = _init_without_video(cls)
+    body = {"__init__": init, "__module__": cls.__module__, "video_processor": _NoVideo()}
+    sub = type(cls.__name__, (cls,), body)
     sub.__qualname__ = cls.__qualname__
     _NO_VIDEO_CACHE[cls] = sub
     return sub
+
+
+def _init_without_video(cls: type) -> Any:
+    """An `__init__` with the parent's named parameters minus `video_processor`.
+
+    Generated as real code (not `*args`) because transformers reads both the signature
+    and `__init__.__code__.co_varnames` to decide which saved options to pass back.
+    """
+    params = [
+        p
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in ("self", "video_processor") and p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    defaults = {f"_d{i}": p.default for i, p in enumerate(params)}
+    names = [p.name for p in params]
+    head = ", ".join(
+        f"{n}=_d{i}" if params[i].default is not inspect.Parameter.empty else n
+        for i, n in enumerate(names)
+    )
+    passed = ", ".join(f"{n}={n}" for n in names)
+    src = (
+        f"def __init__(self, {head}, **kwargs):\n"
+        "    kwargs.pop('video_processor', None)\n"
+        f"    _parent.__init__(self, {passed}, video_processor=None, **kwargs)\n"
+    )
+    namespace: dict[str, Any] = {"_parent": cls, **defaults}
+    exec(compile(src, f"<{cls.__name__} without video>", "exec"), namespace)  # noqa: S102
+    return namespace["__init__"]
 
 
 def _saved_processor_class(path: Path) -> str | None:

@@ -265,9 +265,124 @@ def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
     return Qwen2VLForConditionalGeneration, config, proc
 
 
+def _idefics_tokenizer(vocab: int, seed: int, video: bool) -> Any:
+    specials = {
+        "image_token": "<image>",
+        "fake_image_token": "<fake_token_around_image>",
+        "global_image_token": "<global-img>",
+        "end_of_utterance_token": "<end_of_utterance>",
+    }
+    if video:
+        specials["video_token"] = "<video>"
+    rows = [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    return build_tokenizer("<image>", specials, vocab_size=vocab, more_specials=rows, seed=seed)
+
+
+def _idefics_config(config_cls: type, d: dict[str, int], image_size: int, tok: Any) -> Any:
+    vision = {
+        "hidden_size": d["vision_hidden"],
+        "intermediate_size": d["vision_hidden"] * 2,
+        "num_hidden_layers": d["vision_layers"],
+        "num_attention_heads": d["heads"],
+        "image_size": image_size,
+        "patch_size": d["patch"],
+    }
+    text = _text_kwargs(d, tok) | {"model_type": "llama"}
+    return config_cls(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=tok.image_token_id,
+        scale_factor=2,
+        pad_token_id=tok.pad_token_id,
+    )
+
+
+def _build_idefics3(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import (
+        Idefics3ImageProcessorPil,
+    )
+
+    tok = _idefics_tokenizer(vocab, seed, video=False)
+    config = _idefics_config(Idefics3Config, d, image_size, tok)
+    ip = Idefics3ImageProcessorPil(
+        do_image_splitting=False,
+        size={"longest_edge": image_size},
+        max_image_size={"longest_edge": image_size},
+    )
+    seq = (image_size // d["patch"]) ** 2 // 4  # scale_factor 2 -> 4x fewer tokens
+    proc = Idefics3Processor(
+        image_processor=ip, tokenizer=tok, image_seq_len=seq, chat_template=tok.chat_template
+    )
+    return Idefics3ForConditionalGeneration, config, proc
+
+
+def _build_smolvlm(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMProcessor
+    from transformers.models.smolvlm.image_processing_pil_smolvlm import (
+        SmolVLMImageProcessorPil,
+    )
+
+    from shortcutlab.modeling.loading import processor_without_video
+
+    tok = _idefics_tokenizer(vocab, seed, video=True)
+    config = _idefics_config(SmolVLMConfig, d, image_size, tok)
+    ip = SmolVLMImageProcessorPil(
+        do_image_splitting=False,
+        size={"longest_edge": image_size},
+        max_image_size={"longest_edge": image_size},
+    )
+    seq = (image_size // d["patch"]) ** 2 // 4
+    cls = processor_without_video(SmolVLMProcessor)
+    proc = cls(image_processor=ip, tokenizer=tok, image_seq_len=seq, chat_template=tok.chat_template)
+    return SmolVLMForConditionalGeneration, config, proc
+
+
+def _build_internvl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
+        GotOcr2ImageProcessorPil,
+    )
+
+    from shortcutlab.modeling.loading import processor_without_video
+
+    specials = {
+        "start_image_token": "<img>",
+        "end_image_token": "</img>",
+        "context_image_token": "<IMG_CONTEXT>",
+        "video_token": "<video>",
+    }
+    tok = build_tokenizer("<IMG_CONTEXT>\n", specials, vocab_size=vocab, seed=seed)
+    vision = {
+        "hidden_size": d["vision_hidden"],
+        "intermediate_size": d["vision_hidden"] * 2,
+        "num_hidden_layers": d["vision_layers"],
+        "num_attention_heads": d["heads"],
+        "image_size": [image_size, image_size],
+        "patch_size": [d["patch"], d["patch"]],
+    }
+    seq = (image_size // d["patch"]) ** 2 // 4  # pixel shuffle, downsample_ratio 0.5
+    config = InternVLConfig(
+        vision_config=vision,
+        text_config=_text_kwargs(d, tok) | {"model_type": "qwen2"},
+        image_token_id=tok.context_image_token_id,
+        image_seq_length=seq,
+        downsample_ratio=0.5,
+    )
+    ip = GotOcr2ImageProcessorPil(
+        size={"height": image_size, "width": image_size}, max_patches=1
+    )
+    cls = processor_without_video(InternVLProcessor)
+    proc = cls(image_processor=ip, tokenizer=tok, image_seq_length=seq, chat_template=tok.chat_template)
+    return InternVLForConditionalGeneration, config, proc
+
+
 _BUILDERS: dict[str, Callable[..., tuple]] = {
     "llava": _build_llava,
     "qwen2_vl": _build_qwen2_vl,
+    "idefics3": _build_idefics3,
+    "smolvlm": _build_smolvlm,
+    "internvl": _build_internvl,
 }
 TINY_ARCHS: tuple[str, ...] = tuple(_BUILDERS)
 

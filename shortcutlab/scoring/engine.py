@@ -173,6 +173,7 @@ def load_model(model: Any, device: Any, bf16: bool | None) -> tuple[Any, Any, bo
     """(RewardModel in eval mode on its device, device, use bf16) from a folder or a model.
 
     bf16 defaults to on for GPUs that support it, off on CPU (autocast, weights unchanged).
+    A base VLM folder's freshly initialised head is seeded (0), so scores are reproducible.
     """
     import torch
 
@@ -180,7 +181,9 @@ def load_model(model: Any, device: Any, bf16: bool | None) -> tuple[Any, Any, bo
     if isinstance(model, (str, Path)):
         from shortcutlab.modeling.reward_model import RewardModel
 
-        model = RewardModel.from_pretrained(str(model))
+        # seed=0: a base VLM folder gets a fresh head; it must be the same head on every
+        # rank and every resumed run (a saved RewardModel folder loads its own head).
+        model = RewardModel.from_pretrained(str(model), seed=0)
     model.to(dev).eval()
     if bf16 is None:
         bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()

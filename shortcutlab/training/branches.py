@@ -194,6 +194,7 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
         p.requires_grad_(False)
     if cfg.load_in_4bit:
         quantize_4bit(rm, cfg)
+    _peft_compatible(rm)
     conf = lora_config(rm, cfg)
     peft_model = get_peft_model(rm, conf, adapter_name=PRIMARY)
     if with_proxy:
@@ -204,6 +205,13 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
             p.requires_grad_(True)
     activate_adapter(peft_model, PRIMARY)
     return Branches(peft_model, None, lora_proxy=with_proxy), processor
+
+
+def _peft_compatible(rm: nn.Module) -> None:
+    """peft (with transformers 5) reads `base_model_prefix` from the wrapped model; a
+    RewardModel is a plain nn.Module, so give it the neutral prefix (names stay as they are)."""
+    if not hasattr(rm, "base_model_prefix"):
+        rm.base_model_prefix = ""
 
 
 def _copy_adapter(peft_model: nn.Module, src: str, dst: str) -> None:

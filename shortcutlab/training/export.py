@@ -46,11 +46,12 @@ def _export_lora(
     """Merge one trained adapter into a fresh full-precision base and save it."""
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
-    from shortcutlab.training.branches import lora_config
+    from shortcutlab.training.branches import _peft_compatible, lora_config
 
     state = get_peft_model_state_dict(peft_model, adapter_name=adapter)
     full_cfg = TrainConfig(**{**cfg.to_dict(), "load_in_4bit": False, "bf16": False})
     fresh = load_reward_model(full_cfg)
+    _peft_compatible(fresh)
     fresh_peft = get_peft_model(fresh, lora_config(fresh, cfg, inference_mode=True))
     result = set_peft_model_state_dict(fresh_peft, state, adapter_name="default")
     missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]

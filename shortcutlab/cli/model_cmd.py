@@ -1,0 +1,103 @@
+"""`shortcutlab model ...`: build tiny models and inspect model folders (thin typer layer).
+
+Library calls: `shortcutlab.modeling.tiny.build_tiny_model`, `modeling.info.model_info`.
+torch / transformers are imported inside the commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+model_app = typer.Typer(
+    name="model",
+    help="Build tiny offline models and inspect model folders.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+TINY_HELP = """Build a tiny random-initialised REAL architecture (hidden 64, 2 layers) with a
+locally trained tokenizer and its real processor, saved as a normal HF folder. Runs offline
+in seconds; use it for tests, demos and the synthetic shortcut benchmark.
+
+Examples:
+
+  shortcutlab model tiny --arch llava --out models/tiny-llava
+
+  shortcutlab model tiny --arch qwen2_vl --out models/tiny-qwen --seed 1 --image-size 32
+
+  shortcutlab model tiny --arch llava --out models/wider --hidden-size 128 --layers 4
+"""
+
+INFO_HELP = """Summarise a model folder: architecture, sizes, parameter groups, processor,
+and (for a saved reward model) its head and text-only mode.
+
+Examples:
+
+  shortcutlab model info models/tiny-llava
+
+  shortcutlab model info runs/sa/final
+"""
+
+
+@model_app.command("tiny", help=TINY_HELP)
+def tiny_cmd(
+    arch: Annotated[str, typer.Option("--arch", help="Architecture (llava, qwen2_vl, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (weights, tokenizer).")] = 0,
+    image_size: Annotated[int, typer.Option("--image-size", help="Image side in pixels.")] = 64,
+    hidden_size: Annotated[
+        int | None, typer.Option("--hidden-size", help="Text hidden size (default 64).")
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option("--layers", help="Text decoder layers (default 2).")
+    ] = None,
+    vocab_size: Annotated[
+        int | None, typer.Option("--vocab-size", help="BPE vocabulary target (default 800).")
+    ] = None,
+) -> None:
+    from shortcutlab.modeling.tiny import build_tiny_model
+
+    overrides = {
+        k: v
+        for k, v in {
+            "hidden_size": hidden_size,
+            "num_hidden_layers": layers,
+            "vocab_size": vocab_size,
+        }.items()
+        if v is not None
+    }
+    folder = build_tiny_model(arch, out, seed=seed, image_size=image_size, **overrides)
+    typer.echo(f"wrote tiny {arch} model to {folder}")
+
+
+@model_app.command("info", help=INFO_HELP)
+def info_cmd(
+    path: Annotated[str, typer.Argument(help="Model folder (or Hub id, if reachable).")],
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow the folder's custom code.")
+    ] = False,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from shortcutlab.modeling.reward_model import RewardModel
+
+    rm = RewardModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+    table = Table(title=str(path), show_header=False)
+    table.add_row("architecture", f"{rm.arch} ({type(rm.backbone).__name__})")
+    table.add_row("hidden size", str(rm.hidden_size))
+    for group, params in rm.named_parameter_groups().items():
+        table.add_row(f"params: {group}", f"{sum(p.numel() for _, p in params):,}")
+    table.add_row("processor", type(rm.processor).__name__)
+    reward = (Path(path) / "shortcutlab_reward.json").is_file()
+    table.add_row("reward model", "saved head" if reward else "base VLM (fresh head)")
+    table.add_row("text-only mode", str(rm.text_only))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `model` group to the root app."""
+    app.add_typer(model_app, name="model")

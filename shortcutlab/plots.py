@@ -131,7 +131,13 @@ def sfd_bars(table: pd.DataFrame) -> Any:
             x + (k - 0.5) * w, v, w, yerr=np.nan_to_num(err), capsize=3, label=label, color=color
         )
     for i, row in enumerate(table.itertuples()):
-        ax.text(i, 102, f"SFD {row.sfd:.1f}", ha="center", fontsize=8)
+        ax.text(
+            i,
+            102,
+            f"SFD {row.sfd:.1f}" if np.isfinite(row.sfd) else "SFD n/a",
+            ha="center",
+            fontsize=8,
+        )
     ax.set_xticks(x, table["name"].astype(str).tolist())
     ax.set_ylim(0, 110)
     ax.set_ylabel("MM-RM accuracy (points)")

@@ -69,7 +69,9 @@ def test_validate_rejects_bad_combinations():
 
 @pytest.mark.parametrize("name", ["paper_standard", "paper_shortcut_aware"])
 def test_shipped_configs_load(name):
-    c = TrainConfig.from_yaml(REPO / "configs" / f"{name}.yaml", model="m", data="d", output_dir="o")
+    c = TrainConfig.from_yaml(
+        REPO / "configs" / f"{name}.yaml", model="m", data="d", output_dir="o"
+    )
     assert c.validate().learning_rate == 1e-5 and c.freeze_vision
     gb = c.per_device_train_batch_size * c.gradient_accumulation_steps * 8
     assert gb == 256  # the paper's global batch on 8 GPUs

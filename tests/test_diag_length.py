@@ -70,3 +70,19 @@ def test_tolerance_and_units_and_written_file(tmp_path):
     written = write_balanced(rep, path, tmp_path / "out")
     recs = load_dataset_file(written["data"]).records
     assert sorted(r.id for r in recs) == sorted(rep.balanced["id"])
+
+
+@pytest.mark.slow
+def test_token_unit_names_the_tokenizer(tmp_path, tiny_llava_dir):
+    rep = length_balance(_data(tmp_path), unit="tokens", tokenizer=str(tiny_llava_dir), n_boot=5)
+    assert rep.stats.unit == f"tokens ({tiny_llava_dir})"
+    assert rep.stats.n_pairs == 40 and rep.stats.equal >= 2  # "x y" vs "z w"
+
+
+def test_bad_unit_is_a_config_error(tmp_path):
+    from shortcutlab.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        length_balance(_data(tmp_path), unit="bytes")
+    with pytest.raises(ConfigError, match="tokenizer"):
+        length_balance(_data(tmp_path), unit="tokens")

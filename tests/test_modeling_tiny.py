@@ -19,13 +19,19 @@ from shortcutlab.modeling.reward_model import RewardModel
 from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
 
 
-def _folder(arch: str, tiny_dirs: dict[str, Path], tmp_path: Path) -> Path:
-    return tiny_dirs[arch] if arch in tiny_dirs else build_tiny_model(arch, tmp_path / arch)
+@pytest.fixture(scope="module")
+def all_dirs(tiny_dirs, tmp_path_factory) -> dict[str, Path]:
+    """Every tiny architecture, built once (LLaVA and Qwen2-VL come from the session)."""
+    out = dict(tiny_dirs)
+    for arch in TINY_ARCHS:
+        if arch not in out:
+            out[arch] = build_tiny_model(arch, tmp_path_factory.mktemp(arch))
+    return out
 
 
 @pytest.mark.parametrize("arch", TINY_ARCHS)
-def test_builds_forward_backward(arch, tiny_dirs, tmp_path, shape_records):
-    folder = _folder(arch, tiny_dirs, tmp_path)
+def test_builds_forward_backward(arch, all_dirs, shape_records):
+    folder = all_dirs[arch]
     for name in ("config.json", "model.safetensors", "tokenizer.json", "processor_config.json"):
         assert (folder / name).is_file(), name
     rm = RewardModel.from_pretrained(folder, seed=0)
@@ -50,14 +56,27 @@ def _groups(rm: RewardModel) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("arch", TINY_ARCHS)
-def test_text_only_input(arch, tiny_dirs, tmp_path, shape_records):
-    rm = RewardModel.from_pretrained(_folder(arch, tiny_dirs, tmp_path), seed=0)
+def test_text_only_input(arch, all_dirs, shape_records):
+    rm = RewardModel.from_pretrained(all_dirs[arch], seed=0)
     batch = RewardCollator(rm.processor, text_only="drop").encode(shape_records)
     assert not any(k.startswith("pixel") for k in batch.inputs)
-    image_id = rm.processor.tokenizer.image_token_id
+    image_id = rm.processor.image_token_id
     assert not (batch.inputs["input_ids"] == image_id).any()
     rewards = rm(**batch.inputs)
     assert torch.isfinite(rewards).all()
+    with_images = RewardCollator(rm.processor).encode(shape_records)
+    assert (with_images.inputs["input_ids"] == image_id).any()
+
+
+@pytest.mark.parametrize("arch", TINY_ARCHS)
+def test_shared_images_match(arch, all_dirs, shape_records):
+    """Every architecture's shared-image path gives the per-response rewards."""
+    rm = RewardModel.from_pretrained(all_dirs[arch], seed=0).eval()
+    col = RewardCollator(rm.processor)
+    with torch.no_grad():
+        dup = rm(**col.encode(shape_records).inputs)
+        shared = rm(**col.encode(shape_records, share_images=True).inputs)
+    torch.testing.assert_close(shared, dup, atol=1e-5, rtol=0)
 
 
 def test_deterministic_for_a_seed(tmp_path, tiny_llava_dir):

@@ -1,7 +1,7 @@
 """`shortcutlab score` end to end: CLI, SIGKILL + resume, 2 processes, real LLaVA-Bench pairs.
 
 Run: python -m pytest -x -q tests/test_scoring_cli.py        (add -m "not slow" to skip
-the multi-process and full-file runs)
+the full LLaVA-Bench file run)
 """
 
 from __future__ import annotations
@@ -113,7 +113,6 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
     assert not list(tmp_path.glob("s.jsonl.*"))
 
 
-@pytest.mark.slow
 def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
     data = write_pairwise(tmp_path / "d.jsonl", 10)
     out = tmp_path / "two.jsonl"

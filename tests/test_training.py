@@ -23,9 +23,18 @@ def shapes(tmp_path_factory):
 
 
 def _cfg(model, shapes, out, **kw) -> TrainConfig:
-    base = dict(model=str(model), data=shapes["train"], output_dir=str(out), max_steps=2,
-                per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1,
-                progress=False, tensorboard=False, warmup_ratio=0.0)  # fmt: skip
+    base = dict(
+        model=str(model),
+        data=shapes["train"],
+        output_dir=str(out),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        progress=False,
+        tensorboard=False,
+        warmup_ratio=0.0,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -33,7 +42,9 @@ def _params(path, seed=42):
     from shortcutlab.modeling.reward_model import RewardModel
 
     rm = RewardModel.from_pretrained(path, seed=seed)
-    return rm, {g: [p.detach().clone() for _, p in ps] for g, ps in rm.named_parameter_groups().items()}
+    return rm, {
+        g: [p.detach().clone() for _, p in ps] for g, ps in rm.named_parameter_groups().items()
+    }
 
 
 def _changed(a, b) -> bool:
@@ -94,8 +105,14 @@ def test_shortcut_aware_step_one_matches_standard_and_text_only(tiny_llava_dir, 
 
 
 def test_resume_continues_like_an_uninterrupted_run(tiny_llava_dir, shapes, tmp_path):
-    kw = dict(mode="shortcut-aware", max_steps=4, save_steps=2, per_device_train_batch_size=2,
-              gradient_accumulation_steps=2, warmup_ratio=0.5)  # fmt: skip
+    kw = dict(
+        mode="shortcut-aware",
+        max_steps=4,
+        save_steps=2,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        warmup_ratio=0.5,
+    )
     full = train(_cfg(tiny_llava_dir, shapes, tmp_path / "a", **kw))
     ckpt = tmp_path / "a" / "checkpoints" / "step-000002"
     state = json.loads((ckpt / "trainer_state.json").read_text())
@@ -109,21 +126,53 @@ def test_resume_continues_like_an_uninterrupted_run(tiny_llava_dir, shapes, tmp_
         assert torch.allclose(x, y, atol=1e-6)
 
 
+def test_gradient_accumulation_equals_one_big_batch(tiny_llava_dir, shapes, tmp_path):
+    """4 records x 2 accumulation steps == 8 records in one micro-step (same loss curve)."""
+    kw = dict(mode="shortcut-aware", max_steps=2)
+    big = train(_cfg(tiny_llava_dir, shapes, tmp_path / "a", per_device_train_batch_size=8, **kw))
+    acc = train(
+        _cfg(
+            tiny_llava_dir,
+            shapes,
+            tmp_path / "b",
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=2,
+            **kw,
+        )
+    )
+    assert acc["train_losses"] == pytest.approx(big["train_losses"], abs=1e-6)
+    assert acc["final_train"]["sfc_max"] == pytest.approx(big["final_train"]["sfc_max"], abs=1e-6)
+
+
 def test_resume_rejects_a_different_run(tiny_llava_dir, shapes, tmp_path):
     from shortcutlab.errors import ConfigError
 
     train(_cfg(tiny_llava_dir, shapes, tmp_path / "a", max_steps=2, save_steps=1))
     ckpt = tmp_path / "a" / "checkpoints" / "step-000002"
     with pytest.raises(ConfigError, match="global_batch"):
-        train(_cfg(tiny_llava_dir, shapes, tmp_path / "b", resume=str(ckpt),
-                   per_device_train_batch_size=2))  # fmt: skip
+        train(
+            _cfg(
+                tiny_llava_dir,
+                shapes,
+                tmp_path / "b",
+                resume=str(ckpt),
+                per_device_train_batch_size=2,
+            )
+        )
 
 
 def test_lora_two_adapters_one_base(tiny_llava_dir, shapes, tmp_path):
     from shortcutlab.training.branches import PROXY, build_branches
 
-    cfg = _cfg(tiny_llava_dir, shapes, tmp_path / "run", mode="shortcut-aware", lora=True,
-               lora_r=4, eval_data=shapes["eval"])  # fmt: skip
+    cfg = _cfg(
+        tiny_llava_dir,
+        shapes,
+        tmp_path / "run",
+        mode="shortcut-aware",
+        lora=True,
+        lora_r=4,
+        eval_data=shapes["eval"],
+    )
     branches, _ = build_branches(cfg)
     assert branches.proxy is None and branches.lora_proxy  # one copy of the base weights
     names = [n for n, p in branches.named_parameters() if p.requires_grad]
@@ -173,9 +222,21 @@ def test_qlora_trains_on_cpu(tiny_llava_dir, shapes, tmp_path):
 
 def test_save_sfc_and_image_only_proxy(tiny_qwen_dir, shapes, tmp_path):
     out = tmp_path / "run"
-    train(_cfg(tiny_qwen_dir, shapes, out, mode="shortcut-aware", proxy="image-only",
-               save_sfc=True, sfc_normalize=True, sfc_official_eps=False, num_train_epochs=2,
-               max_steps=-1, per_device_train_batch_size=8))  # fmt: skip
+    train(
+        _cfg(
+            tiny_qwen_dir,
+            shapes,
+            out,
+            mode="shortcut-aware",
+            proxy="image-only",
+            save_sfc=True,
+            sfc_normalize=True,
+            sfc_official_eps=False,
+            num_train_epochs=2,
+            max_steps=-1,
+            per_device_train_batch_size=8,
+        )
+    )
     rows = [json.loads(x) for x in (out / "sfc.jsonl").read_text().splitlines()]
     assert len(rows) == 16 and {r["step"] for r in rows} == {3, 4}  # last epoch only
     r = rows[0]
@@ -195,9 +256,22 @@ def test_cli_flags_override_yaml(tiny_llava_dir, shapes, tmp_path):
     conf = tmp_path / "c.yaml"
     conf.write_text("mode: text-only\nlearning_rate: 1e-3\nmax_steps: 5\nprogress: false\n")
     out = tmp_path / "run"
-    argv = ["train", "--config", str(conf), "--model", str(tiny_llava_dir), "--data",
-            shapes["train"], "--output", str(out), "--max-steps", "1",
-            "--per-device-train-batch-size", "4", "--no-tensorboard"]  # fmt: skip
+    argv = [
+        "train",
+        "--config",
+        str(conf),
+        "--model",
+        str(tiny_llava_dir),
+        "--data",
+        shapes["train"],
+        "--output",
+        str(out),
+        "--max-steps",
+        "1",
+        "--per-device-train-batch-size",
+        "4",
+        "--no-tensorboard",
+    ]
     main(argv)
     resolved = TrainConfig.from_yaml(out / "config.yaml")
     assert resolved.mode == "text-only" and resolved.max_steps == 1

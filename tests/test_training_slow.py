@@ -29,20 +29,56 @@ def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path):
     from shortcutlab.synth.shapes import make_shape_pairs
 
     data = str(make_shape_pairs(32, 0, tmp_path / "data"))
-    common = ["--mode", mode, "--model", str(tiny_llava_dir), "--data", data, "--max-steps", "4",
-              "--learning-rate", "1e-3", "--logging-steps", "1", "--no-progress",
-              "--no-tensorboard", "--warmup-ratio", "0"]  # fmt: skip
+    common = [
+        "--mode",
+        mode,
+        "--model",
+        str(tiny_llava_dir),
+        "--data",
+        data,
+        "--max-steps",
+        "4",
+        "--learning-rate",
+        "1e-3",
+        "--logging-steps",
+        "1",
+        "--no-progress",
+        "--no-tensorboard",
+        "--warmup-ratio",
+        "0",
+    ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "shortcutlab", "train", *common, "--output",
-           str(tmp_path / "ddp"), "--per-device-train-batch-size", "4", "--num-processes", "2"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "shortcutlab",
+        "train",
+        *common,
+        "--output",
+        str(tmp_path / "ddp"),
+        "--per-device-train-batch-size",
+        "4",
+        "--num-processes",
+        "2",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_info = json.loads((tmp_path / "ddp" / "run_info.json").read_text())
     assert run_info["processes"] == 2
     single = train(
-        TrainConfig(mode=mode, model=str(tiny_llava_dir), data=data, output_dir=str(tmp_path / "one"),
-                    max_steps=4, learning_rate=1e-3, logging_steps=1, progress=False,
-                    tensorboard=False, warmup_ratio=0.0, per_device_train_batch_size=8)  # fmt: skip
+        TrainConfig(
+            mode=mode,
+            model=str(tiny_llava_dir),
+            data=data,
+            output_dir=str(tmp_path / "one"),
+            max_steps=4,
+            learning_rate=1e-3,
+            logging_steps=1,
+            progress=False,
+            tensorboard=False,
+            warmup_ratio=0.0,
+            per_device_train_batch_size=8,
+        )
     )
     assert _losses(tmp_path / "ddp") == pytest.approx(single["train_losses"], abs=1e-5)
 
@@ -54,12 +90,28 @@ def test_shape_colour_task_is_learnable_and_text_only_is_not(tiny_llava_dir, tmp
 
     train_file = str(make_shape_pairs(4000, 0, tmp_path / "train"))
     eval_file = str(make_shape_pairs(200, 1, tmp_path / "eval"))
-    common = dict(model=str(tiny_llava_dir), data=train_file, eval_data=eval_file,
-                  per_device_train_batch_size=8, learning_rate=1e-3, warmup_ratio=0.05,
-                  logging_steps=100, progress=False, tensorboard=False)  # fmt: skip
-    std = train(TrainConfig(mode="standard", output_dir=str(tmp_path / "std"), max_steps=2000,
-                            eval_steps=500, **common))  # fmt: skip
+    common = dict(
+        model=str(tiny_llava_dir),
+        data=train_file,
+        eval_data=eval_file,
+        per_device_train_batch_size=8,
+        learning_rate=1e-3,
+        warmup_ratio=0.05,
+        logging_steps=100,
+        progress=False,
+        tensorboard=False,
+    )
+    std = train(
+        TrainConfig(
+            mode="standard",
+            output_dir=str(tmp_path / "std"),
+            max_steps=2000,
+            eval_steps=500,
+            **common,
+        )
+    )
     assert std["eval"]["eval_acc"] >= 0.95, std["eval_history"]
-    txt = train(TrainConfig(mode="text-only", output_dir=str(tmp_path / "txt"), max_steps=400,
-                            **common))  # fmt: skip
+    txt = train(
+        TrainConfig(mode="text-only", output_dir=str(tmp_path / "txt"), max_steps=400, **common)
+    )
     assert 0.35 <= txt["eval"]["eval_acc"] <= 0.65, txt["eval"]

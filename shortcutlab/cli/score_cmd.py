@@ -79,7 +79,7 @@ def _render(result: Any) -> None:
     table.add_row("scored now", str(s["scored_records"]))
     if s["skipped"]:
         table.add_row("skipped (invalid)", ", ".join(f"{k}: {v}" for k, v in s["skipped"].items()))
-    table.add_row("truncated rows", str(s["truncated"]))
+    table.add_row("cut to max_length", f"{s['truncated']} (prompt + answer cuts)")
     table.add_row("processes", str(s["num_processes"]))
     acc = result.accuracy
     if acc is not None:

@@ -21,17 +21,20 @@ HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-
 
 Examples:
 
-  shortcutlab train --mode standard --model models/tiny-llava --data train.jsonl --output runs/std
+  shortcutlab train --mode standard --model models/tiny --data train.jsonl --output runs/std
 
-  shortcutlab train --mode shortcut-aware --model models/tiny-llava --data train.jsonl --eval-data test.jsonl --output runs/sa --sfc-normalize
+  shortcutlab train --mode shortcut-aware --model models/tiny --data train.jsonl
+  --eval-data test.jsonl --output runs/sa --sfc-normalize
 
-  shortcutlab train --config configs/paper_shortcut_aware.yaml --model OpenGVLab/InternVL2-8B --data vlf.jsonl --output runs/sa --trust-remote-code
+  shortcutlab train --config configs/paper_shortcut_aware.yaml --trust-remote-code
+  --model OpenGVLab/InternVL2-8B --data vlf.jsonl --output runs/sa
 
-  shortcutlab train --mode standard --model models/tiny-llava --data train.jsonl --output runs/ddp --num-processes 2
+  shortcutlab train --model models/tiny --data train.jsonl --output runs/ddp --num-processes 2
 
-  shortcutlab train --mode shortcut-aware --model m --data d.jsonl --output runs/qlora --lora --load-in-4bit
+  shortcutlab train --mode shortcut-aware --model m --data d.jsonl --output runs/q --lora
+  --load-in-4bit
 
-  shortcutlab train --config run.yaml --output runs/sa --resume latest
+  shortcutlab train --config runs/sa/config.yaml --resume latest
 
 Outputs: OUTPUT/model (the reward model to score with), OUTPUT/proxy (shortcut-aware),
 metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json.

@@ -67,8 +67,10 @@ def bootstrap_sums(counts: np.ndarray, n_boot: int, seed: int) -> Iterator[np.nd
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(b, n))  # (b, n_ids)
-        yield counts[idx].sum(axis=1)  # (b, k)
+        idx = rng.integers(0, n, size=(b, n))  # (b, n_ids): ids drawn per replicate
+        flat = (idx + n * np.arange(b)[:, None]).ravel()
+        mult = np.bincount(flat, minlength=b * n).reshape(b, n)  # (b, n_ids) multiplicities
+        yield mult.astype(float) @ counts  # (b, k)
         done += b
 
 

@@ -156,11 +156,13 @@ class RewardCollator:
 
     def _process(self, rows: list[_Row], images: dict[str, Any]) -> Any:
         texts = [self.render(r.prompt, r.answer, r.image_key is not None) for r in rows]
-        flat = [images[r.image_key] for r in rows if r.image_key is not None]
+        # nested: one list per row (Idefics3/SmolVLM need it; others flatten it)
+        nested = [[images[r.image_key]] if r.image_key is not None else [] for r in rows]
         kwargs: dict[str, Any] = {"padding": True, "return_tensors": "pt"}
         if self.padding_side is not None:
             kwargs["padding_side"] = self.padding_side
-        return self.processor(text=texts, images=flat or None, **kwargs)
+        has_image = any(nested)
+        return self.processor(text=texts, images=nested if has_image else None, **kwargs)
 
     def _row_length(self, row: _Row, images: dict[str, Any]) -> int:
         return int(self._process([row], images)["attention_mask"].sum())
@@ -215,8 +217,8 @@ class RewardCollator:
         if not order:
             return
         unique = self.processor.image_processor(
-            [images[k] for k in order], return_tensors="pt"
-        )  # same image kwargs as the processor's own call
+            [[images[k]] for k in order], return_tensors="pt"
+        )  # one "sample" per unique image, same image options as the processor's own call
         for key, value in unique.items():
             batch.inputs[f"unique_{key}"] = value
             if key.startswith("pixel_"):

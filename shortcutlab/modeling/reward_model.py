@@ -29,7 +29,11 @@ import torch
 from torch import nn
 
 from shortcutlab.errors import ModelError
-from shortcutlab.modeling.loading import config_wants_remote_code, load_processor
+from shortcutlab.modeling.loading import (
+    config_wants_remote_code,
+    load_processor,
+    quiet_transformers,
+)
 
 REWARD_CONFIG = "shortcutlab_reward.json"
 HEAD_FILE = "reward_head.safetensors"
@@ -149,7 +153,8 @@ class RewardModel(nn.Module):
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(out, safe_serialization=True)
+        with quiet_transformers():
+            self.backbone.save_pretrained(out, safe_serialization=True)
         head = {k: v.detach().float().cpu().contiguous() for k, v in self.head.state_dict().items()}
         save_file(head, str(out / HEAD_FILE))
         if self.processor is not None:
@@ -189,14 +194,17 @@ class RewardModel(nn.Module):
         if not rows or not unique:
             return None
         enc = self.backbone.get_image_features(**unique, return_dict=True)
-        feats = list(enc.pooler_output)  # one (tokens_i, H) per unique image
+        pooled = enc.pooler_output  # per unique image: list of (tokens_i, H) or (U, tokens, H)
         n_unique = int(image_index.max()) + 1
-        if len(feats) != n_unique:
+        if len(pooled) != n_unique:
             raise ModelError(
-                f"{type(self.backbone).__name__} returned {len(feats)} feature groups for "
+                f"{type(self.backbone).__name__} returned {len(pooled)} feature groups for "
                 f"{n_unique} unique images (multi-tile images?); encode with share_images=False"
             )
-        enc.pooler_output = [feats[i] for i in rows]
+        if torch.is_tensor(pooled):
+            enc.pooler_output = pooled[torch.tensor(rows, device=pooled.device)]  # (R, tokens, H)
+        else:
+            enc.pooler_output = [pooled[i] for i in rows]  # R x (tokens_i, H)
         return {"image": enc}
 
     # --- parameter groups (freezing) -------------------------------------------------------
@@ -259,24 +267,20 @@ def _load_backbone(
 ) -> nn.Module:
     """`AutoModel` (the base model, no LM head) of a VLM folder or Hub id."""
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
     extra = dict(kwargs)
     if trust_remote_code:
         extra["trust_remote_code"] = True
     if dtype is not None:
         extra["dtype"] = dtype
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the lm_head "UNEXPECTED" load report is expected
     try:
-        model = AutoModel.from_pretrained(str(path_or_id), **extra)
+        with quiet_transformers():  # the lm_head "UNEXPECTED" load report is expected
+            model = AutoModel.from_pretrained(str(path_or_id), **extra)
     except Exception as exc:  # noqa: BLE001 - one clear error for the user
         hint = "" if trust_remote_code else " If it needs custom code, pass trust_remote_code=True."
         raise ModelError(
             f"cannot load a model from {path_or_id}: {type(exc).__name__}: {exc}.{hint}"
         ) from exc
-    finally:
-        hf_logging.set_verbosity(verbosity)
     if hasattr(model, "lm_head") and hasattr(model, "model"):
         model = model.model  # a *ForConditionalGeneration: keep the base, drop the LM head
     return model

@@ -334,7 +334,9 @@ def _build_smolvlm(d: dict[str, int], image_size: int, vocab: int, seed: int) ->
     )
     seq = (image_size // d["patch"]) ** 2 // 4
     cls = processor_without_video(SmolVLMProcessor)
-    proc = cls(image_processor=ip, tokenizer=tok, image_seq_len=seq, chat_template=tok.chat_template)
+    proc = cls(
+        image_processor=ip, tokenizer=tok, image_seq_len=seq, chat_template=tok.chat_template
+    )
     return SmolVLMForConditionalGeneration, config, proc
 
 
@@ -369,11 +371,11 @@ def _build_internvl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
         image_seq_length=seq,
         downsample_ratio=0.5,
     )
-    ip = GotOcr2ImageProcessorPil(
-        size={"height": image_size, "width": image_size}, max_patches=1
-    )
+    ip = GotOcr2ImageProcessorPil(size={"height": image_size, "width": image_size}, max_patches=1)
     cls = processor_without_video(InternVLProcessor)
-    proc = cls(image_processor=ip, tokenizer=tok, image_seq_length=seq, chat_template=tok.chat_template)
+    proc = cls(
+        image_processor=ip, tokenizer=tok, image_seq_length=seq, chat_template=tok.chat_template
+    )
     return InternVLForConditionalGeneration, config, proc
 
 
@@ -425,6 +427,9 @@ def build_tiny_model(
         return model, processor
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    from shortcutlab.modeling.loading import quiet_transformers
+
+    with quiet_transformers():
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
     return out

@@ -86,7 +86,9 @@ def forward_records(
     bf16: bool = False,
     share_images: bool = True,
 ) -> tuple[list[list[float]], int]:
-    """Rewards of every response of `records` in one forward; returns (rewards, truncated).
+    """Rewards of every response of `records` in one forward; returns (rewards, cuts).
+
+    `cuts` counts rows cut to fit max_length (prompt cuts + answer-tail cuts).
 
     `rewards[i][j]` is the reward of response j of record i (float32 on the CPU). When the
     backbone cannot share image encodings (multi-tile images) the batch is redone without.
@@ -117,7 +119,8 @@ def _forward(
     out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
     for (i, j), value in zip(batch.index, values, strict=True):
         out[i][j] = value
-    return out, int(getattr(batch, "truncated", 0))
+    # prompt cuts + answer-tail cuts (the collator also logs each answer cut)
+    return out, int(getattr(batch, "truncated", 0)) + int(getattr(batch, "answer_truncated", 0))
 
 
 def single_response(rec: Record, j: int) -> Record:

@@ -123,9 +123,12 @@ def quantize_4bit(rm: nn.Module, cfg: TrainConfig) -> None:
         ):
             continue
         q = bnb.nn.Linear4bit(
-            mod.in_features, mod.out_features, bias=mod.bias is not None,
-            compute_dtype=compute, quant_type="nf4",
-        )  # fmt: skip
+            mod.in_features,
+            mod.out_features,
+            bias=mod.bias is not None,
+            compute_dtype=compute,
+            quant_type="nf4",
+        )
         q.weight = bnb.nn.Params4bit(mod.weight.data.clone(), requires_grad=False, quant_type="nf4")
         if mod.bias is not None:
             q.bias = nn.Parameter(mod.bias.data.clone(), requires_grad=False)

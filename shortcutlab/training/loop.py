@@ -31,8 +31,19 @@ from shortcutlab.errors import ConfigError, DataError, ModelError
 from shortcutlab.losses import bradley_terry_loss, build_pair_index, shortcut_aware_loss
 
 # per-step statistics, summed over micro-steps and ranks (min/max reduced separately)
-STATS = ("objective", "loss", "correct", "ties", "pairs", "proxy_loss", "proxy_correct",
-         "sfc_sum", "sfc_min", "sfc_max", "truncated")  # fmt: skip
+STATS = (
+    "objective",
+    "loss",
+    "correct",
+    "ties",
+    "pairs",
+    "proxy_loss",
+    "proxy_correct",
+    "sfc_sum",
+    "sfc_min",
+    "sfc_max",
+    "truncated",
+)
 
 
 def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int]:
@@ -155,9 +166,16 @@ class Trainer:
         for rec in records:
             for better, worse in rec.pairs:
                 self.sfc_rows.append(
-                    {"id": rec.id, "better": better, "worse": worse, "sfc": w[p],
-                     "loss": lm[p], "proxy_loss": lt[p], "step": step + 1}
-                )  # fmt: skip
+                    {
+                        "id": rec.id,
+                        "better": better,
+                        "worse": worse,
+                        "sfc": w[p],
+                        "loss": lm[p],
+                        "proxy_loss": lt[p],
+                        "step": step + 1,
+                    }
+                )
                 p += 1
 
     # ------------------------------------------------------------------ one optimizer step
@@ -205,17 +223,28 @@ class Trainer:
             out = self.forward_losses(mine[i : i + bs], self.model)
             margins = _margins(out["rewards"], out["pairs"])
             sums[:4] += torch.tensor(
-                [out["loss"].sum().item(), (margins > 0).sum().item(),
-                 (margins == 0).sum().item(), margins.numel()], dtype=torch.float64,
-            )  # fmt: skip
+                [
+                    out["loss"].sum().item(),
+                    (margins > 0).sum().item(),
+                    (margins == 0).sum().item(),
+                    margins.numel(),
+                ],
+                dtype=torch.float64,
+            )
             if "proxy_loss" in out:
                 sums[4] += out["proxy_loss"].sum().item()
                 sums[5] += (_margins(out["proxy_rewards"], out["pairs"]) > 0).sum().item()
         if self.world > 1:
             sums = self.accelerator.reduce(sums.to(self.accelerator.device), "sum").cpu()
         n = max(sums[3].item(), 1.0)
-        row = {"split": "eval", "step": step, "eval_loss": sums[0].item() / n,
-               "eval_acc": sums[1].item() / n, "eval_ties": int(sums[2]), "eval_pairs": int(n)}  # fmt: skip
+        row = {
+            "split": "eval",
+            "step": step,
+            "eval_loss": sums[0].item() / n,
+            "eval_acc": sums[1].item() / n,
+            "eval_ties": int(sums[2]),
+            "eval_pairs": int(n),
+        }
         if self.proxy_collator is not None:
             row["eval_proxy_loss"] = sums[4].item() / n
             row["eval_proxy_acc"] = sums[5].item() / n
@@ -233,13 +262,26 @@ def stats_row(stats: torch.Tensor, step: int, epoch: float, lr: float, proxy: bo
     """Metrics of a window of steps from summed statistics."""
     s = dict(zip(STATS, stats.tolist(), strict=True))
     n = max(s["pairs"], 1.0)
-    row = {"split": "train", "step": step, "epoch": round(epoch, 4), "lr": lr,
-           "loss": s["objective"] / n, "acc": s["correct"] / n, "ties": int(s["ties"]),
-           "pairs": int(s["pairs"]), "truncated": int(s["truncated"])}  # fmt: skip
+    row = {
+        "split": "train",
+        "step": step,
+        "epoch": round(epoch, 4),
+        "lr": lr,
+        "loss": s["objective"] / n,
+        "acc": s["correct"] / n,
+        "ties": int(s["ties"]),
+        "pairs": int(s["pairs"]),
+        "truncated": int(s["truncated"]),
+    }
     if proxy:
-        row.update(loss_mm=s["loss"] / n, proxy_loss=s["proxy_loss"] / n,
-                   proxy_acc=s["proxy_correct"] / n, sfc_mean=s["sfc_sum"] / n,
-                   sfc_min=s["sfc_min"], sfc_max=s["sfc_max"])  # fmt: skip
+        row.update(
+            loss_mm=s["loss"] / n,
+            proxy_loss=s["proxy_loss"] / n,
+            proxy_acc=s["proxy_correct"] / n,
+            sfc_mean=s["sfc_sum"] / n,
+            sfc_min=s["sfc_min"],
+            sfc_max=s["sfc_max"],
+        )
     return row
 
 

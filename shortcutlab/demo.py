@@ -50,6 +50,7 @@ QUICK = DemoPlan(size="tiny", pretrain_steps=40, env_steps=12, batch=8, learning
 FULL = DemoPlan(size="small", pretrain_steps=2500, env_steps=600, batch=8, learning_rate=3e-4,
                 n_boot=1000)  # fmt: skip
 ENVIRONMENTS = ("vlf", "povid", "rlhfv")
+BENCH_KEYS = ("seed", "size", "sizes", "rates", "shortcuts", "stats")  # copied into demo.json
 
 
 def _printer(progress: bool) -> Any:
@@ -102,6 +103,7 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Any) -
     cfg = TrainConfig.from_dict({
         "mode": "standard", "model": str(base), "data": str(bench / "train.jsonl"),
         "output_dir": str(run), "max_steps": plan.pretrain_steps, "seed": seed,
+        "eval_data": str(bench / "test.jsonl"), "eval_steps": max(plan.pretrain_steps // 5, 1),
         "per_device_train_batch_size": plan.batch, "learning_rate": plan.learning_rate,
         "freeze_vision": False, "progress": False, "tensorboard": False, "logging_steps": 20,
     })  # fmt: skip
@@ -135,16 +137,23 @@ def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, An
         "name": "demo",
         "base_model": init,
         "environments": [
-            {"name": e, "train": str(bench / e / "train.jsonl"), "test": str(bench / e / "test.jsonl"),
-             "shift": str(bench / e / "shift.jsonl")}  # fmt: skip
+            {
+                "name": e,
+                "train": str(bench / e / "train.jsonl"),
+                "test": str(bench / e / "test.jsonl"),
+                "shift": str(bench / e / "shift.jsonl"),
+            }  # fmt: skip
             for e in ENVIRONMENTS
         ],
         "modes": ["standard", "shortcut-aware"],
         "text_only_models": "proxy",
         "seeds": list(range(seeds)),
         "train": {
-            "max_steps": plan.env_steps, "per_device_train_batch_size": plan.batch,
-            "learning_rate": plan.learning_rate, "freeze_vision": True, "logging_steps": 20,
+            "max_steps": plan.env_steps,
+            "per_device_train_batch_size": plan.batch,
+            "learning_rate": plan.learning_rate,
+            "freeze_vision": True,
+            "logging_steps": 20,
         },  # fmt: skip
         "score": {"batch_size": plan.score_batch},
         "n_boot": plan.n_boot,
@@ -179,7 +188,7 @@ def run_demo(
     study = demo_study(out, init["model"], plan, seeds)
     summary = dict(run_study(study, out / "study", progress=progress))
     demo = {"plan": asdict(plan), "quick": quick, "seeds": seeds, "seed": seed, "arch": arch,
-            "benchmark": {k: spec[k] for k in ("seed", "size", "sizes", "rates", "shortcuts", "stats")},
+            "benchmark": {k: spec[k] for k in BENCH_KEYS},
             "seeing_init": init, "study": summary,
             "seconds": round(time.time() - t0, 1)}  # fmt: skip
     atomic_write_text(out / "demo.json", json.dumps(demo, indent=2, default=str) + "\n")

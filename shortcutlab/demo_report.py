@@ -82,7 +82,9 @@ def _matrix(s: dict[str, Any]) -> list[str]:
     for mode, m in s["matrix"].items():
         p = PAPER.get(mode)
         ref = f"{p['iid']} / {p['ood']}" if p else "-"
-        lines.append(f"| {mode} | {_pm(m['iid_over_seeds'])} | {_pm(m['ood_over_seeds'])} | {ref} |")
+        lines.append(
+            f"| {mode} | {_pm(m['iid_over_seeds'])} | {_pm(m['ood_over_seeds'])} | {ref} |"
+        )
     lines += ["", "Cells (mean over seeds): `study/results/matrix_{mode}.csv`; every cell of every "
               "seed with its bootstrap interval: `study/results/accuracy_long.csv`; "
               "`text-only` rows are the shortcut-aware runs' proxies.", ""]  # fmt: skip
@@ -126,6 +128,9 @@ def _corr_length(s: dict[str, Any]) -> list[str]:
     lines += ["", "| env | chosen longer (words) | balanced pairs | accuracy on the "
               "length-balanced subset |", "|---|---|---|---|"]  # fmt: skip
     for env, d in s["length"].items():
+        if "stats" not in d:
+            lines.append(f"| {env} | n/a | 0 | {d.get('note', '')} |")
+            continue
         accs = ", ".join(f"{a['model'].split(':')[0]} {100 * a['accuracy']:.1f}"
                          for a in d["accuracies"] if a["pair_set"] == "balanced")  # fmt: skip
         lines.append(f"| {env} | {d['stats']['share_chosen_longer']:.0%} | "
@@ -159,10 +164,15 @@ def reading(demo: dict[str, Any]) -> list[str]:
                    f"{_f(sh.get('text-only', {}).get('mean'))}: the cue they learned.")  # fmt: skip
     if all(m in sfd and "ood" in sfd[m] for m in MM_MODES):
         a, b = sfd["shortcut-aware"]["ood"]["mean_sfd"], sfd["standard"]["ood"]["mean_sfd"]
-        out.append(f"- SFD over o.o.d. cells: shortcut-aware {a:.1f} vs standard {b:.1f} "
-                   f"({'lower' if a < b else 'not lower'}; the paper finds it lower everywhere).")
-    out += ["- Seeds: with one seed, differences of a few points are within noise (each cell's "
-            "interval is in `accuracy_long.csv`); use `--seeds 3` and read mean ± sd.", ""]  # fmt: skip
+        out.append(
+            f"- SFD over o.o.d. cells: shortcut-aware {a:.1f} vs standard {b:.1f} "
+            f"({'lower' if a < b else 'not lower'}; the paper finds it lower everywhere)."
+        )
+    out += [
+        "- Seeds: with one seed, differences of a few points are within noise (each cell's "
+        "interval is in `accuracy_long.csv`); use `--seeds 3` and read mean ± sd.",
+        "",
+    ]
     return out
 
 

@@ -7,9 +7,11 @@ Owns how shortcutlab runs on several processes (GPUs, or CPU processes with gloo
   single-process use never pays for a process group.
 - `shard(items)`: the deterministic split of a list over ranks (`items[rank::world]`).
 - `relaunch(num_processes, argv)`: re-execute the current `shortcutlab ...` command under
-  `accelerate launch --num_processes N` (CPU: `--cpu`, gloo), behind the CLI's
-  `--num-processes N` flag. The child processes see `SHORTCUTLAB_LAUNCHED=1` and never
-  relaunch again.
+  `accelerate launch --num_processes N`, behind the CLI's `--num-processes N` flag. On CPU
+  the ranks use gloo: accelerate's `--cpu` flag alone starts one process unless mpirun is
+  installed, so we use the torchrun-style launcher (`--multi_gpu`) with
+  `ACCELERATE_USE_CPU=true`, and `state()` creates `PartialState(cpu=True)`.
+  The child processes see `SHORTCUTLAB_LAUNCHED=1` and never relaunch again.
 
 Used by scoring (each rank scores a shard, rank 0 merges) and by training.
 """

@@ -143,11 +143,17 @@ def _study_from_dict(raw: dict[str, Any], base: Path) -> Study:
     envs = []
     for i, e in enumerate(raw["environments"]):
         if not isinstance(e, dict) or not {"name", "train", "test"} <= set(e):
-            raise ConfigError(f"environment #{i + 1} needs name, train and test (and optional shift).")
+            raise ConfigError(
+                f"environment #{i + 1} needs name, train and test (and optional shift)."
+            )
         extra = set(e) - {"name", "train", "test", "shift"}
         if extra:
             raise ConfigError(f"environment {e['name']!r}: unknown key(s) {sorted(extra)}.")
-        envs.append(StudyEnv(str(e["name"]), resolve(e["train"]), resolve(e["test"]), resolve(e.get("shift"))))
+        envs.append(
+            StudyEnv(
+                str(e["name"]), resolve(e["train"]), resolve(e["test"]), resolve(e.get("shift"))
+            )
+        )
     model = str(raw["base_model"])
     local = base / model
     vals = {k: v for k, v in raw.items() if k not in ("environments", "base_model")}
@@ -244,7 +250,10 @@ def _train_cell(study: Study, env: StudyEnv, mode: str, seed: int, out: Path, ce
     result = {"model": str(run_dir / "model"), "proxy": summary.get("proxy_dir"),
               "seconds": round(time.time() - t0, 1), "steps": summary.get("steps")}  # fmt: skip
     cells.put(key, fp, result)
-    say(f"trained {mode} on {env.name} (seed {seed}, {result['steps']} steps, {result['seconds']} s)")
+    say(
+        f"trained {mode} on {env.name} (seed {seed}, {result['steps']} steps, "
+        f"{result['seconds']} s)"
+    )
     return cells.get(key, fp) or {"fingerprint": fp, "result": result}
 
 
@@ -292,7 +301,10 @@ def _score_cell(study: Study, m: Model, test: StudyEnv, out: Path, cells: Cells,
     acc = (df.attrs.get("summary") or {}).get("accuracy") or {}
     cells.put(key, fp, {"file": str(path), "accuracy": acc.get("accuracy")})
     what = f"{test.name} shift" if shift else test.name
-    say(f"scored {m.mode} ({m.env}, seed {m.seed}) on {what}: acc {acc.get('accuracy', float('nan')):.3f}")
+    say(
+        f"scored {m.mode} ({m.env}, seed {m.seed}) on {what}: "
+        f"acc {acc.get('accuracy', float('nan')):.3f}"
+    )
     return path
 
 
@@ -335,7 +347,9 @@ def run_study(
     summary = write_results(study, out, say=say)
     summary["ran"] = dict(cells.ran)
     summary["scores_dir"] = str(out / "scores" / f"s{study.seeds[0]}")
-    atomic_write_text(out / "results" / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    atomic_write_text(
+        out / "results" / "summary.json", json.dumps(summary, indent=2, default=str) + "\n"
+    )
     return StudySummary(summary)
 
 

@@ -104,8 +104,9 @@ def _sfd_cells(study: Any, out: Path, seed: int) -> list[tuple[str, str, str, st
                                   folder / f"{TEXT_MODE}__{e.name}__{t}.jsonl"))  # fmt: skip
             if e.shift:
                 sh = folder / "shift"
-                cells.append((mode, "shift", e.name, e.name, sh / f"{mode}__{e.name}__{e.name}.jsonl",
-                              sh / f"{TEXT_MODE}__{e.name}__{e.name}.jsonl"))  # fmt: skip
+                own = f"{e.name}__{e.name}.jsonl"
+                cells.append((mode, "shift", e.name, e.name, sh / f"{mode}__{own}",
+                              sh / f"{TEXT_MODE}__{own}"))  # fmt: skip
     return cells
 
 
@@ -142,8 +143,19 @@ def sfd_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
         summary.setdefault(mode, {})[kind] = {
             "mean_sfd": float(grp["sfd"].mean()),
             "over_seeds": _mean_sd(per_seed.tolist()),
-            "cells": grp[["seed", "name", "sfd", "sfd_ci_low", "sfd_ci_high", "n_success",
-                          "n_fail", "acc_success", "acc_fail"]].to_dict("records"),  # fmt: skip
+            "cells": grp[
+                [
+                    "seed",
+                    "name",
+                    "sfd",
+                    "sfd_ci_low",
+                    "sfd_ci_high",
+                    "n_success",
+                    "n_fail",
+                    "acc_success",
+                    "acc_fail",
+                ]
+            ].to_dict("records"),  # fmt: skip
         }
     return summary
 
@@ -157,7 +169,9 @@ def shift_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     for seed in study.seeds:
         for f in sorted((out / "scores" / f"s{seed}" / "shift").glob("*__*__*.jsonl")):
             mode, env, _ = f.stem.split("__")
-            acc = pairwise_accuracy(pairs_table(read_score_table(f), file=str(f)), n_boot=study.n_boot)
+            acc = pairwise_accuracy(
+                pairs_table(read_score_table(f), file=str(f)), n_boot=study.n_boot
+            )
             rows.append({"seed": seed, "mode": mode, "env": env, "accuracy": 100 * acc.accuracy,
                          "ci_low": 100 * acc.ci_low, "ci_high": 100 * acc.ci_high,
                          "n_pairs": acc.n_pairs, "n_ties": acc.n_ties})  # fmt: skip
@@ -198,8 +212,10 @@ def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     df = pd.DataFrame(rows)
     df.to_csv(res / "correlation.csv", index=False)
     return {
-        mode: {"pearson_mean": _mean_sd(grp["pearson"].dropna().tolist())["mean"],
-               "rows": grp.to_dict("records")}  # fmt: skip
+        mode: {
+            "pearson_mean": _mean_sd(grp["pearson"].dropna().tolist())["mean"],
+            "rows": grp.to_dict("records"),
+        }  # fmt: skip
         for mode, grp in df.groupby("mode", sort=False)
     }
 
@@ -208,6 +224,7 @@ def length_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     """Length split of each i.i.d. test set; accuracies (first seed) on its balanced subset."""
     from shortcutlab.diagnostics.length import length_balance
     from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.errors import DataError
     from shortcutlab.plots import length_bars, save_figure
 
     seed = study.seeds[0]
@@ -216,14 +233,19 @@ def length_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     for e in study.environments:
         scores = {f"{m}:{e.name}": read_score_table(folder / f"{m}__{e.name}__{e.name}.jsonl")
                   for m in _scored_modes(study)}  # fmt: skip
-        rep = length_balance(e.test, scores=scores, unit=study.length_unit, seed=seed,
-                             n_boot=study.n_boot)  # fmt: skip
+        try:
+            rep = length_balance(e.test, scores=scores, unit=study.length_unit, seed=seed,
+                                 n_boot=study.n_boot)  # fmt: skip
+        except DataError as err:  # e.g. no pair of one length class: nothing to balance
+            summary[e.name] = {"note": err.message}
+            continue
         stats = rep.stats.to_dict()
         save_figure(length_bars(stats, rep.accuracies), res, f"length_{e.name}")
         frames.append(rep.accuracies.assign(env=e.name))
         summary[e.name] = {"stats": stats, "n_balanced_pairs": len(rep.balanced),
                            "accuracies": rep.accuracies.to_dict("records")}  # fmt: skip
-    pd.concat(frames, ignore_index=True).to_csv(res / "length.csv", index=False)
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(res / "length.csv", index=False)
     return summary
 
 
@@ -238,7 +260,8 @@ def write_results(study: Any, out: Path, *, say: Any = print) -> dict[str, Any]:
     summary: dict[str, Any] = {"study": study.name, "results_dir": str(res)}
     summary["matrix"] = matrix_results(study, out, res)
     say("matrix: " + ", ".join(
-        f"{m} iid {v['iid_mean']:.1f} / ood {v['ood_mean']:.1f}" for m, v in summary["matrix"].items()
+        f"{m} iid {v['iid_mean']:.1f} / ood {v['ood_mean']:.1f}"
+        for m, v in summary["matrix"].items()
     ))  # fmt: skip
     summary["sfd"] = sfd_results(study, out, res)
     say("SFD: " + ", ".join(

@@ -72,3 +72,17 @@ def test_shared_images_parity(arch, models, shape_records):
     assert any("vision" in n or "visual" in n for n in g_dup)
     for name in g_dup:
         torch.testing.assert_close(g_sh[name], g_dup[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.gpu
+def test_shared_images_on_cuda(tiny_dirs, shape_records):
+    """On a GPU the shared path runs on device and matches the CPU rewards."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    for folder in tiny_dirs.values():
+        rm = RewardModel.from_pretrained(folder, seed=0).eval()
+        batch = RewardCollator(rm.processor).encode(shape_records, share_images=True)
+        with torch.no_grad():
+            cpu = rm(**batch.inputs)
+            gpu = rm.to("cuda")(**batch.to("cuda").inputs)
+        torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-3)

@@ -159,3 +159,48 @@ def test_fresh_process_reload(tiny_dirs, tmp_path, shape_records):
     assert {v["cls"] for v in out.values()} == {"LlavaProcessor", "Qwen2VLProcessor"}
     for folder, rewards in expected.items():
         assert out[folder]["r"] == pytest.approx(rewards, abs=1e-6)
+
+
+def test_hub_layout_processor_loads_without_torchvision(tiny_qwen_dir, tmp_path):
+    """A Hub-style folder (preprocessor_config.json, video_preprocessor_config.json, tokenizer,
+    chat_template.json; no processor_config.json) loads through `load_processor`."""
+    from shortcutlab.modeling.loading import load_processor
+
+    proc = load_processor(tiny_qwen_dir)
+    hub = tmp_path / "hub"
+    proc.tokenizer.save_pretrained(hub)
+    proc.image_processor.save_pretrained(hub)
+    cfg = json.loads((hub / "preprocessor_config.json").read_text())
+    cfg["processor_class"] = "Qwen2VLProcessor"
+    (hub / "preprocessor_config.json").write_text(json.dumps(cfg))
+    video = {"video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2VLProcessor"}
+    (hub / "video_preprocessor_config.json").write_text(json.dumps(video))
+    (hub / "chat_template.json").write_text(json.dumps({"chat_template": proc.chat_template}))
+    assert not (hub / "processor_config.json").exists()
+    loaded = load_processor(hub)
+    assert type(loaded).__name__ == "Qwen2VLProcessor"
+    assert loaded.chat_template == proc.chat_template
+    rec = Record(
+        id="x",
+        prompt="What color?",
+        responses=["red"],
+        image=ImageRef(pil=Image.new("RGB", (64, 64))),
+    )
+    a = RewardCollator(proc).encode([rec]).inputs
+    b = RewardCollator(loaded).encode([rec]).inputs
+    assert torch.equal(a["input_ids"], b["input_ids"])
+    assert torch.equal(a["pixel_values"], b["pixel_values"])
+
+
+def test_load_processor_errors_are_model_errors(tmp_path):
+    from shortcutlab.errors import ModelError
+    from shortcutlab.modeling.loading import load_processor, processor_without_video
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelError, match="cannot load the processor"):
+        load_processor(tmp_path)
+    from transformers import LlavaProcessor, Qwen2VLProcessor
+
+    assert processor_without_video(LlavaProcessor) is LlavaProcessor  # no video part
+    sub = processor_without_video(Qwen2VLProcessor)
+    assert sub.__name__ == "Qwen2VLProcessor" and "video_processor" not in sub.get_attributes()

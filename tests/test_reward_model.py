@@ -109,6 +109,24 @@ def test_parameter_groups_partition(models):
     rm.set_trainable(vision=True, projector=True, language=True, head=True)
 
 
+def test_parameter_groups_under_lora(tiny_qwen_dir, tmp_path):
+    """PEFT renames parameters (base_model.model...); groups must still be found."""
+    peft = pytest.importorskip("peft")
+    rm = RewardModel.from_pretrained(tiny_qwen_dir, seed=0)
+    sizes = {g: len(ps) for g, ps in rm.named_parameter_groups().items()}
+    config = peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"])
+    rm.backbone = peft.get_peft_model(rm.backbone, config)
+    groups = rm.named_parameter_groups()
+    assert len(groups["vision"]) == sizes["vision"]
+    assert len(groups["projector"]) == sizes["projector"]
+    assert any("lora_" in n for n, _ in groups["language"])
+    with pytest.raises(ModelError, match="merge_adapters"):
+        rm.save_pretrained(tmp_path / "x")
+    rm.merge_adapters()
+    assert not any("lora_" in n for n, _ in rm.named_parameters())
+    assert RewardModel.from_pretrained(rm.save_pretrained(tmp_path / "rm")).arch == "qwen2_vl"
+
+
 def test_truncation_cuts_prompt_not_answer(models):
     rm = models["llava"]
     answer = "The circle is red."
@@ -146,21 +164,37 @@ def test_remote_code_warning_and_missing_model(tiny_llava_dir, tmp_path):
         RewardModel.from_pretrained(tmp_path / "does-not-exist")
 
 
-def test_scores_all_llava_bench_pairs(realdata, tiny_llava_dir):
-    """All 110 real LLaVA-Bench pairs (real photos, long answers) get finite rewards."""
-    path = realdata / "llava-bench-in-the-wild" / "pairs_from_gpt4_reviews.jsonl"
-    records = _load_pairs(path)
-    assert len(records) == 110
-    rm = RewardModel.from_pretrained(tiny_llava_dir, seed=0).eval()
-    col = RewardCollator(rm.processor, max_length=1024)
-    rewards = []
+def _score_pairs(records: list[Record], folder: Path) -> tuple[torch.Tensor, int]:
+    rm = RewardModel.from_pretrained(folder, seed=0).eval()
+    col = RewardCollator(rm.processor, max_length=384)  # long answers: truncation on real text
+    rewards, cut = [], 0
     with torch.no_grad():
         for i in range(0, len(records), 16):
             batch = col.encode(records[i : i + 16], share_images=True)
+            assert batch.inputs["attention_mask"].sum(1).max() <= 384
+            cut += batch.truncated + batch.answer_truncated
             rewards.append(rm(**batch.inputs))
-    rewards = torch.cat(rewards)
+    return torch.cat(rewards), cut
+
+
+LLAVA_BENCH = "llava-bench-in-the-wild/pairs_from_gpt4_reviews.jsonl"
+
+
+@pytest.mark.slow
+def test_scores_all_llava_bench_pairs(realdata, tiny_llava_dir):
+    """All 110 real LLaVA-Bench pairs (real photos, long answers) get finite rewards."""
+    records = _load_pairs(realdata / LLAVA_BENCH)
+    assert len(records) == 110
+    rewards, cut = _score_pairs(records, tiny_llava_dir)
     assert rewards.shape == (220,) and torch.isfinite(rewards).all()
-    assert rewards.std() > 0
+    assert rewards.std() > 0 and cut > 0
+
+
+def test_scores_llava_bench_sample(realdata, tiny_qwen_dir):
+    """A quick slice of the real pairs through Qwen2-VL (sizes vary per photo)."""
+    records = _load_pairs(realdata / LLAVA_BENCH)[:12]
+    rewards, _ = _score_pairs(records, tiny_qwen_dir)
+    assert rewards.shape == (24,) and torch.isfinite(rewards).all()
 
 
 def _load_pairs(path: Path) -> list[Record]:

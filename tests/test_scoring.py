@@ -18,6 +18,7 @@ from shortcutlab.errors import ConfigError, ShortcutlabError
 from shortcutlab.scoring import SCORE_COLUMNS, record_rows, run_scoring, score, to_frame
 from shortcutlab.scoring import journal as jr
 from shortcutlab.scoring.engine import (
+    encode,
     forward_records,
     load_model,
     make_collator,
@@ -115,9 +116,14 @@ def test_plan_batches_sorts_by_length_and_never_splits_records():
     assert plan_batches([Record("x", "p", ["a"] * 6)], 4) == [[0]]  # K > batch: alone
 
 
-def test_fast_path_equals_one_by_one(loaded, shape_records):
-    model, collator = loaded
+@pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
+def test_fast_path_equals_one_by_one(arch, tiny_dirs, shape_records):
+    """Shared image encodings + padded length-sorted batches == one response per forward."""
+    model, _, _ = load_model(tiny_dirs[arch], "cpu", False)
+    collator = make_collator(model, max_length=512, text_only=None)
     recs = list(shape_records)
+    shared = encode(collator, recs, share_images=True)
+    assert "image_index" in shared.inputs and shared.n_unique_images == 2  # not 5 images
     fast, _ = forward_records(model, collator, recs, device=model.device, share_images=True)
     ref = score_one_by_one(model, collator, recs, device=model.device)
     for f, r in zip(fast, ref, strict=True):

@@ -1,7 +1,7 @@
 """`shortcutlab score` end to end: CLI, SIGKILL + resume, 2 processes, real LLaVA-Bench pairs.
 
 Run: python -m pytest -x -q tests/test_scoring_cli.py        (add -m "not slow" to skip
-the full LLaVA-Bench file run)
+the 2-process and full LLaVA-Bench file runs)
 """
 
 from __future__ import annotations
@@ -113,6 +113,7 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
     assert not list(tmp_path.glob("s.jsonl.*"))
 
 
+@pytest.mark.slow  # 16-30 s: three Python processes start torch + transformers
 def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
     data = write_pairwise(tmp_path / "d.jsonl", 10)
     out = tmp_path / "two.jsonl"
@@ -134,10 +135,8 @@ def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
 def test_distributed_helpers_single_process():
     assert distributed.rank() == 0 and distributed.world_size() == 1 and distributed.is_main()
     assert distributed.shard(list(range(7)), 1, 3) == [1, 4]
-    assert distributed.strip_option(["score", "--num-processes", "2", "--x=1"], "--num-processes") == [
-        "score",
-        "--x=1",
-    ]
+    argv = ["score", "--num-processes", "2", "--x=1"]
+    assert distributed.strip_option(argv, "--num-processes") == ["score", "--x=1"]
     assert distributed.strip_option(["--num-processes=4", "a"], "--num-processes") == ["a"]
     cmd = distributed.launch_command(2, ["score", "--num-processes", "2"], cpu=True, port=1234)
     assert cmd[cmd.index("--num_processes") + 1] == "2" and "--multi_gpu" in cmd

@@ -11,6 +11,15 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.training import train
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine more threads are several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
     from shortcutlab.synth.shapes import make_shape_pairs
@@ -243,6 +252,15 @@ def test_save_sfc_and_image_only_proxy(tiny_qwen_dir, shapes, tmp_path):
     assert r["sfc"] == pytest.approx(r["proxy_loss"] / (r["loss"] + r["proxy_loss"]), rel=1e-5)
 
 
+@pytest.mark.parametrize("extra", [{"bf16": True}, {"gradient_checkpointing": True}])
+def test_bf16_and_gradient_checkpointing_train(extra, tiny_llava_dir, shapes, tmp_path):
+    summary = train(_cfg(tiny_llava_dir, shapes, tmp_path / "r", mode="shortcut-aware", **extra))
+    assert all(torch.isfinite(torch.tensor(summary["train_losses"])))
+    _, before = _params(tiny_llava_dir)
+    _, after = _params(tmp_path / "r" / "model")
+    assert _changed(before["language"], after["language"])
+
+
 def test_too_little_data_is_a_config_error(tiny_llava_dir, shapes, tmp_path):
     from shortcutlab.errors import ConfigError
 
@@ -295,3 +313,47 @@ def test_cli_bad_option_exits_2(tmp_path, capsys):
         main(["train", "--config", str(conf), "--model", "m", "--data", "d", "--output", "o"])
     assert ex.value.code == 2
     assert "learning_rte" in capsys.readouterr().err
+
+
+def test_resolve_resume(tmp_path):
+    from shortcutlab.errors import ConfigError
+    from shortcutlab.training.state import TRAINER_STATE, resolve_resume
+
+    assert resolve_resume(None, tmp_path) is None
+    assert resolve_resume("latest", tmp_path) is None  # nothing saved yet: start fresh
+    for step in (2, 10):
+        d = tmp_path / "checkpoints" / f"step-{step:06d}"
+        d.mkdir(parents=True)
+        (d / TRAINER_STATE).write_text("{}")
+    assert resolve_resume("latest", tmp_path).name == "step-000010"
+    with pytest.raises(ConfigError, match="not a checkpoint"):
+        resolve_resume(str(tmp_path), tmp_path)
+
+
+def test_shape_pairs_differ_only_in_the_colour_word(tmp_path):
+    from PIL import Image
+
+    from shortcutlab.synth.shapes import COLORS, make_shape_pairs
+
+    path = make_shape_pairs(20, 3, tmp_path / "a")
+    again = make_shape_pairs(20, 3, tmp_path / "b")
+    assert path.read_text() == again.read_text()  # deterministic for a seed
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        c, r = row["chosen"].split(), row["rejected"].split()
+        diff = [(x, y) for x, y in zip(c, r, strict=True) if x != y]
+        assert len(diff) == 1 and {w.rstrip(".") for w in diff[0]} <= set(COLORS)
+        img = Image.open(path.parent / row["img_path"]).convert("RGB")
+        colour = COLORS[diff[0][0].rstrip(".")]
+        assert colour in {px for _, px in img.getcolors(4096)}  # the shape has that colour
+
+
+def test_text_only_blank_and_rerun_starts_fresh_metrics(tiny_llava_dir, shapes, tmp_path):
+    from shortcutlab.modeling.reward_model import RewardModel
+
+    out = tmp_path / "run"
+    for _ in range(2):  # a second fresh run into the same folder replaces metrics.jsonl
+        train(_cfg(tiny_llava_dir, shapes, out, mode="text-only", text_only="blank"))
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == [1, 2]
+    assert RewardModel.from_pretrained(out / "model").text_only == "blank"

@@ -1,6 +1,6 @@
 """`shortcutlab model ...`: build tiny models and inspect model folders (thin typer layer).
 
-Library calls: `shortcutlab.modeling.tiny.build_tiny_model`, `modeling.info.model_info`.
+Library calls: `shortcutlab.modeling.tiny.build_tiny_model`, `RewardModel.from_pretrained`.
 torch / transformers are imported inside the commands so `--help` stays fast.
 """
 

@@ -182,7 +182,11 @@ def load_image(
     data = ref.data if ref.data is not None else _read_file(ref, loc, field)
     if len(data) == 0:
         raise data_error(
-            loc, f"image '{what}' is empty (0 bytes).", field=field, reason="bad_image"
+            loc,
+            f"image '{what}' is empty (0 bytes).",
+            field=field,
+            hint="The file was not fully written or downloaded; replace it.",
+            reason="bad_image",
         )
     return to_rgb(_decode(data, what, loc, field, max_pixels))
 
@@ -199,18 +203,23 @@ def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixel
             im.load()
     except DataError:
         raise
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:  # PIL's own limit, checked in open()
         raise data_error(
             loc,
-            f"image '{what}' is too large to decode safely.",
+            f"image '{what}' is too large to decode safely ({exc}).",
             field=field,
             hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
             reason="image_too_large",
         ) from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
+        why = (
+            "not a recognised image format"  # PIL's own text names a BytesIO object
+            if isinstance(exc, Image.UnidentifiedImageError)
+            else f"{type(exc).__name__}: {exc}"
+        )
         raise data_error(
             loc,
-            f"cannot decode image '{what}' ({type(exc).__name__}: {exc}).",
+            f"cannot decode image '{what}' ({why}).",
             field=field,
             hint="The file is corrupt, truncated or not an image.",
             reason="bad_image",

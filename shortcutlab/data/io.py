@@ -135,7 +135,7 @@ def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, 
                 _emit(
                     data_error(
                         loc,
-                        f"malformed JSON ({exc.msg} at column {exc.colno}).",
+                        f"malformed JSON ({_json_msg(exc)}).",
                         hint="Each line must be one complete JSON object (truncated file?).",
                         reason="malformed_json",
                     ),
@@ -148,6 +148,11 @@ def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, 
             yield loc, row
     if seen == 0:
         raise _empty(p, "Expected one JSON object per line.")
+
+
+def _json_msg(exc: json.JSONDecodeError) -> str:
+    """'Expecting value at column 7' (json's own msg may end in ' at' already)."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
 def _not_object(loc: SourceLoc, row: Any) -> DataError:
@@ -194,7 +199,7 @@ def _iter_json_list(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceL
         except json.JSONDecodeError as exc:  # the rest of the file cannot be trusted
             raise data_error(
                 SourceLoc(str(p), exc.lineno),
-                f"malformed JSON ({exc.msg} at column {exc.colno}).",
+                f"malformed JSON ({_json_msg(exc)}).",
                 hint="Check the file is complete and valid JSON.",
                 reason="malformed_json",
             ) from None

@@ -155,12 +155,26 @@ class _Loader:
         return DataError(
             f"no valid records (skipped {summary or 'none'}).",
             file=str(self.path),
-            hint=self.examples[0] if self.examples else None,
+            hint=f"First skipped row: {self.examples[0]}" if self.examples else None,
             reason="no_valid_records",
         )
 
     def validate(self, rec: Record, loc: SourceLoc) -> None:
-        """Reject a duplicate id; decode the image when check_images is on."""
+        """Reject an identical pair or a duplicate id; decode the image when check_images is on.
+
+        A pair whose chosen and rejected answers are the same text (up to surrounding
+        whitespace) carries no preference: its two rewards are equal, so it only adds a
+        constant log 2 to the loss and a guaranteed tie (counted wrong) to accuracy.
+        """
+        if rec.is_pairwise and rec.responses[0].strip() == rec.responses[1].strip():
+            raise data_error(
+                loc,
+                "chosen and rejected are the same text, so the pair has no preference.",
+                field="rejected",
+                hint="Drop the pair, or pass --skip-invalid to skip such pairs (counted as "
+                "'identical_responses').",
+                reason="identical_responses",
+            )
         first = self.seen.get(rec.id)
         if first is not None:
             raise data_error(

@@ -100,25 +100,40 @@ class RewardCollator:
         ]
         if not rows:
             raise DataError("no responses to encode (empty batch)", reason="empty")
-        cut_prompt = cut_answer = 0
-        inputs = self._process(rows, images)
-        lengths = inputs["attention_mask"].sum(dim=1).tolist()
-        if max(lengths) > self.max_length:
-            for row, n in zip(rows, lengths, strict=True):
-                if n > self.max_length:
-                    p, a = self._fit(row, images, records)
-                    cut_prompt += p
-                    cut_answer += a
-            inputs = self._process(rows, images)
+        self._image_extra: dict[str, int] = {}  # image key -> tokens its placeholder adds
+        inputs, cut_prompt, cut_answer = self._process_fitted(rows, images, records)
         batch = EncodedBatch(
             inputs=dict(inputs),
             index=[(r.record, r.response) for r in rows],
-            truncated=cut_prompt,
-            answer_truncated=cut_answer,
+            truncated=len(cut_prompt),
+            answer_truncated=len(cut_answer),
         )
         if share_images:
             self._share(batch, rows, images)
         return batch
+
+    def _process_fitted(
+        self, rows: list[_Row], images: dict[str, Any], records: list[Record]
+    ) -> tuple[Any, set[int], set[int]]:
+        """Processor output with every row <= max_length; rows whose prompt / answer was cut."""
+        cut_prompt: set[int] = set()
+        cut_answer: set[int] = set()
+        inputs = self._process(rows, images)
+        for attempt in range(4):  # fit over-long rows, then re-check the real processor output
+            lengths = inputs["attention_mask"].sum(dim=1).tolist()
+            if max(lengths) <= self.max_length:
+                return inputs, cut_prompt, cut_answer
+            if attempt == 3:
+                break
+            for k, (row, n) in enumerate(zip(rows, lengths, strict=True)):
+                if n > self.max_length:
+                    p, a = self._fit(row, images, records, n)
+                    if p:
+                        cut_prompt.add(k)
+                    if a:
+                        cut_answer.add(k)
+            inputs = self._process(rows, images)
+        raise DataError(f"could not fit all rows into max_length={self.max_length} tokens")
 
     # --- images -------------------------------------------------------------------------
     def _image_key(self, rec: Record) -> str | None:
@@ -165,13 +180,32 @@ class RewardCollator:
         return self.processor(text=texts, images=nested if has_image else None, **kwargs)
 
     def _row_length(self, row: _Row, images: dict[str, Any]) -> int:
-        return int(self._process([row], images)["attention_mask"].sum())
+        """Tokens of `row` after image expansion, without re-processing the image.
 
-    def _fit(self, row: _Row, images: dict[str, Any], records: list[Record]) -> tuple[int, int]:
+        = tokens of the row rendered without image + the image's extra tokens, measured once
+        per image on an empty row (placeholders are special tokens, so this is exact for
+        the processors we know; `encode` re-checks the final batch anyway).
+        """
+        text = self.render(row.prompt, row.answer, False)
+        n = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if row.image_key is None:
+            return n
+        if row.image_key not in self._image_extra:
+            empty = _Row(0, 0, "", "", row.image_key)
+            with_image = int(self._process([empty], images)["attention_mask"].sum())
+            bare = self.render("", "", False)
+            without = len(self.tokenizer(bare, add_special_tokens=False)["input_ids"])
+            self._image_extra[row.image_key] = with_image - without
+        return n + self._image_extra[row.image_key]
+
+    def _fit(
+        self, row: _Row, images: dict[str, Any], records: list[Record], length: int
+    ) -> tuple[int, int]:
         """Shorten `row` in place to fit max_length: prompt head first, then answer tail."""
         cut_p = cut_a = 0
-        for _ in range(8):  # re-tokenising decoded text may shift a token; iterate
-            over = self._row_length(row, images) - self.max_length
+        for step in range(8):  # re-tokenising decoded text may shift a token; iterate
+            n = length if step == 0 else self._row_length(row, images)
+            over = n - self.max_length
             if over <= 0:
                 break
             ids = self.tokenizer(row.prompt, add_special_tokens=False)["input_ids"]

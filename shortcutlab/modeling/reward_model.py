@@ -44,6 +44,7 @@ FORMAT_VERSION = 1
 _PROJECTOR_PREFIXES = ("multi_modal_projector", "connector", "visual.merger", "mlp1")
 _VISION_PREFIXES = ("vision_tower", "visual", "vision_model")
 _LANGUAGE_PREFIXES = ("language_model", "text_model")
+_WRAPPER_PREFIXES = ("base_model.model.", "module.", "_orig_mod.")
 _DROP_KEYS = ("labels",)  # processor outputs no backbone accepts (PaliGemma's labels)
 
 
@@ -151,6 +152,11 @@ class RewardModel(nn.Module):
         """Write backbone (safetensors), head, `shortcutlab_reward.json` and the processor."""
         from safetensors.torch import save_file
 
+        if hasattr(self.backbone, "merge_and_unload"):
+            raise ModelError(
+                "the backbone has PEFT adapters; call `merge_adapters()` before save_pretrained "
+                "(or save the adapters with `backbone.save_pretrained`)"
+            )
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         with quiet_transformers():
@@ -209,6 +215,12 @@ class RewardModel(nn.Module):
 
     # --- parameter groups (freezing) -------------------------------------------------------
     def _group_of(self, name: str) -> str:
+        stripped = True
+        while stripped:  # names under PEFT / DDP / torch.compile wrappers
+            stripped = False
+            for wrapper in _WRAPPER_PREFIXES:
+                if name.startswith(wrapper):
+                    name, stripped = name[len(wrapper) :], True
         for prefix in _PROJECTOR_PREFIXES:
             if name.startswith(prefix):
                 return "projector"
@@ -247,6 +259,11 @@ class RewardModel(nn.Module):
         for group, params in self.named_parameter_groups().items():
             for _, p in params:
                 p.requires_grad_(flags[group])
+
+    def merge_adapters(self) -> None:
+        """Merge PEFT (LoRA) adapters into the backbone weights, so it saves as a plain model."""
+        if hasattr(self.backbone, "merge_and_unload"):
+            self.backbone = self.backbone.merge_and_unload()
 
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
         self.backbone.gradient_checkpointing_enable(**kwargs)

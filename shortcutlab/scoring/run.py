@@ -262,8 +262,26 @@ def run_scoring(
     load = _loader(model, device, bf16, max_length, text_only)
     if output is None:
         return _run_in_memory(result, records, load, batch_size, source, environment, progress)
-    out = result.output = Path(output)
+    return _run_journaled(
+        result, records, Path(output), overwrite, load, batch_size, source, environment, progress
+    )
+
+
+def _run_journaled(
+    result: ScoreResult,
+    records: list,
+    out: Path,
+    overwrite: bool,
+    load: Callable,
+    batch_size: int,
+    source: str,
+    environment: str,
+    progress: Progress | None,
+) -> ScoreResult:
+    """With an output file: decide / resume, score this rank's shard, rank 0 merges."""
+    result.output = out
     journal = jr.Journal(out)
+    fp, prov = result.fingerprint, result.provenance
     action = jr.decide(journal, out, fp, overwrite)
     if action == "complete":
         result.table = _read_output(out, records)

@@ -229,9 +229,11 @@ def _copy_adapter(peft_model: nn.Module, src: str, dst: str) -> None:
 
 
 def _enable_checkpointing(rm: nn.Module) -> None:
-    for target in (rm, getattr(rm, "backbone", None)):
-        fn = getattr(target, "gradient_checkpointing_enable", None)
+    """Activation checkpointing on the backbone (transformers 5 name first, then the old one)."""
+    backbone = getattr(rm, "backbone", rm)
+    for name in ("activation_checkpointing_enable", "gradient_checkpointing_enable"):
+        fn = getattr(backbone, name, None)
         if fn is not None:
             fn()
             return
-    log.warning("gradient_checkpointing: the model has no gradient_checkpointing_enable()")
+    log.warning("gradient_checkpointing: the model has no activation checkpointing method")

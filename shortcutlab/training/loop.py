@@ -44,6 +44,7 @@ STATS = (
     "sfc_max",
     "truncated",
 )
+S = {name: i for i, name in enumerate(STATS)}  # statistic name -> index
 
 
 def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int]:
@@ -131,30 +132,41 @@ class Trainer:
         """Forward + backward of one micro-batch; returns its statistics (len(STATS),)."""
         out = self.forward_losses(records, self.model)
         loss = out["loss"]  # (P,)
-        stats = torch.zeros(len(STATS), dtype=torch.float64)
+        values: dict[str, float] = {}
         if "proxy_loss" in out:
             objective, weights = shortcut_aware_loss(
                 loss,
                 out["proxy_loss"],
                 official_eps=self.cfg.sfc_official_eps,
                 normalize=self.cfg.sfc_normalize,
-            )
+            )  # weights: (P,) SFC, detached
             self._record_sfc(records, out, weights, step)
-            stats[5] = out["proxy_loss"].detach().sum()
-            stats[6] = (_margins(out["proxy_rewards"], out["pairs"]) > 0).sum()
-            stats[7:10] = torch.stack([weights.sum(), weights.min(), weights.max()]).double()
+            proxy_margins = _margins(out["proxy_rewards"], out["pairs"])
+            values.update(
+                proxy_loss=out["proxy_loss"].detach().sum().item(),
+                proxy_correct=(proxy_margins > 0).sum().item(),
+                sfc_sum=weights.sum().item(),
+                sfc_min=weights.min().item(),
+                sfc_max=weights.max().item(),
+            )
         else:
             objective = loss.mean()
         p_local = loss.numel()
         # scale: sum over this rank's pairs / all pairs of the step, x world (DDP averages
         # over ranks) x accumulation steps (accelerate divides each micro-loss by them)
         accum = self.cfg.gradient_accumulation_steps
-        scaled = objective * (p_local * self.world * accum / n_pairs_step)
-        self.accelerator.backward(scaled)
-        margins = _margins(out["rewards"], out["pairs"])
-        stats[0] = objective.detach().double() * p_local
-        stats[1] = loss.detach().sum()
-        stats[2], stats[3], stats[4] = (margins > 0).sum(), (margins == 0).sum(), p_local
+        self.accelerator.backward(objective * (p_local * self.world * accum / n_pairs_step))
+        margins = _margins(out["rewards"], out["pairs"])  # (P,)
+        values.update(
+            objective=objective.detach().double().item() * p_local,
+            loss=loss.detach().sum().item(),
+            correct=(margins > 0).sum().item(),
+            ties=(margins == 0).sum().item(),
+            pairs=p_local,
+        )
+        stats = torch.zeros(len(STATS), dtype=torch.float64)
+        for name, value in values.items():
+            stats[S[name]] = value
         return stats
 
     def _record_sfc(self, records: list[Record], out: dict, weights: torch.Tensor, step: int):
@@ -200,15 +212,16 @@ class Trainer:
     def reduce_stats(self, per_micro: torch.Tensor) -> torch.Tensor:
         """Sum sums over micro-steps and ranks; min/max of SFC over all of them."""
         local = per_micro.sum(0)
-        local[8] = per_micro[:, 8].min()
-        local[9] = per_micro[:, 9].max()
-        local[10] = self._truncated
+        local[S["sfc_min"]] = per_micro[:, S["sfc_min"]].min()
+        local[S["sfc_max"]] = per_micro[:, S["sfc_max"]].max()
+        local[S["truncated"]] = self._truncated
         self._truncated = 0
         if self.world == 1:
             return local
         gathered = self.accelerator.gather(local.to(self.accelerator.device).unsqueeze(0)).cpu()
         total = gathered.sum(0)
-        total[8], total[9] = gathered[:, 8].min(), gathered[:, 9].max()
+        total[S["sfc_min"]] = gathered[:, S["sfc_min"]].min()
+        total[S["sfc_max"]] = gathered[:, S["sfc_max"]].max()
         return total
 
     # ------------------------------------------------------------------ evaluation

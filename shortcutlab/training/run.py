@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from shortcutlab.errors import ConfigError
-from shortcutlab.training.loop import STATS, elapsed, lr_now, stats_row
+from shortcutlab.training.loop import STATS, S, elapsed, lr_now, stats_row
 from shortcutlab.training.state import load_checkpoint, resolve_resume, save_checkpoint
 
 
@@ -93,9 +93,10 @@ def run_loop(tr: Any, command: list[str] | None = None) -> dict[str, Any]:
     """Train from the first or resumed step; save; return the run summary."""
     write_run_files(tr, command)
     start_step = resume_step(tr)
+    if tr.accelerator.is_main_process:
+        _trim_metrics(tr.out / "metrics.jsonl", start_step)
     t0 = time.time()
-    window = torch.zeros(len(STATS), dtype=torch.float64)
-    window[8], window[9] = float("inf"), float("-inf")
+    window = _empty_window()
     proxy = tr.proxy_collator is not None
     with _progress(tr, start_step) as bar:
         task = bar.add_task("", total=tr.total_steps, completed=start_step) if bar else None
@@ -110,8 +111,7 @@ def run_loop(tr: Any, command: list[str] | None = None) -> dict[str, Any]:
                 tr.output_writer.write(
                     stats_row(window, done, done / tr.steps_per_epoch, lr, proxy)
                 )
-                window = torch.zeros_like(window)
-                window[8], window[9] = float("inf"), float("-inf")
+                window = _empty_window()
             if bar:
                 bar.update(task, completed=done, description=f"loss {row['loss']:.4f}")
             if tr.eval_records and tr.cfg.eval_steps > 0 and done % tr.cfg.eval_steps == 0:
@@ -123,10 +123,30 @@ def run_loop(tr: Any, command: list[str] | None = None) -> dict[str, Any]:
     return finish(tr, start_step, elapsed(t0))
 
 
+def _trim_metrics(path: Any, start_step: int) -> None:
+    """A fresh run starts a new metrics.jsonl; a resumed one keeps rows up to its step."""
+    if not path.is_file():
+        return
+    keep = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if start_step > 0 and line.strip() and json.loads(line).get("step", 0) <= start_step
+    ]
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
+def _empty_window() -> torch.Tensor:
+    window = torch.zeros(len(STATS), dtype=torch.float64)
+    window[S["sfc_min"]], window[S["sfc_max"]] = float("inf"), float("-inf")
+    return window
+
+
 def _accumulate(window: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+    """Sum statistics of several steps (min / max for the SFC extremes)."""
     out = window + stats
-    out[8] = torch.minimum(window[8], stats[8])
-    out[9] = torch.maximum(window[9], stats[9])
+    lo, hi = S["sfc_min"], S["sfc_max"]
+    out[lo] = torch.minimum(window[lo], stats[lo])
+    out[hi] = torch.maximum(window[hi], stats[hi])
     return out
 
 
@@ -137,16 +157,42 @@ def _log_eval(tr: Any, step: int) -> dict[str, Any]:
     return row
 
 
+def _full_module(tr: Any) -> Any:
+    """The trained Branches with full (unsharded) weights on rank 0.
+
+    DDP / one process: the unwrapped module. FSDP / DeepSpeed shard the weights, so the
+    full state dict is gathered (a collective: every rank calls it) and loaded into a
+    fresh copy on rank 0. (The sharded path is not exercised by the CPU test suite.)
+    """
+    from accelerate.utils import DistributedType
+
+    acc = tr.accelerator
+    if acc.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return acc.unwrap_model(tr.model)
+    state = acc.get_state_dict(tr.model)
+    if not acc.is_main_process:
+        return None
+    from shortcutlab.training.branches import build_branches
+
+    module, _ = build_branches(tr.cfg)
+    module.load_state_dict(state)
+    return module
+
+
 def finish(tr: Any, start_step: int, seconds: float) -> dict[str, Any]:
     """Final evaluation, model export, sfc.jsonl and the summary (returned on every rank)."""
     from shortcutlab.training.export import export_branches
 
-    final_eval = _log_eval(tr, tr.total_steps) if tr.eval_records else None
+    final_eval = None
+    if tr.eval_records:  # reuse the in-loop evaluation when it ran at the last step
+        done = tr.eval_results and tr.eval_results[-1]["step"] == tr.total_steps
+        final_eval = tr.eval_results[-1] if done else _log_eval(tr, tr.total_steps)
     acc = tr.accelerator
     acc.wait_for_everyone()
+    module = _full_module(tr)
     saved: dict[str, str] = {}
     if acc.is_main_process:
-        saved = export_branches(acc.unwrap_model(tr.model), tr.cfg, tr.out)
+        saved = export_branches(module, tr.cfg, tr.out)
     if tr.cfg.save_sfc and tr.proxy_collator is not None:
         from accelerate.utils import gather_object
 

@@ -1,0 +1,187 @@
+"""The study runner (shortcutlab.study) and its diagnostics (shortcutlab.study_report)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shortcutlab.data.io import write_table
+from shortcutlab.data.schemas import load_records
+from shortcutlab.errors import ConfigError
+from shortcutlab.scoring.table import record_rows
+from shortcutlab.study import Cells, Study, StudyEnv, load_study, run_study
+from shortcutlab.study_report import write_results
+from shortcutlab.synth import templates as T
+from shortcutlab.synth.benchmark import build_benchmark
+
+ENVS = ("povid", "rlhfv")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    return build_benchmark(tmp_path_factory.mktemp("bench"), seed=0, size="tiny")
+
+
+def _study(bench, base_model: str = "unused", **kw) -> Study:
+    envs = [StudyEnv(e, str(bench.files[e]["train"]), str(bench.files[e]["test"]),
+                     str(bench.files[e]["shift"])) for e in ENVS]  # fmt: skip
+    return Study(base_model=base_model, environments=envs, n_boot=50, **kw)
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_load_study_resolves_paths_against_the_yaml_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "study.yaml").write_text(
+        "base_model: m\nseeds: 2\nenvironments:\n"
+        "  - {name: a, train: a/train.jsonl, test: a/test.jsonl}\n"
+        "train: {max_steps: 5}\n"
+    )
+    st = load_study(tmp_path / "sub" / "study.yaml")
+    assert st.environments[0].train == str(tmp_path / "sub" / "a" / "train.jsonl")
+    assert st.environments[0].shift is None
+    assert st.seeds == [0, 1]
+    assert st.base_model == "m"  # not a local folder: kept as given (a Hub id)
+    assert st.train_modes == ["standard", "shortcut-aware"]  # proxies come from SA runs
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"base_model": "m", "environments": [{"name": "a", "train": "t"}]}, "needs name, train"),
+        (
+            {"base_model": "m", "environments": [{"name": "a", "train": "t", "test": "u"}] * 2},
+            "unique names",
+        ),  # fmt: skip
+        (
+            {
+                "base_model": "m",
+                "environments": [{"name": "a", "train": "t", "test": "u"}],
+                "modes": ["fancy"],
+            },
+            "unknown study mode",
+        ),  # fmt: skip
+        (
+            {
+                "base_model": "m",
+                "environments": [{"name": "a", "train": "t", "test": "u"}],
+                "train": {"model": "x"},
+            },
+            "may not set 'model'",
+        ),  # fmt: skip
+        ({"base_model": "m", "environments": [], "colour": 1}, "unknown study key"),
+        ({"environments": [{"name": "a", "train": "t", "test": "u"}]}, "needs 'base_model'"),
+    ],
+)
+def test_bad_studies_are_config_errors(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        load_study(raw)
+
+
+def test_text_only_runs_are_added_without_shortcut_aware(bench):
+    assert _study(bench, modes=["standard"]).train_modes == ["standard", "text-only"]
+    st = _study(bench, text_only_models="train")
+    assert st.train_modes == ["standard", "shortcut-aware", "text-only"]
+
+
+def test_done_markers_match_only_their_fingerprint(tmp_path):
+    cells = Cells(tmp_path)
+    cells.put("train__x", "fp1", {"model": "m"})
+    assert cells.get("train__x", "fp1")["result"] == {"model": "m"}
+    assert cells.get("train__x", "fp2") is None
+    assert cells.get("score__y", "fp1") is None
+    assert not list((tmp_path / ".done").glob("*.tmp"))  # written atomically
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def _cue_reward(env: str, text: str) -> float:
+    """A 'model' that follows environment env's text cue only."""
+    if env == "vlf":
+        return float(len(text))
+    if env == "povid":
+        return -float(len(text))
+    return 1.0 if text.startswith(T.HEDGES) else 0.0
+
+
+def _write_scores(folder: Path, mode: str, train: str, test: str, data: Path) -> None:
+    rows = []
+    answers = {json.loads(x)["id"]: json.loads(x)["answer"] for x in data.read_text().splitlines()}
+    for rec in load_records(data):
+        if mode == "shortcut-aware":  # sees: names the right answer
+            rewards = [float(f" {answers[rec.id]}" in " " + r.lower()) for r in rec.responses]
+        else:  # standard and text-only follow the cue of their training environment
+            rewards = [_cue_reward(train, r) for r in rec.responses]
+        rows += record_rows(rec, rewards, environment=test)
+    write_table(rows, folder / f"{mode}__{train}__{test}.jsonl")
+
+
+def _cue_accuracy(env: str, data: Path) -> float:
+    recs = load_records(data)
+    right = sum(_cue_reward(env, r.responses[0]) > _cue_reward(env, r.responses[1]) for r in recs)
+    return 100.0 * right / len(recs)
+
+
+def test_write_results_from_hand_made_score_tables(bench, tmp_path):
+    """Matrix, SFD and shift numbers equal what the hand-made 'models' imply."""
+    study = _study(bench)
+    folder = tmp_path / "scores" / "s0"
+    for mode in ("standard", "shortcut-aware", "text-only"):
+        for train in ENVS:
+            for test in ENVS:
+                _write_scores(folder, mode, train, test, bench.files[test]["test"])
+            _write_scores(folder / "shift", mode, train, train, bench.files[train]["shift"])
+    summary = write_results(study, tmp_path, say=lambda m: None)
+    std = summary["matrix"]["standard"]["matrix"]
+    for train in ENVS:
+        for test in ENVS:
+            assert std[train][test] == pytest.approx(
+                _cue_accuracy(train, bench.files[test]["test"])
+            )
+    assert summary["matrix"]["shortcut-aware"]["iid_mean"] == 100.0
+    assert summary["matrix"]["shortcut-aware"]["ood_mean"] == 100.0
+    # the standard model *is* its proxy: right exactly where the proxy is right -> SFD 100
+    assert summary["sfd"]["standard"]["shift"]["mean_sfd"] == pytest.approx(100.0)
+    assert summary["sfd"]["shortcut-aware"]["shift"]["mean_sfd"] == pytest.approx(0.0)
+    assert summary["shift"]["standard"]["by_env"]["povid"] == pytest.approx(10.0)
+    assert summary["shift"]["shortcut-aware"]["mean"] == pytest.approx(100.0)
+    res = tmp_path / "results"
+    for name in ("matrix.png", "sfd.csv", "shift.csv", "accuracy_long.csv", "correlation.csv",
+                 "length.csv", "matrix_standard.csv", "sfd_standard_s0.png"):  # fmt: skip
+        assert (res / name).is_file(), name
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    from shortcutlab.modeling.tiny import build_tiny_model
+
+    return build_tiny_model("llava", tmp_path_factory.mktemp("tiny") / "llava", seed=0)
+
+
+@pytest.mark.slow
+def test_run_study_end_to_end_and_cached(bench, tiny_base, tmp_path):
+    study = _study(bench, base_model=str(tiny_base))
+    study.train = {"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 3e-4}
+    study.score = {"batch_size": 32}
+    out = tmp_path / "study"
+    first = run_study(study, out, progress=False)
+    # 2 modes x 2 envs; 6 models (4 + 2 proxies) x (2 tests + own shift)
+    assert first["ran"] == {"train": 4, "score": 18}
+    assert Path(os.fspath(first)) == out / "scores" / "s0"
+    files = sorted(p.name for p in (out / "scores" / "s0").glob("*.jsonl"))
+    assert "text-only__povid__rlhfv.jsonl" in files and len(files) == 12
+    assert set(first["matrix"]) == {"standard", "shortcut-aware", "text-only"}
+    assert (out / "results" / "summary.json").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")}
+    again = run_study(study, out, progress=False)
+    assert again["ran"] == {"train": 0, "score": 0}
+    assert {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")} == stamps
+    assert again["matrix"] == first["matrix"]

@@ -119,6 +119,7 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Any) -
     test = str(bench / "test.jsonl")
     result: dict[str, Any] = {"model": str(run / "model"), "steps": plan.pretrain_steps,
                               "seconds": round(time.time() - t0, 1)}  # fmt: skip
+    result["eval_curve"] = _eval_curve(run / "metrics.jsonl")
     for name, text_only in (("with_image", None), ("text_only", "drop")):
         df = score(str(run / "model"), test, str(run / f"heldout_{name}.jsonl"),
                    text_only=text_only, batch_size=plan.score_batch, overwrite=True)  # fmt: skip
@@ -128,6 +129,16 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Any) -
     say(f"seeing init: {plan.pretrain_steps} steps, held-out accuracy {100 * acc:.1f} "
         f"with image, {100 * txt:.1f} text-only ({result['seconds']} s)")  # fmt: skip
     return result
+
+
+def _eval_curve(metrics: Path) -> list[dict[str, float]]:
+    """(step, held-out accuracy) of the evaluations logged during a run."""
+    from shortcutlab.training.state import read_metrics
+
+    if not metrics.is_file():
+        return []
+    return [{"step": r["step"], "eval_acc": r["eval_acc"]} for r in read_metrics(metrics)
+            if r.get("split") == "eval"]  # fmt: skip
 
 
 def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def _benchmark(demo: dict[str, Any]) -> list[str]:
 def _init(demo: dict[str, Any]) -> list[str]:
     i = demo["seeing_init"]
     w, t = i["with_image"], i["text_only"]
-    return [
+    lines = [
         "## 2. The seeing initialisation",
         "",
         f"A tiny random-init {demo['arch']} trained {i['steps']} steps as a standard RM on the "
@@ -68,6 +68,11 @@ def _init(demo: dict[str, Any]) -> list[str]:
         f"{t['n_ties']} count as wrong). Source: `demo.json` → `seeing_init`.",
         "",
     ]
+    curve = i.get("eval_curve") or []
+    if curve:
+        steps = ", ".join(f"{c['step']}: {100 * c['eval_acc']:.1f}" for c in curve)
+        lines[-1:] = ["", f"Held-out accuracy during pre-training (step: points): {steps}.", ""]
+    return lines
 
 
 def _matrix(s: dict[str, Any]) -> list[str]:

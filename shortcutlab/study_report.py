@@ -48,6 +48,13 @@ def _mean_sd(values: list[float]) -> dict[str, Any]:
             "n": int(v.size)}  # fmt: skip
 
 
+def _ordered(mat: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Rows and columns in the study's environment order (others after, as found)."""
+    rows = [e for e in order if e in mat.index] + [e for e in mat.index if e not in order]
+    cols = [e for e in order if e in mat.columns] + [e for e in mat.columns if e not in order]
+    return mat.reindex(index=rows, columns=cols)
+
+
 def matrix_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     """Matrices per seed and their seed means; CSVs and the heatmap figure."""
     from shortcutlab.diagnostics import matrix as mx
@@ -62,7 +69,8 @@ def matrix_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     mean_long = long.groupby(["mode", "train_env", "test_env"], sort=False, as_index=False)[
         "accuracy"
     ].mean()
-    mats = mx.matrices_from_long(mean_long)
+    order = [e.name for e in study.environments]  # study order, not file-name order
+    mats = {m: _ordered(mat, order) for m, mat in mx.matrices_from_long(mean_long).items()}
     per_seed: dict[str, list[dict]] = {}
     for seed, grp in long.groupby("seed"):
         for mode, mat in mx.matrices_from_long(grp).items():

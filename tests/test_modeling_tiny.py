@@ -79,6 +79,25 @@ def test_shared_images_match(arch, all_dirs, shape_records):
     torch.testing.assert_close(shared, dup, atol=1e-5, rtol=0)
 
 
+def test_shared_images_with_internvl_tiles(all_dirs, shape_records):
+    """Multi-tile images (InternVL dynamic tiling): shared path still == per response."""
+    rm = RewardModel.from_pretrained(all_dirs["internvl"], seed=0).eval()
+    rm.processor.image_processor.max_patches = 4
+    wide = Record(
+        id="w",
+        prompt="Describe.",
+        responses=["a", "bb"],
+        image=ImageRef(pil=Image.new("RGB", (200, 64), (9, 99, 199))),
+    )  # several tiles
+    records = [*shape_records, wide]
+    col = RewardCollator(rm.processor)
+    shared = col.encode(records, share_images=True)
+    assert shared.inputs["unique_num_patches"].sum() > 2
+    with torch.no_grad():
+        dup = rm(**col.encode(records).inputs)
+        torch.testing.assert_close(rm(**shared.inputs), dup, atol=1e-5, rtol=0)
+
+
 def test_deterministic_for_a_seed(tmp_path, tiny_llava_dir):
     again = build_tiny_model("llava", tmp_path / "a", seed=0)
     other = build_tiny_model("llava", tmp_path / "b", seed=1)

@@ -1,7 +1,7 @@
 """`shortcutlab score` end to end: CLI, SIGKILL + resume, 2 processes, real LLaVA-Bench pairs.
 
 Run: python -m pytest -x -q tests/test_scoring_cli.py        (add -m "not slow" to skip
-the 2-process and full LLaVA-Bench file runs)
+the SIGKILL + resume, 2-process and full LLaVA-Bench file runs)
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def test_cli_rejects_bad_text_only(tiny_llava_dir, tmp_path):
     assert err.value.code == 2
 
 
+@pytest.mark.slow  # 17-37 s: two CLI processes start torch + transformers
 def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_path):
     """A real `python -m shortcutlab score` killed with SIGKILL, restarted, compared."""
     data = write_pairwise(tmp_path / "d.jsonl", 30)

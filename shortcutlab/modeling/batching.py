@@ -251,12 +251,25 @@ class RewardCollator:
         if not order:
             return
         unique = self.processor.image_processor(
-            [[images[k]] for k in order], return_tensors="pt"
+            [[images[k]] for k in order], **self._images_kwargs(), return_tensors="pt"
         )  # one "sample" per unique image, same image options as the processor's own call
         for key, value in unique.items():
             batch.inputs[f"unique_{key}"] = value
             if key.startswith("pixel_"):
                 batch.inputs.pop(key, None)  # per-row pixels are not needed any more
+
+    def _images_kwargs(self) -> dict[str, Any]:
+        """The image options the processor itself would use (its class defaults included,
+        e.g. InternVL's `crop_to_patches=True`), so unique images are processed identically."""
+        try:
+            merged = self.processor._merge_kwargs(
+                tokenizer_init_kwargs=getattr(self.tokenizer, "init_kwargs", {})
+            )
+        except Exception:  # noqa: BLE001 - processors without the v5 kwargs machinery
+            return {}
+        out = dict(merged.get("images_kwargs", {}))
+        out.pop("return_tensors", None)
+        return out
 
 
 def _load(rec: Record, max_pixels: int | None) -> Any:

@@ -199,13 +199,18 @@ class RewardModel(nn.Module):
         rows = [int(i) for i in image_index.tolist() if int(i) >= 0]
         if not rows or not unique:
             return None
+        tiles = unique.pop("num_patches", None)  # (U,) tiles per image (InternVL tiling)
         enc = self.backbone.get_image_features(**unique, return_dict=True)
-        pooled = enc.pooler_output  # per unique image: list of (tokens_i, H) or (U, tokens, H)
+        pooled = enc.pooler_output  # list of U (tokens_i, H), or a (U or tiles, tokens, H) tensor
+        if torch.is_tensor(pooled) and tiles is not None:
+            groups = list(torch.split(pooled, tiles.tolist()))  # U x (tiles_i, tokens, H)
+            enc.pooler_output = torch.cat([groups[i] for i in rows])  # (row tiles, tokens, H)
+            return {"image": enc}
         n_unique = int(image_index.max()) + 1
         if len(pooled) != n_unique:
             raise ModelError(
                 f"{type(self.backbone).__name__} returned {len(pooled)} feature groups for "
-                f"{n_unique} unique images (multi-tile images?); encode with share_images=False"
+                f"{n_unique} unique images; encode this model with share_images=False"
             )
         if torch.is_tensor(pooled):
             enc.pooler_output = pooled[torch.tensor(rows, device=pooled.device)]  # (R, tokens, H)

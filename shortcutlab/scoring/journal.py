@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,31 @@ def model_fingerprint(model: Any) -> dict[str, str]:
         h.update(t.view(torch.uint8).numpy().tobytes())  # raw bytes, any dtype (bf16 too)
     path = getattr(model, "name_or_path", None) or getattr(model, "source", None) or "<memory>"
     return {"path": str(path), "sha256": h.hexdigest()}
+
+
+def fingerprint(
+    model: Any, data: Any, records: list, opts: dict[str, Any], command: Sequence[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(fingerprint compared on resume, provenance recorded in the summary).
+
+    Paths are provenance only: moving an unchanged file does not invalidate a journal.
+    """
+    from datetime import datetime, timezone
+
+    from shortcutlab.provenance import environment_info
+
+    m = model_fingerprint(model)
+    is_path = isinstance(data, (str, Path))
+    data_sha = data_fingerprint(data if is_path else records)
+    fp = {"model_sha256": m["sha256"], "data_sha256": data_sha, **opts}
+    prov = {
+        "model": m,
+        "data": {"path": str(Path(data).resolve()) if is_path else "<records>", "sha256": data_sha},
+        "versions": environment_info(),
+        "command": list(sys.argv if command is None else command),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return fp, prov
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:

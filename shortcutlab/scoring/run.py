@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -100,31 +99,6 @@ def _load_records(data: Any, schema: str | None, skip_invalid: bool) -> tuple[li
         return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
     records = list(data)
     return records, schema or (records[0].schema if records else ""), {}
-
-
-def _fingerprint(
-    model: Any, data: Any, records: list, opts: dict[str, Any], command: Sequence[str] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(fingerprint compared on resume, provenance recorded in the summary).
-
-    Paths are provenance only: moving an unchanged file does not invalidate a journal.
-    """
-    from datetime import datetime, timezone
-
-    from shortcutlab.provenance import environment_info
-
-    m = jr.model_fingerprint(model)
-    is_path = isinstance(data, (str, Path))
-    data_sha = jr.data_fingerprint(data if is_path else records)
-    fp = {"model_sha256": m["sha256"], "data_sha256": data_sha, **opts}
-    prov = {
-        "model": m,
-        "data": {"path": str(Path(data).resolve()) if is_path else "<records>", "sha256": data_sha},
-        "versions": environment_info(),
-        "command": list(sys.argv if command is None else command),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    return fp, prov
 
 
 def _score_shard(
@@ -249,7 +223,7 @@ def run_scoring(
         "skip_invalid": skip_invalid,
         "environment": environment,
     }
-    fp, prov = _fingerprint(model, data, records, opts, command)
+    fp, prov = jr.fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
         table=None,

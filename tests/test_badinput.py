@@ -147,9 +147,7 @@ def test_manifest_is_well_formed() -> None:
         assert case["exit"] in (0, 2) and isinstance(case["run"], list)
     used = {f for c in CASES for f in c["files"]}
     committed = {
-        str(p.relative_to(CORPUS / "files"))
-        for p in (CORPUS / "files").rglob("*")
-        if p.is_file()
+        str(p.relative_to(CORPUS / "files")) for p in (CORPUS / "files").rglob("*") if p.is_file()
     }
     assert committed <= used, f"unused corpus files: {sorted(committed - used)}"
 

@@ -99,13 +99,11 @@ def _build_llava(d: dict[str, int], image_size: int, vocab: int, seed: int) -> t
     return LlavaForConditionalGeneration, config, proc
 
 
-def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+def _qwen_parts(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    """Tokenizer, text config, special-token ids and image processor shared by Qwen2/2.5-VL."""
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )
-
-    from shortcutlab.modeling.loading import processor_without_video
 
     specials = {
         "image_token": "<|image_pad|>",
@@ -116,12 +114,28 @@ def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
     tok = build_tokenizer(
         "<|vision_start|><|image_pad|><|vision_end|>", specials, vocab_size=vocab, seed=seed
     )
-    head_dim = d["hidden"] // d["heads"]
-    half = head_dim // 2  # mrope_section must sum to head_dim / 2
+    half = d["hidden"] // d["heads"] // 2  # mrope_section must sum to head_dim / 2
     section = [half - 2 * (half // 3), half // 3, half // 3]
     text = _text_kwargs(d, tok) | {
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}
     }
+    ids = {f"{k}_id": tok.convert_tokens_to_ids(v) for k, v in specials.items()}
+    pixels = image_size * image_size
+    ip = Qwen2VLImageProcessorPil(
+        patch_size=d["patch"],
+        merge_size=2,
+        temporal_patch_size=2,
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+    )
+    return tok, text, ids, ip
+
+
+def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    from shortcutlab.modeling.loading import processor_without_video
+
+    tok, text, ids, ip = _qwen_parts(d, image_size, vocab, seed)
     vision = {
         "depth": d["vision_layers"],
         "embed_dim": d["vision_hidden"],
@@ -132,24 +146,38 @@ def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
         "temporal_patch_size": 2,
         "mlp_ratio": 2,
     }
-    config = Qwen2VLConfig(
-        text_config=text,
-        vision_config=vision,
-        image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
-    )
-    pixels = image_size * image_size
-    ip = Qwen2VLImageProcessorPil(
-        patch_size=d["patch"],
-        merge_size=2,
-        temporal_patch_size=2,
-        size={"shortest_edge": pixels, "longest_edge": pixels},
-    )
+    config = Qwen2VLConfig(text_config=text, vision_config=vision, **ids)
     cls = processor_without_video(Qwen2VLProcessor)
     proc = cls(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)
     return Qwen2VLForConditionalGeneration, config, proc
+
+
+def _build_qwen2_5_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+    )
+
+    from shortcutlab.modeling.loading import processor_without_video
+
+    tok, text, ids, ip = _qwen_parts(d, image_size, vocab, seed)
+    vision = {
+        "depth": d["vision_layers"],
+        "hidden_size": d["vision_hidden"],
+        "intermediate_size": d["vision_hidden"] * 2,
+        "out_hidden_size": d["hidden"],
+        "num_heads": d["heads"],
+        "patch_size": d["patch"],
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": d["patch"] * 4,  # 2x2 merged windows of 2x2 merge units
+        "fullatt_block_indexes": [d["vision_layers"] - 1],
+    }
+    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
+    cls = processor_without_video(Qwen2_5_VLProcessor)
+    proc = cls(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)
+    return Qwen2_5_VLForConditionalGeneration, config, proc
 
 
 def _idefics_tokenizer(vocab: int, seed: int, video: bool) -> Any:
@@ -269,6 +297,7 @@ def _build_internvl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
 _BUILDERS: dict[str, Callable[..., tuple]] = {
     "llava": _build_llava,
     "qwen2_vl": _build_qwen2_vl,
+    "qwen2_5_vl": _build_qwen2_5_vl,
     "idefics3": _build_idefics3,
     "smolvlm": _build_smolvlm,
     "internvl": _build_internvl,

@@ -99,7 +99,9 @@ def text_files() -> dict[str, bytes]:
     long_prompt = " ".join(f"word{i}" for i in range(3000))
     return {
         # line 2 holds a Latin-1 'é' (0xE9): not valid UTF-8
-        "non_utf8.jsonl": ok + b"\n" + _row(2, chosen="cafe").encode().replace(b"cafe", b"caf\xe9")
+        "non_utf8.jsonl": ok
+        + b"\n"
+        + _row(2, chosen="cafe").encode().replace(b"cafe", b"caf\xe9")
         + b"\n",
         # line 2: ~3 MB on one line, never closed
         "long_line.jsonl": ok + b"\n" + b'{"id": "r2", "prompt": "' + b"a" * LONG_LINE_CHARS,

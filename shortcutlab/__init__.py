@@ -13,6 +13,7 @@ _LAZY = {
     "ImageRef": "shortcutlab.data.records",
     "load_records": "shortcutlab.data.schemas",
     "RewardModel": "shortcutlab.modeling.reward_model",
+    "RewardCollator": "shortcutlab.modeling.batching",
     "build_tiny_model": "shortcutlab.modeling.tiny",
     "train": "shortcutlab.training",
     "score": "shortcutlab.scoring",

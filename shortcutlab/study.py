@@ -10,9 +10,9 @@ and redoes only what is missing or changed. Diagnostics are recomputed each time
 read score tables only and take seconds).
 
 Text-only models (the SFD proxy, Def. 3.1) are the `proxy/` branch of the
-shortcut-aware runs (trained jointly on the same data, Eq. 7) unless `text_only_models:
-train` asks for separate `text-only` runs (used automatically when no shortcut-aware
-mode is listed).
+shortcut-aware runs (trained jointly on the same data, Eq. 7), unless `text-only` is
+listed in `modes` or `text_only_models: train` is set: then separate `text-only` runs are
+trained (also when no shortcut-aware mode is listed).
 
 Layout of out_dir:
     study.json                     the resolved study
@@ -80,14 +80,24 @@ class Study:
             raise ConfigError(f"unknown study mode(s) {bad}; use {MM_MODES + (TEXT_MODE,)}.")
         if self.text_only_models not in ("proxy", "train"):
             raise ConfigError("text_only_models must be 'proxy' or 'train'.")
+        if self.proxy_from_runs and self.train.get("proxy", "text-only") != "text-only":
+            raise ConfigError(
+                "an image-only proxy (App. F) is not a text-only model; set "
+                "text_only_models: train to train text-only models for SFD."
+            )
         for key in ("mode", "model", "data", "output_dir", "seed"):
             if key in self.train:
                 raise ConfigError(f"study 'train' options may not set {key!r}; the study sets it.")
 
     @property
     def proxy_from_runs(self) -> bool:
-        """Whether text-only models come from the shortcut-aware runs' proxy/ folder."""
-        return self.text_only_models == "proxy" and "shortcut-aware" in self.modes
+        """Whether text-only models come from the shortcut-aware runs' proxy/ folder
+        (not when `text-only` is listed as a mode: then its runs are the text-only models)."""
+        return (
+            self.text_only_models == "proxy"
+            and "shortcut-aware" in self.modes
+            and TEXT_MODE not in self.modes
+        )
 
     @property
     def train_modes(self) -> list[str]:

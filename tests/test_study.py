@@ -86,6 +86,9 @@ def test_text_only_runs_are_added_without_shortcut_aware(bench):
     assert _study(bench, modes=["standard"]).train_modes == ["standard", "text-only"]
     st = _study(bench, text_only_models="train")
     assert st.train_modes == ["standard", "shortcut-aware", "text-only"]
+    listed = _study(bench, modes=["standard", "shortcut-aware", "text-only"])
+    assert not listed.proxy_from_runs  # one text-only model per env: the trained one
+    assert listed.train_modes == ["standard", "shortcut-aware", "text-only"]
 
 
 def test_done_markers_match_only_their_fingerprint(tmp_path):

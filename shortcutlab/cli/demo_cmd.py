@@ -29,8 +29,11 @@ def demo_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Tiny sizes and step budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the benchmark and the init.")] = 0,
 ) -> None:
+    from transformers.utils import logging as hf_logging
+
     from shortcutlab.demo import run_demo
 
+    hf_logging.disable_progress_bar()  # one line per stage, not per model load / save
     run_demo(out, seeds=seeds, quick=quick, seed=seed)
 
 

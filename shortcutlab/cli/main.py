@@ -23,7 +23,8 @@ Examples:
 
   shortcutlab data inspect data/train.jsonl
 
-  shortcutlab train --mode shortcut-aware --model models/tiny-llava --data train.jsonl --output runs/sa
+  shortcutlab train --mode shortcut-aware --model models/tiny-llava \
+    --data train.jsonl --output runs/sa
 
   shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
 

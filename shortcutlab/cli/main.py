@@ -55,14 +55,18 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     if version:
         from shortcutlab import __version__
 
         typer.echo(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
         raise typer.Exit()
 
 
@@ -81,24 +85,18 @@ _register_all()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app; print user errors as one paragraph, exit 2."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except ShortcutlabError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(err.exit_code)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
+    """Entry point: run the app; print user errors as one paragraph, exit 2.
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    Click handles its own usage errors (exit 2) in standalone mode; our errors that the
+    user can fix propagate out of the command and are rendered here.
+    """
+    try:
+        app(args=argv, standalone_mode=True)
+    except ShortcutlabError as err:
+        err_console.print(
+            f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True
+        )
+        sys.exit(err.exit_code)
 
 
 if __name__ == "__main__":

@@ -67,10 +67,10 @@ class RLHFVAdapter(Adapter):
         raw = as_text(require(row, "text", loc), loc, "text")
         try:
             inner = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise data_error(
                 loc,
-                f"'text' is not valid JSON ({exc.msg}).",
+                f"'text' is not valid JSON ({getattr(exc, 'msg', 'nested too deeply')}).",
                 field="text",
                 hint="RLHF-V keeps question/chosen/rejected in a JSON string.",
                 reason="malformed_json",

@@ -144,8 +144,21 @@ def _ref_from_path(
 ) -> ImageRef:
     if not path.strip():
         raise data_error(loc, "empty image path.", field=field, reason="missing_image")
-    full = resolve_image_path(path, loc=loc, field=field, base_dir=base_dir, image_root=image_root)
-    if check_exists and not full.is_file():
+    try:
+        full = resolve_image_path(
+            path, loc=loc, field=field, base_dir=base_dir, image_root=image_root
+        )
+        exists = full.is_file() if check_exists else True
+    except (OSError, ValueError) as exc:  # embedded NUL byte, name too long, ...
+        raise data_error(
+            loc,
+            f"unusable image path {_short_path(path)} ({exc.__class__.__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc}).",
+            field=field,
+            hint="Image fields must hold a file path relative to the data file or --image-root.",
+            reason="missing_image",
+        ) from None
+    if not exists:
         where = "image root" if image_root is not None else "data file's folder"
         raise data_error(
             loc,
@@ -156,6 +169,11 @@ def _ref_from_path(
             reason="missing_image",
         )
     return ImageRef(path=str(full), origin=path, field=field)
+
+
+def _short_path(path: str) -> str:
+    text = repr(path)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_image(
@@ -239,10 +257,10 @@ def _read_file(ref: ImageRef, loc: SourceLoc | None, field: str) -> bytes:
             field=field,
             reason="missing_image",
         ) from None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise data_error(
             loc,
-            f"cannot read image '{ref.path}' ({exc.strerror}).",
+            f"cannot read image {_short_path(ref.path)} ({getattr(exc, 'strerror', None) or exc}).",
             field=field,
             reason="bad_image",
         ) from None

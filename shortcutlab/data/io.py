@@ -131,7 +131,7 @@ def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, 
                 continue
             try:
                 row = json.loads(text)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 _emit(
                     data_error(
                         loc,
@@ -150,8 +150,10 @@ def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, 
         raise _empty(p, "Expected one JSON object per line.")
 
 
-def _json_msg(exc: json.JSONDecodeError) -> str:
+def _json_msg(exc: Exception) -> str:
     """'Expecting value at column 7' (json's own msg may end in ' at' already)."""
+    if not isinstance(exc, json.JSONDecodeError):  # RecursionError from deep nesting
+        return "nested too deeply to parse"
     return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
@@ -196,9 +198,9 @@ def _iter_json_list(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceL
         loc = SourceLoc(str(p), line)
         try:
             item, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:  # the rest of the file cannot be trusted
+        except (json.JSONDecodeError, RecursionError) as exc:  # the rest cannot be trusted
             raise data_error(
-                SourceLoc(str(p), exc.lineno),
+                SourceLoc(str(p), getattr(exc, "lineno", line)),
                 f"malformed JSON ({_json_msg(exc)}).",
                 hint="Check the file is complete and valid JSON.",
                 reason="malformed_json",

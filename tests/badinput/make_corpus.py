@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
 LONG_LINE_CHARS = 3_000_000  # one unterminated JSON line of ~3 MB
 BOMB_SIDE = 40_000  # 1.6 G pixels declared in the header (above PIL's own bomb limit)
+DEEP = 100_000  # nesting depth of the deep-JSON cases
 BIG_SIDE = 9_000  # 81 M pixels: under PIL's limit, above shortcutlab's 64 M default
 
 
@@ -108,9 +109,29 @@ def text_files() -> dict[str, bytes]:
         # a valid record whose rejected answer is ~1 MB on one line: must load
         "long_valid_line.jsonl": ok + b"\n" + _row(2, rejected="b " * 500_000).encode() + b"\n",
         "garbage.parquet": b"PAR1" + b"\x00\x01garbage" * 20,
+        # 100k nested lists: json raises RecursionError, not JSONDecodeError
+        "deep_nesting.jsonl": ok + b"\n" + b'{"id": ' + b"[" * DEEP + b"]" * DEEP + b"}\n",
+        "deep_nesting.json": b"[" + b"[" * DEEP + b"]" * DEEP + b"]\n",
+        # image paths the OS rejects: an embedded NUL byte, a 5000-character name
+        "nul_image_path.jsonl": (_row(1, img="img/ok\u0000.png") + "\n").encode(),
+        "long_image_path.jsonl": (_row(1, img="x" * 5000 + ".png") + "\n").encode(),
         # a prompt far over max_length with short answers: the prompt is cut, not the answer
         "long_prompt.jsonl": (_row(1, prompt=long_prompt, rejected="A dog.") + "\n").encode(),
     }
+
+
+def parquet_missing_value() -> bytes:
+    """An RLAIF-V-style parquet whose row 1 (0-based) has a null `rejected`."""
+    import pandas as pd
+
+    rows = [
+        {"idx": i, "question": "What is shown?", "chosen": "A red rectangle.", "rejected": r}
+        | {"image": {"bytes": images()["ok.png"], "path": "ok.png"}}
+        for i, r in enumerate(["A dog.", None, "A cat."])
+    ]
+    buf = io.BytesIO()
+    pd.DataFrame(rows).to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 def build(out: str | Path) -> Path:
@@ -123,6 +144,7 @@ def build(out: str | Path) -> Path:
         (out / "img" / name).write_bytes(data)
     for name, data in text_files().items():
         (out / name).write_bytes(data)
+    (out / "rlaif_null.parquet").write_bytes(parquet_missing_value())
     (out / "outside.png").write_bytes(images()["ok.png"])  # target of ../ escapes
     return out
 

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     """
     try:
         app(args=argv, standalone_mode=True)
+    except SystemExit as ex:  # click exits even on success; return normally then
+        if ex.code not in (0, None):
+            raise
     except ShortcutlabError as err:
         err_console.print(
             f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True

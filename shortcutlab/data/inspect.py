@@ -40,7 +40,8 @@ def _load_tokenizer(path: str) -> Any:
     local = Path(path).expanduser()
     if not local.exists() and (local.is_absolute() or path.startswith((".", "~"))):
         raise ModelError(  # else transformers reports it as a malformed Hub repo id
-            f"tokenizer folder not found: '{path}'. Hint: pass a local tokenizer or model "
+            f"cannot load a tokenizer from '{path}': folder not found. Hint: pass a local "
+            "tokenizer or model "
             "folder (e.g. one written by `shortcutlab model tiny`)."
         )
     try:

@@ -1,0 +1,269 @@
+"""Benchmark workers: one configuration per fresh process (clean peak memory), plus parity.
+
+- `train_ours`: shortcutlab's own trainer (`shortcutlab.training.loop.Trainer.train_step`:
+  collate with shared images, one forward over all K responses per record, losses from
+  `shortcutlab.losses`, backward, clipping, AdamW, schedule).
+- `train_official`: `official_reference.OfficialStep` on the same model, data and optimizer.
+- `score`: `shortcutlab.scoring.score` (length-sorted batches, shared images) vs
+  `shortcutlab.scoring.engine.score_one_by_one` (one response per forward).
+- `parity`: losses of both training paths on the same weights in float32.
+Each returns a JSON-able dict; `run.py` starts them as `python benchmarks/run.py --worker`.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from official_reference import OfficialStep, encode_official, official_losses
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process (MiB), from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_mb(device: torch.device) -> float:
+    """Peak memory: CUDA max allocated on a GPU, else this process's max RSS (MiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def train_config(job: dict[str, Any], out: Path) -> Any:
+    from shortcutlab.config import TrainConfig
+
+    return TrainConfig(
+        mode=job["mode"],
+        model=job["model"],
+        data=job["data"],
+        output_dir=str(out),
+        per_device_train_batch_size=job["batch"],
+        max_steps=10_000,
+        lora=job.get("lora", False),
+        lora_dropout=job.get("lora_dropout", 0.05),
+        text_only=job.get("text_only", "drop"),
+        bf16=job.get("bf16", False),
+        tensorboard=False,
+        progress=False,
+        logging_steps=10_000,
+        seed=0,
+    )
+
+
+def _unwrap(model: Any) -> Any:
+    return getattr(model, "module", model)
+
+
+def non_embedding_params(rm: Any) -> int:
+    """Parameters of the LM + projector + head that touch every token (not embeddings,
+    not the vision tower): N of the 6*N*tokens FLOPs estimate."""
+    groups = rm.named_parameter_groups()
+    lang = sum(p.numel() for n, p in groups["language"] if "embed_tokens" not in n)
+    return lang + sum(p.numel() for _, p in groups["projector"] + groups["head"])
+
+
+def _base_rm(branches: Any) -> Any:
+    """The primary RewardModel under LoRA/PEFT wrappers."""
+    rm = branches.primary
+    while not hasattr(rm, "named_parameter_groups"):
+        rm = rm.base_model.model if hasattr(rm, "base_model") else rm.model
+    return rm
+
+
+def _time_steps(step_fn: Any, warmup: int, timed: int, device: torch.device) -> list[float]:
+    times = []
+    for s in range(warmup + timed):
+        _sync(device)
+        t0 = time.perf_counter()
+        step_fn(s)
+        _sync(device)
+        if s >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm, before) -> dict:
+    step_s = sorted(times)[len(times) // 2]  # median
+    n_params = non_embedding_params(rm)
+    out = {
+        **{k: job[k] for k in ("name", "impl", "mode", "lora", "text_only", "batch")},
+        "step_s": step_s,
+        "step_times_s": times,
+        "records_per_s": job["batch"] / step_s,
+        "s_per_record": step_s / job["batch"],
+        "lm_tokens_per_step": tokens / n_steps,
+        "tokens_per_s": tokens / n_steps / step_s,
+        "peak_mb": peak_mb(device),
+        "rss_before_steps_mb": before,
+        "n_params_non_embedding": n_params,
+    }
+    flops = 6 * n_params * out["tokens_per_s"]  # model FLOPs/s (6 N tokens, training)
+    out["model_tflops_per_s"] = flops / 1e12
+    if job.get("peak_tflops"):
+        out["mfu"] = flops / (job["peak_tflops"] * 1e12)
+    return out
+
+
+def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Time `Trainer.train_step` (shortcutlab's step) for one configuration."""
+    from shortcutlab.training.loop import Trainer
+
+    tr = Trainer(train_config(job, out))
+    device = tr.accelerator.device
+    counted = {"tokens": 0}
+    encode = tr.encode
+
+    def counting_encode(collator: Any, records: list) -> dict[str, Any]:
+        inputs = encode(collator, records)  # the trainer's own encode, unchanged
+        counted["tokens"] += int(inputs["attention_mask"].sum())
+        return inputs
+
+    tr.encode = counting_encode
+    before = peak_mb(device) if device.type == "cuda" else rss_mb()
+    warmup, timed = job["steps"]
+    times = _time_steps(tr.train_step, warmup, timed, device)
+    tokens = counted["tokens"] * timed / (warmup + timed)
+    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.model)), before)
+
+
+def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Time the official scheme's step on the same model, data, optimizer and clipping."""
+    from shortcutlab.modeling.batching import RewardCollator
+    from shortcutlab.training.branches import build_branches
+    from shortcutlab.training.loop import load_training_records
+    from shortcutlab.training.setup import make_optimizer
+
+    cfg = train_config(job, out)
+    torch.manual_seed(cfg.seed)
+    device = torch.device(job["device"])
+    branches, processor = build_branches(cfg)
+    branches.to(device).train()
+    named = [(n, p) for n, p in branches.named_parameters() if p.requires_grad]
+    optimizer = make_optimizer(named, cfg)
+    records = load_training_records(cfg.data, cfg)[0]
+    collator = RewardCollator(processor, max_length=cfg.max_length)
+    blank = RewardCollator(processor, max_length=cfg.max_length, text_only="blank")
+    step = OfficialStep(branches.primary, branches.proxy, collator,
+                        blank if branches.proxy is not None else None, optimizer,
+                        device=device, bf16=cfg.bf16, max_grad_norm=cfg.max_grad_norm)
+    b = job["batch"]
+
+    def run(s: int) -> None:
+        start = (s * b) % max(len(records) - b + 1, 1)
+        step(records[start : start + b])
+
+    before = peak_mb(device) if device.type == "cuda" else rss_mb()
+    warmup, timed = job["steps"]
+    times = _time_steps(run, warmup, timed, device)
+    tokens = step.tokens * timed / (warmup + timed)
+    return _result(job, times, tokens, timed, device, _base_rm(branches), before)
+
+
+def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Max |official - shortcutlab| of per-pair L, L_t, SFC and the objective (float32).
+
+    Same weights: the official scheme runs on the trainer's own branches (primary and its
+    full proxy copy); the text-only branch is fed the blank image in both (the official
+    choice), so the two paths compute the same equations. Also checks that one optimizer
+    step of each path from the same weights gives the same parameters (`param_diff`).
+    """
+    from shortcutlab.losses import shortcut_aware_loss
+    from shortcutlab.modeling.batching import RewardCollator
+    from shortcutlab.training.loop import Trainer
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    result: dict[str, Any] = {"name": "parity", "n_records": job["batch"]}
+    for mode in ("standard", "shortcut-aware"):
+        cfg_job = {**job, "mode": mode, "text_only": "blank", "lora": False, "bf16": False}
+        tr = Trainer(train_config(cfg_job, out / mode))
+        branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
+        records = tr.records[: job["batch"]]
+        processor = tr.collator.processor
+        with torch.no_grad():
+            ours = tr.forward_losses(records, tr.model)
+            batch = encode_official(
+                records,
+                RewardCollator(processor, max_length=tr.cfg.max_length),
+                RewardCollator(processor, max_length=tr.cfg.max_length, text_only="blank")
+                if branches.proxy is not None else None,
+                tr.accelerator.device,
+            )
+            ref = official_losses(branches.primary, branches.proxy, batch)
+        diffs = {"loss": _maxdiff(ours["loss"], ref["loss"]), "pairs": int(ref["loss"].numel())}
+        if "proxy_loss" in ours:
+            total, weights = shortcut_aware_loss(ours["loss"], ours["proxy_loss"])
+            diffs.update(proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
+                         sfc=_maxdiff(weights, ref["sfc"]),
+                         objective=_maxdiff(total, ref["objective"]))
+        else:
+            diffs["objective"] = _maxdiff(ours["loss"].mean(), ref["objective"])
+        result[mode] = diffs
+    result["max_abs_diff"] = max(v for m in ("standard", "shortcut-aware")
+                                 for k, v in result[m].items() if k != "pairs")
+    return result
+
+
+def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.detach().double() - b.detach().double()).abs().max())
+
+
+def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Responses/s of shortcutlab's scorer vs one response per forward (+ their max diff)."""
+    from shortcutlab.modeling.reward_model import RewardModel
+    from shortcutlab.scoring import score as score_fn
+    from shortcutlab.scoring.engine import make_collator, score_one_by_one
+
+    from workload import SIZES, make_records
+
+    device = torch.device(job["device"])
+    bf16 = job.get("bf16", False)
+    model = RewardModel.from_pretrained(job["model"], seed=0).to(device).eval()
+    size = SIZES[job["size"]]
+    records = make_records(size, job["n_records"], Path(job["image_dir"]), seed=1)
+    n_resp = sum(len(r.responses) for r in records)
+    collator = make_collator(model, max_length=4096, text_only=None)
+    score_fn(model, records[:1], device=device, bf16=bf16)  # warm-up
+    timings: dict[str, float] = {}
+    _sync(device)
+    t0 = time.perf_counter()
+    df = score_fn(model, records, batch_size=job["batch_size"], device=device, bf16=bf16)
+    _sync(device)
+    timings["shortcutlab"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = score_one_by_one(model, collator, records, device=device, bf16=bf16)
+    _sync(device)
+    timings["one_by_one"] = time.perf_counter() - t0
+    flat = torch.tensor([v for row in ref for v in row], dtype=torch.float64)
+    ours = torch.tensor(df.sort_values(["id", "response_index"])["reward"].tolist(),
+                        dtype=torch.float64)
+    lm_tokens = _score_tokens(collator, records)
+    res = {"name": "score", "n_records": len(records), "responses": n_resp,
+           "batch_size": job["batch_size"], "max_abs_diff": float((ours - flat).abs().max())}
+    n_params = non_embedding_params(model)
+    for key, secs in timings.items():
+        res[f"{key}_s"] = secs
+        res[f"{key}_responses_per_s"] = n_resp / secs
+        res[f"{key}_model_tflops_per_s"] = 2 * n_params * lm_tokens / secs / 1e12
+        if job.get("peak_tflops"):
+            res[f"{key}_mfu"] = 2 * n_params * lm_tokens / secs / (job["peak_tflops"] * 1e12)
+    res["speedup"] = timings["one_by_one"] / timings["shortcutlab"]
+    return res
+
+
+def _score_tokens(collator: Any, records: list) -> int:
+    """Non-padding LM tokens of all responses (image tokens included)."""
+    return int(collator.encode(list(records)).inputs["attention_mask"].sum())

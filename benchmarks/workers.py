@@ -173,48 +173,69 @@ def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Max |official - shortcutlab| of per-pair L, L_t, SFC and the objective (float32).
+    """Max |official - shortcutlab| of per-pair L, L_t, SFC, the objective and its gradient.
 
-    Same weights: the official scheme runs on the trainer's own branches (primary and its
-    full proxy copy); the text-only branch is fed the blank image in both (the official
-    choice), so the two paths compute the same equations. Also checks that one optimizer
-    step of each path from the same weights gives the same parameters (`param_diff`).
+    Float32, same weights: the official scheme runs on the trainer's own branches (the
+    primary and its full proxy copy); the text-only branch is fed the blank image in both
+    (the official choice), so both paths compute the same equations. `grad` is the max abs
+    difference of d(objective)/d(parameter) over all trained parameters (both branches).
+    `modes` (default both) picks standard and/or shortcut-aware.
     """
-    from shortcutlab.losses import shortcut_aware_loss
-    from shortcutlab.modeling.batching import RewardCollator
     from shortcutlab.training.loop import Trainer
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     result: dict[str, Any] = {"name": "parity", "n_records": job["batch"]}
-    for mode in ("standard", "shortcut-aware"):
+    modes = job.get("modes", ["standard", "shortcut-aware"])
+    for mode in modes:
         cfg_job = {**job, "mode": mode, "text_only": "blank", "lora": False, "bf16": False}
         tr = Trainer(train_config(cfg_job, out / mode))
-        branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
-        records = tr.records[: job["batch"]]
-        processor = tr.collator.processor
-        with torch.no_grad():
-            ours = tr.forward_losses(records, tr.model)
-            batch = encode_official(
-                records,
-                RewardCollator(processor, max_length=tr.cfg.max_length),
-                RewardCollator(processor, max_length=tr.cfg.max_length, text_only="blank")
-                if branches.proxy is not None else None,
-                tr.accelerator.device,
-            )
-            ref = official_losses(branches.primary, branches.proxy, batch)
-        diffs = {"loss": _maxdiff(ours["loss"], ref["loss"]), "pairs": int(ref["loss"].numel())}
-        if "proxy_loss" in ours:
-            total, weights = shortcut_aware_loss(ours["loss"], ours["proxy_loss"])
-            diffs.update(proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
-                         sfc=_maxdiff(weights, ref["sfc"]),
-                         objective=_maxdiff(total, ref["objective"]))
-        else:
-            diffs["objective"] = _maxdiff(ours["loss"].mean(), ref["objective"])
-        result[mode] = diffs
-    result["max_abs_diff"] = max(v for m in ("standard", "shortcut-aware")
-                                 for k, v in result[m].items() if k != "pairs")
+        result[mode] = _parity_one(tr, tr.records[: job["batch"]])
+    result["max_abs_diff"] = max(
+        v for m in modes for k, v in result[m].items() if k not in ("pairs", "grad_scale")
+    )
     return result
+
+
+def _parity_one(tr: Any, records: list) -> dict[str, Any]:
+    """Losses and gradients of one trainer's path vs the official scheme on its weights."""
+    from shortcutlab.losses import shortcut_aware_loss
+    from shortcutlab.modeling.batching import RewardCollator
+
+    branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
+    processor, max_len = tr.collator.processor, tr.cfg.max_length
+    ours = tr.forward_losses(records, tr.model)
+    if "proxy_loss" in ours:
+        total, weights = shortcut_aware_loss(ours["loss"], ours["proxy_loss"])
+    else:
+        total, weights = ours["loss"].mean(), None
+    g_ours = _grads(branches, total)
+    blank = RewardCollator(processor, max_length=max_len, text_only="blank")
+    batch = encode_official(records, RewardCollator(processor, max_length=max_len),
+                            blank if branches.proxy is not None else None,
+                            tr.accelerator.device)
+    ref = official_losses(branches.primary, branches.proxy, batch)
+    g_ref = _grads(branches, ref["objective"])
+    if g_ours.keys() != g_ref.keys():
+        raise AssertionError("the two paths train different parameters")
+    diffs = {"pairs": int(ref["loss"].numel()), "loss": _maxdiff(ours["loss"], ref["loss"]),
+             "objective": _maxdiff(total, ref["objective"])}
+    if weights is not None:
+        diffs.update(proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
+                     sfc=_maxdiff(weights, ref["sfc"]))
+    diffs["grad"] = max(_maxdiff(g_ours[n], g_ref[n]) for n in g_ours)
+    diffs["grad_scale"] = max(float(g.abs().max()) for g in g_ref.values())
+    return diffs
+
+
+def _grads(module: torch.nn.Module, objective: torch.Tensor) -> dict[str, torch.Tensor]:
+    """d(objective)/d(p) for every trained parameter (gradients reset before and after)."""
+    module.zero_grad(set_to_none=True)
+    objective.backward()
+    grads = {n: p.grad.detach().clone() for n, p in module.named_parameters()
+             if p.grad is not None}
+    module.zero_grad(set_to_none=True)
+    return grads
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:

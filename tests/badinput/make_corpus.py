@@ -120,14 +120,14 @@ def text_files() -> dict[str, bytes]:
     }
 
 
-def parquet_missing_value() -> bytes:
-    """An RLAIF-V-style parquet whose row 1 (0-based) has a null `rejected`."""
+def parquet_rlaif(rejected: list[str | None], image_bytes: list[bytes]) -> bytes:
+    """An RLAIF-V-style parquet (image bytes inline), one row per `rejected` value."""
     import pandas as pd
 
     rows = [
         {"idx": i, "question": "What is shown?", "chosen": "A red rectangle.", "rejected": r}
-        | {"image": {"bytes": images()["ok.png"], "path": "ok.png"}}
-        for i, r in enumerate(["A dog.", None, "A cat."])
+        | {"image": {"bytes": b, "path": f"{i}.png"}}
+        for i, (r, b) in enumerate(zip(rejected, image_bytes, strict=True))
     ]
     buf = io.BytesIO()
     pd.DataFrame(rows).to_parquet(buf, index=False)
@@ -144,7 +144,11 @@ def build(out: str | Path) -> Path:
         (out / "img" / name).write_bytes(data)
     for name, data in text_files().items():
         (out / name).write_bytes(data)
-    (out / "rlaif_null.parquet").write_bytes(parquet_missing_value())
+    ok = images()["ok.png"]
+    # row 1 (0-based) has a null `rejected`; row 2 of the other holds corrupt image bytes
+    (out / "rlaif_null.parquet").write_bytes(parquet_rlaif(["A dog.", None, "A cat."], [ok] * 3))
+    bad = [ok, ok, images()["corrupt.png"]]
+    (out / "rlaif_bad_image.parquet").write_bytes(parquet_rlaif(["A dog.", "B.", "C."], bad))
     (out / "outside.png").write_bytes(images()["ok.png"])  # target of ../ escapes
     return out
 

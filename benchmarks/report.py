@@ -1,0 +1,113 @@
+"""Markdown tables of a benchmarks/run.py results dict (ratios first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGETS = [
+    ("sa_over_standard_time_full", "shortcut-aware / standard step time (full FT)", "<=", 1.3),
+    ("sa_over_standard_time_lora", "shortcut-aware / standard step time (LoRA)", "<=", 1.3),
+    ("sa_over_standard_peak_mem_lora", "shortcut-aware / standard peak memory (LoRA)", "<=", 1.15),
+    ("sa_over_standard_peak_mem_full", "shortcut-aware / standard peak memory (full FT)", "", None),
+    ("official_over_ours_per_record_standard",
+     "official / shortcutlab time per 4-response record, standard", ">=", 2.5),
+    ("official_over_ours_per_record_sa_blank",
+     "official / shortcutlab time per record, shortcut-aware (both blank image)", ">=", 2.5),
+    ("official_over_ours_per_record_sa_drop",
+     "official / shortcutlab time per record, shortcut-aware (ours: drop, default)", ">=", 2.5),
+    ("scoring_speedup_4_per_image", "scoring speed-up, 4 responses per image vs one-by-one",
+     ">=", 2.0),
+]
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _verdict(value: float | None, op: str, target: float | None) -> str:
+    if value is None or target is None:
+        return ""
+    ok = value <= target if op == "<=" else value >= target
+    return "yes" if ok else "**no**"
+
+
+def ratio_table(results: dict[str, Any]) -> str:
+    sizes = list(results["sizes"])
+    head = "| ratio | target | " + " | ".join(sizes) + " |"
+    lines = [head, "|---|---|" + "---|" * len(sizes)]
+    for key, label, op, target in TARGETS:
+        cells = []
+        for s in sizes:
+            v = results["sizes"][s].get("ratios", {}).get(key)
+            verdict = _verdict(v, op, target)
+            cells.append(f"{_fmt(v)} {('(' + verdict + ')') if verdict else ''}".strip())
+        tgt = f"{op} {target}" if target is not None else "-"
+        lines.append(f"| {label} | {tgt} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def train_table(size: str, res: dict[str, Any], gpu: bool) -> str:
+    cols = "| configuration | step (s, median) | s / record | LM tokens / step | tokens/s | " \
+           "peak MiB | RSS before steps MiB |"
+    if gpu:
+        cols += " model TFLOP/s | MFU |"
+    n = cols.count("|") - 1
+    lines = [f"**{size}** ({res['meta']['records_per_step']} records x "
+             f"{res['meta']['responses_per_record']} responses per step)", "", cols,
+             "|" + "---|" * n]
+    for r in res["train"]:
+        if "error" in r:
+            lines.append(f"| {r['name']} | failed |" + " |" * (n - 2))
+            continue
+        row = (f"| {r['impl'] == 'official' and '' or 'shortcutlab '}{r['name']} | "
+               f"{r['step_s']:.3f} | {r['s_per_record']:.3f} | {r['lm_tokens_per_step']:.0f} | "
+               f"{r['tokens_per_s']:.0f} | {r['peak_mb']:.0f} | {r['rss_before_steps_mb']:.0f} |")
+        if gpu:
+            row += f" {r['model_tflops_per_s']:.1f} | {_fmt(r.get('mfu'), 3)} |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def score_table(size: str, sc: dict[str, Any], gpu: bool) -> str:
+    if "error" in sc:
+        return f"**{size}** scoring failed"
+    lines = [f"**{size}**: {sc['n_records']} records x 4 responses, batch {sc['batch_size']} "
+             f"sequences; max |reward diff| vs one-by-one = {sc['max_abs_diff']:.2e}", "",
+             "| scorer | seconds | responses/s |" + (" model TFLOP/s | MFU |" if gpu else ""),
+             "|---|---|---|" + ("---|---|" if gpu else "")]
+    for key, label in (("shortcutlab", "shortcutlab `score`"), ("one_by_one", "one-by-one")):
+        row = f"| {label} | {sc[key + '_s']:.2f} | {sc[key + '_responses_per_s']:.2f} |"
+        if gpu:
+            row += f" {sc[key + '_model_tflops_per_s']:.1f} | {_fmt(sc.get(key + '_mfu'), 3)} |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def parity_table(results: dict[str, Any]) -> str:
+    lines = ["| size | mode | pairs | L | L_t | SFC | objective |", "|---|---|---|---|---|---|---|"]
+    for s, res in results["sizes"].items():
+        par = res.get("parity")
+        if not par or "error" in par:
+            continue
+        for mode in ("standard", "shortcut-aware"):
+            d = par[mode]
+            lines.append(f"| {s} | {mode} | {d['pairs']} | {d['loss']:.1e} | "
+                         f"{_fmt(d.get('proxy_loss'), 1) if 'proxy_loss' not in d else format(d['proxy_loss'], '.1e')} | "
+                         f"{format(d['sfc'], '.1e') if 'sfc' in d else '-'} | {d['objective']:.1e} |")
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    gpu = results["machine"].get("device") == "cuda"
+    parts = ["## Ratios (one run)", "", ratio_table(results), "", "## Training", ""]
+    for s, res in results["sizes"].items():
+        parts += [train_table(s, res, gpu), ""]
+    parts += ["## Scoring", ""]
+    for s, res in results["sizes"].items():
+        parts += [score_table(s, res.get("score", {"error": 1}), gpu), ""]
+    parts += ["## Parity (max abs difference, float32, same weights)", "", parity_table(results)]
+    return "\n".join(parts)

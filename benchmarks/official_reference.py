@@ -46,8 +46,13 @@ def expand_pairs(records: list[Record]) -> tuple[list[Record], list[Record]]:
 
 
 def _single(rec: Record, j: int) -> Record:
-    return Record(id=f"{rec.id}/{j}", prompt=rec.prompt, responses=[rec.responses[j]],
-                  image=rec.image, schema=rec.schema)
+    return Record(
+        id=f"{rec.id}/{j}",
+        prompt=rec.prompt,
+        responses=[rec.responses[j]],
+        image=rec.image,
+        schema=rec.schema,
+    )
 
 
 @dataclass

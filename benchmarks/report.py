@@ -9,14 +9,30 @@ TARGETS = [
     ("sa_over_standard_time_lora", "shortcut-aware / standard step time (LoRA)", "<=", 1.3),
     ("sa_over_standard_peak_mem_lora", "shortcut-aware / standard peak memory (LoRA)", "<=", 1.15),
     ("sa_over_standard_peak_mem_full", "shortcut-aware / standard peak memory (full FT)", "", None),
-    ("official_over_ours_per_record_standard",
-     "official / shortcutlab time per 4-response record, standard", ">=", 2.5),
-    ("official_over_ours_per_record_sa_blank",
-     "official / shortcutlab time per record, shortcut-aware (both blank image)", ">=", 2.5),
-    ("official_over_ours_per_record_sa_drop",
-     "official / shortcutlab time per record, shortcut-aware (ours: drop, default)", ">=", 2.5),
-    ("scoring_speedup_4_per_image", "scoring speed-up, 4 responses per image vs one-by-one",
-     ">=", 2.0),
+    (
+        "official_over_ours_per_record_standard",
+        "official / shortcutlab time per 4-response record, standard",
+        ">=",
+        2.5,
+    ),
+    (
+        "official_over_ours_per_record_sa_blank",
+        "official / shortcutlab time per record, shortcut-aware (both blank image)",
+        ">=",
+        2.5,
+    ),
+    (
+        "official_over_ours_per_record_sa_drop",
+        "official / shortcutlab time per record, shortcut-aware (ours: drop, default)",
+        ">=",
+        2.5,
+    ),
+    (
+        "scoring_speedup_4_per_image",
+        "scoring speed-up, 4 responses per image vs one-by-one",
+        ">=",
+        2.0,
+    ),
 ]
 
 
@@ -51,21 +67,30 @@ def ratio_table(results: dict[str, Any]) -> str:
 
 
 def train_table(size: str, res: dict[str, Any], gpu: bool) -> str:
-    cols = "| configuration | step (s, median) | s / record | LM tokens / step | tokens/s | " \
-           "peak MiB | RSS before steps MiB |"
+    cols = (
+        "| configuration | step (s, median) | s / record | LM tokens / step | tokens/s | "
+        "peak MiB (steps) | MiB before steps |"
+    )
     if gpu:
         cols += " model TFLOP/s | MFU |"
     n = cols.count("|") - 1
-    lines = [f"**{size}** ({res['meta']['records_per_step']} records x "
-             f"{res['meta']['responses_per_record']} responses per step)", "", cols,
-             "|" + "---|" * n]
+    lines = [
+        f"**{size}** ({res['meta']['records_per_step']} records x "
+        f"{res['meta']['responses_per_record']} responses per step)",
+        "",
+        cols,
+        "|" + "---|" * n,
+    ]
     for r in res["train"]:
         if "error" in r:
             lines.append(f"| {r['name']} | failed |" + " |" * (n - 2))
             continue
-        row = (f"| {r['impl'] == 'official' and '' or 'shortcutlab '}{r['name']} | "
-               f"{r['step_s']:.3f} | {r['s_per_record']:.3f} | {r['lm_tokens_per_step']:.0f} | "
-               f"{r['tokens_per_s']:.0f} | {r['peak_mb']:.0f} | {r['rss_before_steps_mb']:.0f} |")
+        who = "" if r["impl"] == "official" else "shortcutlab "
+        row = (
+            f"| {who}{r['name']} | "
+            f"{r['step_s']:.3f} | {r['s_per_record']:.3f} | {r['lm_tokens_per_step']:.0f} | "
+            f"{r['tokens_per_s']:.0f} | {r['peak_mb']:.0f} | {r['before_steps_mb']:.0f} |"
+        )
         if gpu:
             row += f" {r['model_tflops_per_s']:.1f} | {_fmt(r.get('mfu'), 3)} |"
         lines.append(row)
@@ -75,10 +100,13 @@ def train_table(size: str, res: dict[str, Any], gpu: bool) -> str:
 def score_table(size: str, sc: dict[str, Any], gpu: bool) -> str:
     if "error" in sc:
         return f"**{size}** scoring failed"
-    lines = [f"**{size}**: {sc['n_records']} records x 4 responses, batch {sc['batch_size']} "
-             f"sequences; max |reward diff| vs one-by-one = {sc['max_abs_diff']:.2e}", "",
-             "| scorer | seconds | responses/s |" + (" model TFLOP/s | MFU |" if gpu else ""),
-             "|---|---|---|" + ("---|---|" if gpu else "")]
+    lines = [
+        f"**{size}**: {sc['n_records']} records x 4 responses, batch {sc['batch_size']} "
+        f"sequences; max |reward diff| vs one-by-one = {sc['max_abs_diff']:.2e}",
+        "",
+        "| scorer | seconds | responses/s |" + (" model TFLOP/s | MFU |" if gpu else ""),
+        "|---|---|---|" + ("---|---|" if gpu else ""),
+    ]
     for key, label in (("shortcutlab", "shortcutlab `score`"), ("one_by_one", "one-by-one")):
         row = f"| {label} | {sc[key + '_s']:.2f} | {sc[key + '_responses_per_s']:.2f} |"
         if gpu:
@@ -88,16 +116,25 @@ def score_table(size: str, sc: dict[str, Any], gpu: bool) -> str:
 
 
 def parity_table(results: dict[str, Any]) -> str:
-    lines = ["| size | mode | pairs | L | L_t | SFC | objective |", "|---|---|---|---|---|---|---|"]
+    def e(d: dict[str, Any], key: str) -> str:
+        return f"{d[key]:.1e}" if key in d else "-"
+
+    lines = [
+        "| size | mode | pairs | L | L_t | SFC | objective | gradients |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for s, res in results["sizes"].items():
         par = res.get("parity")
         if not par or "error" in par:
             continue
         for mode in ("standard", "shortcut-aware"):
-            d = par[mode]
-            lines.append(f"| {s} | {mode} | {d['pairs']} | {d['loss']:.1e} | "
-                         f"{_fmt(d.get('proxy_loss'), 1) if 'proxy_loss' not in d else format(d['proxy_loss'], '.1e')} | "
-                         f"{format(d['sfc'], '.1e') if 'sfc' in d else '-'} | {d['objective']:.1e} |")
+            if mode in par:
+                d = par[mode]
+                lines.append(
+                    f"| {s} | {mode} | {d['pairs']} | {e(d, 'loss')} | "
+                    f"{e(d, 'proxy_loss')} | {e(d, 'sfc')} | {e(d, 'objective')} | "
+                    f"{e(d, 'grad')} |"
+                )
     return "\n".join(lines)
 
 

@@ -52,10 +52,11 @@ TRAIN_CONFIGS = [
 def run_worker(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in this process (called in a fresh subprocess by `spawn`)."""
     import torch
-
     import workers
 
     torch.manual_seed(0)
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
     out = Path(job["workdir"]) / "runs" / job["name"].replace("/", "_").replace(" ", "_")
     kind = job["kind"]
     if kind == "parity":
@@ -76,7 +77,7 @@ def spawn(job: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
-            res = json.loads(line[len(MARK):])
+            res = json.loads(line[len(MARK) :])
             res["wall_s"] = round(time.time() - t0, 1)
             return res
     tail = (proc.stderr or proc.stdout)[-2000:]
@@ -86,22 +87,31 @@ def spawn(job: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ parity (also the test)
 def parity_check(
-    workdir: Path | None = None, n_records: int = 2, modes: tuple[str, ...] = ("standard", "shortcut-aware")
+    workdir: Path | None = None,
+    n_records: int = 2,
+    modes: tuple[str, ...] = ("standard", "shortcut-aware"),
+    model_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Official-scheme losses vs shortcutlab's on the tiny model, in this process.
 
-    Returns the per-quantity max abs differences (see workers.parity); `ok` is True when
-    all are <= 1e-5.
+    `model_dir`: an existing tiny LLaVA folder (else one is built in `workdir`). Returns
+    the per-quantity max abs differences (see workers.parity); `ok` is True when all are
+    <= 1e-5.
     """
     import workers
     from workload import SIZES, build_model, make_records, write_data
 
     work = Path(workdir or tempfile.mkdtemp(prefix="bench_parity_"))
     size = SIZES["tiny"]
-    model = build_model(size, work / "tiny_model", "cpu")
+    model = model_dir or build_model(size, work / "tiny_model", "cpu")
     data = write_data(make_records(size, n_records, work / "images"), work / "parity.jsonl")
-    job = {"model": str(model), "data": str(data), "batch": n_records, "device": "cpu",
-           "modes": list(modes)}
+    job = {
+        "model": str(model),
+        "data": str(data),
+        "batch": n_records,
+        "device": "cpu",
+        "modes": list(modes),
+    }
     res = workers.parity(job, work / "runs")
     res["ok"] = res["max_abs_diff"] <= PARITY_TOL
     return res
@@ -112,9 +122,14 @@ def machine_info(device: str) -> dict[str, Any]:
     import torch
     import transformers
 
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "device": device,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
         keep = ("Model name", "CPU(s):", "Thread(s) per core", "Flags")
@@ -154,29 +169,68 @@ def run_size(size_name: str, args: argparse.Namespace, work: Path, peak: float |
     dev = args.device
     base = work / size_name
     print(f"== {size_name}: building model and data in {base}", flush=True)
-    model = build_model(size, base / "model", dev)
+    depth = size.model_overrides(dev).get("num_hidden_layers", "default")
+    model = build_model(size, base / f"model_{dev}_{depth}", dev)
     warmup, timed = size.steps[dev]
     batch = size.batch[dev]
     records = make_records(size, batch * (warmup + timed) + 1, base / "images")
     data = write_data(records, base / "train.jsonl")
-    common = {"model": str(model), "data": str(data), "device": dev, "workdir": str(base),
-              "size": size_name, "bf16": dev == "cuda", "peak_tflops": peak}
+    common = {
+        "model": str(model),
+        "data": str(data),
+        "device": dev,
+        "workdir": str(base),
+        "size": size_name,
+        "bf16": dev == "cuda",
+        "peak_tflops": peak,
+        "threads": args.threads,
+    }
     out: dict[str, Any] = {"meta": _size_meta(size, model, records, batch, dev, text_tokens)}
     if not args.skip_parity:
         print("   parity (float32)", flush=True)
-        out["parity"] = spawn({**common, "kind": "parity", "name": "parity", "batch": 2,
-                               "bf16": False})
+        # tiny: 2 records, both modes, losses and gradients; realistic: 1 record,
+        # shortcut-aware (its L is the standard L too), losses only (forward cost)
+        small = size_name == "tiny"
+        out["parity"] = spawn(
+            {
+                **common,
+                "kind": "parity",
+                "name": "parity",
+                "bf16": False,
+                "batch": 2 if small else 1,
+                "grads": small,
+                "modes": ["standard", "shortcut-aware"] if small else ["shortcut-aware"],
+            }
+        )
         print(f"   parity max abs diff {out['parity'].get('max_abs_diff')}", flush=True)
     out["train"] = []
     for name, impl, mode, lora, text_only in TRAIN_CONFIGS:
-        job = {**common, "kind": "train", "name": name, "impl": impl, "mode": mode,
-               "lora": lora, "text_only": text_only, "batch": batch, "steps": [warmup, timed]}
+        job = {
+            **common,
+            "kind": "train",
+            "name": name,
+            "impl": impl,
+            "mode": mode,
+            "lora": lora,
+            "text_only": text_only,
+            "batch": batch,
+            "steps": [warmup, timed],
+        }
         res = spawn(job)
-        print(f"   {name:32s} step {res.get('step_s', float('nan')):8.3f} s  "
-              f"peak {res.get('peak_mb', float('nan')):8.0f} MiB", flush=True)
+        print(
+            f"   {name:32s} step {res.get('step_s', float('nan')):8.3f} s  "
+            f"peak {res.get('peak_mb', float('nan')):8.0f} MiB",
+            flush=True,
+        )
         out["train"].append(res)
-    score_job = {**common, "kind": "score", "name": "score", "batch_size": 16,
-                 "n_records": size.score_records[dev], "image_dir": str(base / "score_images")}
+    score_job = {
+        **common,
+        "kind": "score",
+        "name": "score",
+        "batch_size": 16,
+        "n_records": size.score_records[dev],
+        "image_dir": str(base / "score_images"),
+    }
     out["score"] = spawn(score_job)
     print(f"   scoring speedup {out['score'].get('speedup')}", flush=True)
     out["ratios"] = ratios(out)
@@ -193,14 +247,18 @@ def _size_meta(size, model, records, batch, dev, text_tokens) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - metadata only
         mean_text = None
     tc, vc = cfg.text_config, cfg.vision_config
-    return {"records_per_step": batch, "responses_per_record": len(records[0].responses),
-            "pairs_per_record": len(records[0].pairs), "image_tokens": cfg.image_seq_length,
-            "mean_text_tokens_per_sequence": mean_text,
-            "lm": f"Llama hidden {tc.hidden_size} x {tc.num_hidden_layers} layers, "
-                  f"inter {tc.intermediate_size}, heads {tc.num_attention_heads}/"
-                  f"{tc.num_key_value_heads}, vocab {tc.vocab_size}",
-            "vision": f"CLIP {vc.image_size}px patch {vc.patch_size}, hidden {vc.hidden_size} "
-                      f"x {vc.num_hidden_layers} layers"}
+    return {
+        "records_per_step": batch,
+        "responses_per_record": len(records[0].responses),
+        "pairs_per_record": len(records[0].pairs),
+        "image_tokens": cfg.image_seq_length,
+        "mean_text_tokens_per_sequence": mean_text,
+        "lm": f"Llama hidden {tc.hidden_size} x {tc.num_hidden_layers} layers, "
+        f"inter {tc.intermediate_size}, heads {tc.num_attention_heads}/"
+        f"{tc.num_key_value_heads}, vocab {tc.vocab_size}",
+        "vision": f"CLIP {vc.image_size}px patch {vc.patch_size}, hidden {vc.hidden_size} "
+        f"x {vc.num_hidden_layers} layers",
+    }
 
 
 def ratios(out: dict[str, Any]) -> dict[str, float | None]:
@@ -216,12 +274,15 @@ def ratios(out: dict[str, Any]) -> dict[str, float | None]:
         "sa_over_standard_time_lora": q("shortcut-aware/lora", "standard/lora", "step_s"),
         "sa_over_standard_peak_mem_lora": q("shortcut-aware/lora", "standard/lora", "peak_mb"),
         "sa_over_standard_peak_mem_full": q("shortcut-aware/full", "standard/full", "peak_mb"),
-        "official_over_ours_per_record_standard":
-            q("official standard/full", "standard/full", "s_per_record"),
-        "official_over_ours_per_record_sa_blank":
-            q("official shortcut-aware/full", "shortcut-aware-blank/full", "s_per_record"),
-        "official_over_ours_per_record_sa_drop":
-            q("official shortcut-aware/full", "shortcut-aware/full", "s_per_record"),
+        "official_over_ours_per_record_standard": q(
+            "official standard/full", "standard/full", "s_per_record"
+        ),
+        "official_over_ours_per_record_sa_blank": q(
+            "official shortcut-aware/full", "shortcut-aware-blank/full", "s_per_record"
+        ),
+        "official_over_ours_per_record_sa_drop": q(
+            "official shortcut-aware/full", "shortcut-aware/full", "s_per_record"
+        ),
         "scoring_speedup_4_per_image": sc.get("speedup"),
     }
 
@@ -234,6 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peak-tflops", type=float, default=None, help="peak bf16 TFLOP/s for MFU")
     p.add_argument("--workdir", default=None, help="models/data folder (default: a temp dir)")
     p.add_argument("--skip-parity", action="store_true")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per worker (default: torch's own, all cores)",
+    )
+    p.add_argument(
+        "--cpu-layers",
+        type=int,
+        default=None,
+        help="LM and vision depth of the realistic size on CPU (default 2)",
+    )
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -243,10 +316,17 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="shortcutlab_bench_"))
     peak = detect_peak_tflops(args.device, args.peak_tflops)
-    results: dict[str, Any] = {"command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
-                               "machine": machine_info(args.device), "peak_tflops": peak,
-                               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                               "sizes": {}}
+    if args.cpu_layers:
+        from workload import SIZES
+
+        SIZES["realistic"].cpu_layers = args.cpu_layers
+    results: dict[str, Any] = {
+        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "machine": {**machine_info(args.device), "threads_per_worker": args.threads},
+        "peak_tflops": peak,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "sizes": {},
+    }
     t0 = time.time()
     for name in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         results["sizes"][name] = run_size(name, args, work, peak)
@@ -254,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))
-    bad = [n for n, s in results["sizes"].items()
-           if s.get("parity", {}).get("max_abs_diff", 0) > PARITY_TOL]
+    bad = [
+        n
+        for n, s in results["sizes"].items()
+        if s.get("parity", {}).get("max_abs_diff", 0) > PARITY_TOL
+    ]
     return 1 if bad else 0
 
 

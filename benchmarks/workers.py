@@ -12,13 +12,13 @@ Each returns a JSON-able dict; `run.py` starts them as `python benchmarks/run.py
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-
 from official_reference import OfficialStep, encode_official, official_losses
 
 
@@ -36,10 +36,34 @@ def rss_mb() -> float:
 
 
 def peak_mb(device: torch.device) -> float:
-    """Peak memory: CUDA max allocated on a GPU, else this process's max RSS (MiB)."""
+    """Peak memory over the process's life: CUDA max allocated, or max RSS (MiB)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def reset_peak(device: torch.device) -> bool:
+    """Start a fresh peak window before the timed steps, so model loading's transient
+    copies do not count: CUDA peak stats, or the kernel's RSS high-water mark
+    (`echo 5 > /proc/self/clear_refs`, Linux >= 4.0). False if it cannot be reset."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        return True
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def step_peak_mb(device: torch.device, was_reset: bool) -> float:
+    """Peak since `reset_peak`: CUDA max allocated, or VmHWM (peak RSS) from /proc."""
+    if device.type == "cuda" or not was_reset:
+        return peak_mb(device)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_mb(device)
 
 
 def train_config(job: dict[str, Any], out: Path) -> Any:
@@ -83,6 +107,15 @@ def _base_rm(branches: Any) -> Any:
     return rm
 
 
+def _before_steps(device: torch.device) -> tuple[float, bool]:
+    """(memory in use before the steps in MiB, whether the peak window was reset)."""
+    import gc
+
+    gc.collect()
+    used = torch.cuda.memory_allocated() / 2**20 if device.type == "cuda" else rss_mb()
+    return used, reset_peak(device)
+
+
 def _time_steps(step_fn: Any, warmup: int, timed: int, device: torch.device) -> list[float]:
     times = []
     for s in range(warmup + timed):
@@ -95,7 +128,7 @@ def _time_steps(step_fn: Any, warmup: int, timed: int, device: torch.device) -> 
     return times
 
 
-def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm, before) -> dict:
+def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm, mem) -> dict:
     step_s = sorted(times)[len(times) // 2]  # median
     n_params = non_embedding_params(rm)
     out = {
@@ -106,8 +139,9 @@ def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm
         "s_per_record": step_s / job["batch"],
         "lm_tokens_per_step": tokens / n_steps,
         "tokens_per_s": tokens / n_steps / step_s,
-        "peak_mb": peak_mb(device),
-        "rss_before_steps_mb": before,
+        "peak_mb": step_peak_mb(device, mem[1]),  # peak during the steps (weights included)
+        "lifetime_peak_mb": peak_mb(device),  # includes model loading
+        "before_steps_mb": mem[0],
         "n_params_non_embedding": n_params,
     }
     flops = 6 * n_params * out["tokens_per_s"]  # model FLOPs/s (6 N tokens, training)
@@ -132,11 +166,11 @@ def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
         return inputs
 
     tr.encode = counting_encode
-    before = peak_mb(device) if device.type == "cuda" else rss_mb()
+    mem = _before_steps(device)
     warmup, timed = job["steps"]
     times = _time_steps(tr.train_step, warmup, timed, device)
     tokens = counted["tokens"] * timed / (warmup + timed)
-    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.model)), before)
+    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.model)), mem)
 
 
 def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -156,20 +190,27 @@ def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
     records = load_training_records(cfg.data, cfg)[0]
     collator = RewardCollator(processor, max_length=cfg.max_length)
     blank = RewardCollator(processor, max_length=cfg.max_length, text_only="blank")
-    step = OfficialStep(branches.primary, branches.proxy, collator,
-                        blank if branches.proxy is not None else None, optimizer,
-                        device=device, bf16=cfg.bf16, max_grad_norm=cfg.max_grad_norm)
+    step = OfficialStep(
+        branches.primary,
+        branches.proxy,
+        collator,
+        blank if branches.proxy is not None else None,
+        optimizer,
+        device=device,
+        bf16=cfg.bf16,
+        max_grad_norm=cfg.max_grad_norm,
+    )
     b = job["batch"]
 
     def run(s: int) -> None:
         start = (s * b) % max(len(records) - b + 1, 1)
         step(records[start : start + b])
 
-    before = peak_mb(device) if device.type == "cuda" else rss_mb()
+    mem = _before_steps(device)
     warmup, timed = job["steps"]
     times = _time_steps(run, warmup, timed, device)
     tokens = step.tokens * timed / (warmup + timed)
-    return _result(job, times, tokens, timed, device, _base_rm(branches), before)
+    return _result(job, times, tokens, timed, device, _base_rm(branches), mem)
 
 
 def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -190,41 +231,53 @@ def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
     for mode in modes:
         cfg_job = {**job, "mode": mode, "text_only": "blank", "lora": False, "bf16": False}
         tr = Trainer(train_config(cfg_job, out / mode))
-        result[mode] = _parity_one(tr, tr.records[: job["batch"]])
+        result[mode] = _parity_one(tr, tr.records[: job["batch"]], job.get("grads", True))
     result["max_abs_diff"] = max(
         v for m in modes for k, v in result[m].items() if k not in ("pairs", "grad_scale")
     )
     return result
 
 
-def _parity_one(tr: Any, records: list) -> dict[str, Any]:
-    """Losses and gradients of one trainer's path vs the official scheme on its weights."""
+def _parity_one(tr: Any, records: list, grads: bool) -> dict[str, Any]:
+    """Losses (and gradients) of one trainer's path vs the official scheme on its weights."""
     from shortcutlab.losses import shortcut_aware_loss
     from shortcutlab.modeling.batching import RewardCollator
 
     branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
     processor, max_len = tr.collator.processor, tr.cfg.max_length
-    ours = tr.forward_losses(records, tr.model)
+    context = contextlib.nullcontext() if grads else torch.no_grad()
+    with context:
+        ours = tr.forward_losses(records, tr.model)
     if "proxy_loss" in ours:
         total, weights = shortcut_aware_loss(ours["loss"], ours["proxy_loss"])
     else:
         total, weights = ours["loss"].mean(), None
-    g_ours = _grads(branches, total)
+    g_ours = _grads(branches, total) if grads else {}
     blank = RewardCollator(processor, max_length=max_len, text_only="blank")
-    batch = encode_official(records, RewardCollator(processor, max_length=max_len),
-                            blank if branches.proxy is not None else None,
-                            tr.accelerator.device)
-    ref = official_losses(branches.primary, branches.proxy, batch)
-    g_ref = _grads(branches, ref["objective"])
+    batch = encode_official(
+        records,
+        RewardCollator(processor, max_length=max_len),
+        blank if branches.proxy is not None else None,
+        tr.accelerator.device,
+    )
+    with context:
+        ref = official_losses(branches.primary, branches.proxy, batch)
+    g_ref = _grads(branches, ref["objective"]) if grads else {}
     if g_ours.keys() != g_ref.keys():
         raise AssertionError("the two paths train different parameters")
-    diffs = {"pairs": int(ref["loss"].numel()), "loss": _maxdiff(ours["loss"], ref["loss"]),
-             "objective": _maxdiff(total, ref["objective"])}
+    diffs = {
+        "pairs": int(ref["loss"].numel()),
+        "loss": _maxdiff(ours["loss"], ref["loss"]),
+        "objective": _maxdiff(total, ref["objective"]),
+    }
     if weights is not None:
-        diffs.update(proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
-                     sfc=_maxdiff(weights, ref["sfc"]))
-    diffs["grad"] = max(_maxdiff(g_ours[n], g_ref[n]) for n in g_ours)
-    diffs["grad_scale"] = max(float(g.abs().max()) for g in g_ref.values())
+        diffs.update(
+            proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
+            sfc=_maxdiff(weights, ref["sfc"]),
+        )
+    if grads:
+        diffs["grad"] = max(_maxdiff(g_ours[n], g_ref[n]) for n in g_ours)
+        diffs["grad_scale"] = max(float(g.abs().max()) for g in g_ref.values())
     return diffs
 
 
@@ -232,8 +285,7 @@ def _grads(module: torch.nn.Module, objective: torch.Tensor) -> dict[str, torch.
     """d(objective)/d(p) for every trained parameter (gradients reset before and after)."""
     module.zero_grad(set_to_none=True)
     objective.backward()
-    grads = {n: p.grad.detach().clone() for n, p in module.named_parameters()
-             if p.grad is not None}
+    grads = {n: p.grad.detach().clone() for n, p in module.named_parameters() if p.grad is not None}
     module.zero_grad(set_to_none=True)
     return grads
 
@@ -244,11 +296,11 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
     """Responses/s of shortcutlab's scorer vs one response per forward (+ their max diff)."""
+    from workload import SIZES, make_records
+
     from shortcutlab.modeling.reward_model import RewardModel
     from shortcutlab.scoring import score as score_fn
     from shortcutlab.scoring.engine import make_collator, score_one_by_one
-
-    from workload import SIZES, make_records
 
     device = torch.device(job["device"])
     bf16 = job.get("bf16", False)
@@ -269,11 +321,17 @@ def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
     _sync(device)
     timings["one_by_one"] = time.perf_counter() - t0
     flat = torch.tensor([v for row in ref for v in row], dtype=torch.float64)
-    ours = torch.tensor(df.sort_values(["id", "response_index"])["reward"].tolist(),
-                        dtype=torch.float64)
+    ours = torch.tensor(
+        df.sort_values(["id", "response_index"])["reward"].tolist(), dtype=torch.float64
+    )
     lm_tokens = _score_tokens(collator, records)
-    res = {"name": "score", "n_records": len(records), "responses": n_resp,
-           "batch_size": job["batch_size"], "max_abs_diff": float((ours - flat).abs().max())}
+    res = {
+        "name": "score",
+        "n_records": len(records),
+        "responses": n_resp,
+        "batch_size": job["batch_size"],
+        "max_abs_diff": float((ours - flat).abs().max()),
+    }
     n_params = non_embedding_params(model)
     for key, secs in timings.items():
         res[f"{key}_s"] = secs

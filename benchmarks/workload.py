@@ -6,7 +6,7 @@ with `shortcutlab.modeling.tiny.build_tiny_model(..., **overrides)`:
 - realistic: LLaVA-1.5-like shapes: 336 px / patch 14 = 576 image tokens, vision and LM
   width 1024, LM intermediate 2816, 16 heads (8 KV heads). On a GPU both towers have 24
   layers (LM ~280 M parameters without embeddings, vision ~300 M); on CPU the depth is cut
-  (default 4 + 4 layers) so the run fits in minutes: the per-token shapes (width, image
+  (default 2 + 2 layers) so the run fits in minutes: the per-token shapes (width, image
   tokens, text length) are what fix the ratios; depth scales every path alike.
 Each record: one image, a ~50-token question and K = 4 answers of ~100-150 tokens, scores
 4, 3, 2, 1 in a seeded order, so all C(4, 2) = 6 pairs are strict.
@@ -38,7 +38,7 @@ class Size:
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)  # (warmup, timed)
     score_records: dict[str, int] = field(default_factory=dict)
     prompt_words: int = 40
-    answer_words: int = (90, 120)  # type: ignore[assignment]
+    answer_words: tuple[int, int] = (90, 120)
 
     def model_overrides(self, device: str) -> dict[str, Any]:
         ov = dict(self.overrides)
@@ -53,7 +53,7 @@ SIZES: dict[str, Size] = {
         image_size=64,
         overrides={},
         batch={"cpu": 8, "cuda": 8},
-        steps={"cpu": (2, 6), "cuda": (3, 10)},
+        steps={"cpu": (1, 4), "cuda": (3, 10)},
         score_records={"cpu": 32, "cuda": 64},
     ),
     "realistic": Size(
@@ -70,7 +70,7 @@ SIZES: dict[str, Size] = {
             "patch_size": 14,
             "vocab_size": 32000,
         },
-        cpu_layers=4,
+        cpu_layers=2,
         batch={"cpu": 1, "cuda": 8},
         steps={"cpu": (1, 2), "cuda": (2, 8)},
         score_records={"cpu": 3, "cuda": 64},
@@ -94,14 +94,21 @@ def _text(rng: random.Random, n_words: int) -> str:
     sentences = []
     words = 0
     while words < n_words:
-        c, c2, s, s2, p = (rng.choice(COLOURS), rng.choice(COLOURS), rng.choice(SHAPES),
-                           rng.choice(SHAPES), rng.choice(PLACES))
-        sentence = rng.choice([
-            f"The image shows a {c} {s} and a {c2} {s2} near the {p}.",
-            f"There are {rng.randint(2, 9)} {s}s in the picture, and the {s2} is {c2}.",
-            f"The {c} {s} on the {p} is next to a small {c2} {s2}.",
-            f"Overall, the scene contains a {c} {s} above a {c2} {s2} in the {p}.",
-        ])
+        c, c2, s, s2, p = (
+            rng.choice(COLOURS),
+            rng.choice(COLOURS),
+            rng.choice(SHAPES),
+            rng.choice(SHAPES),
+            rng.choice(PLACES),
+        )
+        sentence = rng.choice(
+            [
+                f"The image shows a {c} {s} and a {c2} {s2} near the {p}.",
+                f"There are {rng.randint(2, 9)} {s}s in the picture, and the {s2} is {c2}.",
+                f"The {c} {s} on the {p} is next to a small {c2} {s2}.",
+                f"Overall, the scene contains a {c} {s} above a {c2} {s2} in the {p}.",
+            ]
+        )
         sentences.append(sentence)
         words += len(sentence.split())
     return " ".join(sentences)
@@ -119,8 +126,10 @@ def make_records(size: Size, n: int, image_dir: Path, *, k: int = 4, seed: int =
         if not path.is_file():
             im = Image.new("RGB", (size.image_size, size.image_size), (255, 255, 255))
             a, b = rng.randint(0, size.image_size // 2), rng.randint(0, size.image_size // 2)
-            ImageDraw.Draw(im).ellipse((a, b, a + size.image_size // 3, b + size.image_size // 3),
-                                       fill=(rng.randint(0, 255), rng.randint(0, 255), 40))
+            ImageDraw.Draw(im).ellipse(
+                (a, b, a + size.image_size // 3, b + size.image_size // 3),
+                fill=(rng.randint(0, 255), rng.randint(0, 255), 40),
+            )
             im.save(path)
         scores = [4.0, 3.0, 2.0, 1.0][:k]
         rng.shuffle(scores)
@@ -128,9 +137,17 @@ def make_records(size: Size, n: int, image_dir: Path, *, k: int = 4, seed: int =
         answers = [_text(rng, rng.randint(lo, hi)) for _ in range(k)]
         prompt = "Describe the image in detail. " + _text(rng, size.prompt_words) + " Is it so?"
         pairs, _, _ = pairs_from_scores(scores)
-        records.append(Record(id=f"b{i:04d}", prompt=prompt, responses=answers,
-                              image=ImageRef(path=str(path.resolve())), pairs=pairs,
-                              scores=list(scores), schema="vlfeedback"))
+        records.append(
+            Record(
+                id=f"b{i:04d}",
+                prompt=prompt,
+                responses=answers,
+                image=ImageRef(path=str(path.resolve())),
+                pairs=pairs,
+                scores=list(scores),
+                schema="vlfeedback",
+            )
+        )
     return records
 
 
@@ -146,6 +163,9 @@ def write_data(records: list[Record], path: Path) -> Path:
 def text_tokens(processor: Any, records: list[Record]) -> float:
     """Mean text tokens (prompt + answer, no image, no template) per sequence."""
     tok = getattr(processor, "tokenizer", processor)
-    counts = [len(tok(rec.prompt + " " + a, add_special_tokens=False)["input_ids"])
-              for rec in records for a in rec.responses]
+    counts = [
+        len(tok(rec.prompt + " " + a, add_special_tokens=False)["input_ids"])
+        for rec in records
+        for a in rec.responses
+    ]
     return sum(counts) / max(len(counts), 1)

@@ -357,3 +357,35 @@ def test_text_only_blank_and_rerun_starts_fresh_metrics(tiny_llava_dir, shapes, 
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [1, 2]
     assert RewardModel.from_pretrained(out / "model").text_only == "blank"
+
+
+def test_skip_invalid_rows_are_counted_in_summary_and_run_info(
+    tiny_llava_dir, shapes, tmp_path, capsys
+):
+    """--skip-invalid drops bad rows but reports them by reason (CLI, summary, run_info)."""
+    from pathlib import Path
+
+    from shortcutlab.cli.main import main
+    from shortcutlab.errors import DataError
+
+    src = Path(shapes["train"])
+    data = src.parent / "with_bad_rows.jsonl"  # same folder: image paths still resolve
+    bad = ['{"id": "x1", "prompt": "p", "chosen": "a"}', '{"id": "x2", "prompt": ']
+    data.write_text(src.read_text() + "\n".join(bad) + "\n")
+    with pytest.raises(DataError):  # without the flag the first bad row is an error
+        train(_cfg(tiny_llava_dir, {"train": str(data)}, tmp_path / "r0", max_steps=1))
+    out = tmp_path / "run"
+    summary = train(
+        _cfg(tiny_llava_dir, {"train": str(data)}, out, max_steps=1, skip_invalid=True)
+    )
+    assert summary["records"] == 16
+    assert summary["skipped"] == {"missing_field": 1, "malformed_json": 1}
+    assert summary["eval_skipped"] == {}
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["skipped"] == {"missing_field": 1, "malformed_json": 1}
+    argv = ["train", "--model", str(tiny_llava_dir), "--data", str(data), "--output"]
+    argv += [str(tmp_path / "cli"), "--skip-invalid", "--max-steps", "1", "--no-progress"]
+    main([*argv, "--per-device-train-batch-size", "4", "--no-tensorboard"])
+    printed = capsys.readouterr().out
+    assert "skipped 2 invalid rows of the data" in printed
+    assert "malformed_json: 1, missing_field: 1" in printed

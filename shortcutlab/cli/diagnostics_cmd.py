@@ -454,7 +454,13 @@ def bon_cmd(
 
     named = [_named(s) for s in rewards]
     jt = read_score_table(judge, required=JUDGE_REQUIRED)
-    curves = bon_curves({n: read_score_table(p) for n, p in named}, jt, max_n=max_n)
+    curves = bon_curves(
+        {n: read_score_table(p) for n, p in named},
+        jt,
+        max_n=max_n,
+        judge_file=judge,
+        reward_files=dict(named),
+    )
     written = [_csv(curves, output / "bon.csv"), *save_figure(bon_plot(curves), output, "bon")]
     _finish(
         output,

@@ -165,6 +165,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"[bold green]trained[/] {summary['mode']}: {summary['steps']} steps, "
         f"last loss {last.get('loss', float('nan')):.4f}, {summary['seconds']:.1f} s"
     )
+    for key, what in (("skipped", "data"), ("eval_skipped", "eval data")):
+        if summary.get(key):
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted(summary[key].items()))
+            n = sum(summary[key].values())
+            line = f"skipped {n} invalid rows of the {what} (--skip-invalid): {counts}"
+            console.print(line, soft_wrap=True)
     if summary.get("eval"):
         console.print(f"eval accuracy {summary['eval']['eval_acc']:.4f}")
     console.print(f"model: {summary['model_dir']}")

@@ -59,9 +59,17 @@ def bon_bruteforce(rewards: np.ndarray, scores: np.ndarray, N: int) -> float:
 
 
 def join_judge(
-    rewards: pd.DataFrame, judge: pd.DataFrame, *, file: str | None = None
+    rewards: pd.DataFrame,
+    judge: pd.DataFrame,
+    *,
+    reward_file: str | None = None,
+    judge_file: str | None = None,
 ) -> pd.DataFrame:
-    """(id, response_index, reward, score); both tables must cover the same answers."""
+    """(id, response_index, reward, score); both tables must cover the same answers.
+
+    A mismatch is a `DataError` naming both files (judge first), so the user sees which
+    judge table and which reward table disagree.
+    """
     m = rewards[["id", "response_index", "reward"]].merge(
         judge[["id", "response_index", "score"]],
         on=["id", "response_index"],
@@ -75,22 +83,29 @@ def join_judge(
         raise DataError(
             f"{len(bad)} answers are in only one of the reward and judge tables, e.g. id "
             f"'{row['id']}', response_index {row['response_index']} has no {side} score.",
-            file=file,
+            file=" vs ".join(str(f) for f in (judge_file, reward_file) if f) or None,
             field="response_index",
             reason="misaligned",
+            hint="Judge and score the same answers (the same test file) with every model.",
         )
     return m.drop(columns="_merge").sort_values(["id", "response_index"]).reset_index(drop=True)
 
 
 def bon_curve(
-    rewards: pd.DataFrame, judge: pd.DataFrame, *, max_n: int | None = None, file: str | None = None
+    rewards: pd.DataFrame,
+    judge: pd.DataFrame,
+    *,
+    max_n: int | None = None,
+    reward_file: str | None = None,
+    judge_file: str | None = None,
 ) -> pd.DataFrame:
     """Mean unbiased BoN judge score over prompts for N = 1..min(n_min, max_n).
 
     Returns columns N, expected_score, n_prompts. N = 1 is the mean judge score of a
-    random answer; a reward model that helps makes the curve rise with N.
+    random answer; a reward model that helps makes the curve rise with N. The file
+    paths only serve error messages.
     """
-    joined = join_judge(rewards, judge, file=file)
+    joined = join_judge(rewards, judge, reward_file=reward_file, judge_file=judge_file)
     groups = [
         (g["reward"].to_numpy(), g["score"].to_numpy()) for _, g in joined.groupby("id", sort=True)
     ]
@@ -104,11 +119,23 @@ def bon_curve(
 
 
 def bon_curves(
-    rewards: dict[str, pd.DataFrame], judge: pd.DataFrame, *, max_n: int | None = None
+    rewards: dict[str, pd.DataFrame],
+    judge: pd.DataFrame,
+    *,
+    max_n: int | None = None,
+    judge_file: str | None = None,
+    reward_files: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Curves for several reward models: columns model, N, expected_score, n_prompts."""
+    """Curves for several reward models: columns model, N, expected_score, n_prompts.
+
+    `reward_files` maps a model's name (a key of `rewards`) to its table's path and
+    `judge_file` is the judge table's path; both only serve error messages.
+    """
+    files = reward_files or {}
     frames = [
-        bon_curve(t, judge, max_n=max_n, file=name).assign(model=name)
+        bon_curve(t, judge, max_n=max_n, reward_file=files.get(name), judge_file=judge_file).assign(
+            model=name
+        )
         for name, t in rewards.items()
     ]
     return pd.concat(frames, ignore_index=True)[["model", "N", "expected_score", "n_prompts"]]

@@ -47,8 +47,9 @@ def correlation_points(
         return pd.DataFrame(
             {"id": aligned["id"], "proxy": aligned["reward_proxy"], "mm": aligned["reward_mm"]}
         )
-    pm = pairs_table(with_reward(aligned, "mm"))
-    pp = pairs_table(with_reward(aligned, "proxy"))
+    # the aligned table keeps the MM table's labels, so label errors name the MM file
+    pm = pairs_table(with_reward(aligned, "mm"), file=files[0])
+    pp = pairs_table(with_reward(aligned, "proxy"), file=files[0])
     return pd.DataFrame(
         {
             "id": pm["id"],

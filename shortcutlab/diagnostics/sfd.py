@@ -78,8 +78,10 @@ def split_pairs(mm: pd.DataFrame, proxy: pd.DataFrame, **align_kw: Any) -> pd.Da
     preference scores (both tables must agree on them; see `align_score_tables`).
     """
     aligned = align_score_tables(mm, proxy, names=("mm", "proxy"), **align_kw)
-    pairs = pairs_table(with_reward(aligned, "mm"))
-    ppairs = pairs_table(with_reward(aligned, "proxy"))
+    # the aligned table keeps the MM table's labels, so label errors name the MM file
+    mm_file = align_kw.get("files", (None, None))[0]
+    pairs = pairs_table(with_reward(aligned, "mm"), file=mm_file)
+    ppairs = pairs_table(with_reward(aligned, "proxy"), file=mm_file)
     pairs["p_better"] = ppairs["r_better"].to_numpy()
     pairs["p_worse"] = ppairs["r_worse"].to_numpy()
     pairs["proxy_correct"] = pairs["p_better"] > pairs["p_worse"]

@@ -276,7 +276,8 @@ def _load(rec: Record, max_pixels: int | None) -> Any:
     """A record's image as RGB PIL, through the data layer (clear DataError on failure)."""
     from shortcutlab.data.images import load_image
 
-    kwargs: dict[str, Any] = {"loc": rec.loc, "field": "image"}
+    # no `field=`: load_image then names the field the image came from (ref.field, e.g. img_path)
+    kwargs: dict[str, Any] = {"loc": rec.loc}
     if max_pixels is not None:
         kwargs["max_pixels"] = max_pixels
     return load_image(rec.image, **kwargs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,6 +184,76 @@ def _hub_processor_class(repo_id: str, **kwargs: Any) -> str | None:
         if value:
             return value
     return None
+
+
+_TRUE = {"1", "on", "yes", "true"}
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub must not be contacted (HF_HUB_OFFLINE /
+    TRANSFORMERS_OFFLINE, read now so a variable set after import still counts)."""
+    try:
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    env = (
+        os.environ.get(v, "").strip().lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+    return any(v in _TRUE for v in env)
+
+
+def looks_like_path(text: str) -> bool:
+    """A model argument meant as a local path, not a Hub id ('org/name' or 'name')."""
+    # a Hub id uses "/" once; other separators (Windows "\\") only appear in paths
+    seps = {s for s in (os.sep, os.altsep) if s and s != "/"}
+    if any(s in text for s in seps):
+        return True
+    return text.startswith((".", "/", "~")) or text.count("/") > 1
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - a malformed id is not in the cache
+        return False
+
+
+def check_model_source(path_or_id: str | Path) -> str:
+    """The model folder (with `~` expanded) or Hub id to load; `ModelError` when neither.
+
+    Why: transformers reports a missing local folder as a malformed Hub id ("Repo id must
+    use alphanumeric chars ...") and an uncached id in offline mode as a network error.
+    A missing path-like argument is "model folder not found"; with the Hub offline, an id
+    that is not in the local cache is "could not be found locally and the Hub is offline".
+    """
+    text = str(path_or_id)
+    local = Path(text).expanduser()
+    if local.exists():
+        if not local.is_dir():
+            raise ModelError(
+                f"model path is a file, not a folder: {text}. Hint: pass the folder that "
+                "holds config.json (a saved RewardModel or a base VLM folder)."
+            )
+        return str(local) if text.startswith("~") else text
+    if looks_like_path(text) or isinstance(path_or_id, Path):
+        raise ModelError(
+            f"model folder not found: {text} (working directory {Path.cwd()}). Hint: check "
+            "the path; pass a saved RewardModel folder, a base VLM folder or a Hub id "
+            "such as 'org/name'."
+        )
+    if hub_offline() and not _in_hub_cache(text):
+        raise ModelError(
+            f"model '{text}' could not be found locally: it is not a folder and not in the "
+            "Hugging Face cache, and the Hub is offline (HF_HUB_OFFLINE / "
+            "TRANSFORMERS_OFFLINE is set). Hint: download it while online (`hf download "
+            f"{text}`), or pass the path of a local model folder."
+        )
+    return text
 
 
 def config_wants_remote_code(path_or_id: str | Path) -> bool:

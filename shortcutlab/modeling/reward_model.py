@@ -30,6 +30,7 @@ from torch import nn
 
 from shortcutlab.errors import ModelError
 from shortcutlab.modeling.loading import (
+    check_model_source,
     config_wants_remote_code,
     load_processor,
     quiet_transformers,
@@ -120,7 +121,9 @@ class RewardModel(nn.Module):
         `trust_remote_code` is only passed on when given; a folder whose config asks for
         custom code without it gets a warning. `seed` makes a fresh head deterministic.
         Extra `model_kwargs` go to `AutoModel.from_pretrained` (e.g. `quantization_config`).
+        A missing folder, or a Hub id that is not cached while offline, is a `ModelError`.
         """
+        path_or_id = check_model_source(path_or_id)
         path = Path(path_or_id)
         meta = _read_reward_config(path)
         if config_wants_remote_code(path) and not trust_remote_code:

@@ -18,6 +18,7 @@ resuming only needs the step number.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -45,25 +46,40 @@ STATS = (
     "truncated",
 )
 S = {name: i for i, name in enumerate(STATS)}  # statistic name -> index
+log = logging.getLogger(__name__)
 
 
-def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int]:
-    """Records that have at least one pair; returns (records, n_without_pairs)."""
+def load_training_records(
+    path: str, cfg: TrainConfig
+) -> tuple[list[Record], int, dict[str, int]]:
+    """Records that have at least one pair: (records, n_without_pairs, skipped).
+
+    `skipped` counts the rows `--skip-invalid` dropped, by reason ("missing_field": 2, ...),
+    so the run can report them (summary, run_info.json) instead of losing them silently.
+    """
     from shortcutlab.data.schemas import load_dataset_file
 
     result = load_dataset_file(
         path, schema=cfg.schema, skip_invalid=cfg.skip_invalid, image_root=cfg.image_root
     )
+    skipped = {k: int(v) for k, v in result.skipped.items() if v}
+    if skipped:
+        log.warning(
+            "%s: skipped %d invalid rows (%s)",
+            path,
+            sum(skipped.values()),
+            ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items())),
+        )
     usable = [r for r in result.records if r.pairs]
     if not usable:
         raise DataError(
-            "no record has a preference pair to train on",
+            "no record has a preference pair to train on.",
             file=str(path),
             hint="pairwise data needs chosen/rejected; multi-response data needs scores "
             "with at least one strict difference.",
             reason="no_pairs",
         )
-    return usable, len(result.records) - len(usable)
+    return usable, len(result.records) - len(usable), skipped
 
 
 class Trainer:

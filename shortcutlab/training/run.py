@@ -39,7 +39,12 @@ def write_run_files(tr: Any, command: list[str] | None) -> None:
         inputs=inputs,
         config=tr.cfg.to_dict(),
         seed=tr.cfg.seed,
-        extra={"processes": tr.world, "global_batch_records": tr.global_batch},
+        extra={
+            "processes": tr.world,
+            "global_batch_records": tr.global_batch,
+            "skipped": tr.skipped,  # --skip-invalid rows dropped from data, by reason
+            "eval_skipped": tr.eval_skipped,
+        },
     )
 
 
@@ -214,6 +219,8 @@ def finish(tr: Any, start_step: int, seconds: float) -> dict[str, Any]:
         "processes": tr.world,
         "records": len(tr.records),
         "records_without_pairs": tr.records_without_pairs,
+        "skipped": dict(tr.skipped),
+        "eval_skipped": dict(tr.eval_skipped),
         "trainable_parameters": tr.n_trainable,
         "parameters": tr.n_params,
         "train_losses": [r["loss"] for r in tr.history],

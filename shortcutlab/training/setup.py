@@ -72,8 +72,10 @@ def setup_run(tr: Any) -> None:
     tr.accelerator = acc = make_accelerator(cfg)
     tr.rank, tr.world = acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed)
-    tr.records, tr.records_without_pairs = load_training_records(cfg.data, cfg)
-    tr.eval_records = load_training_records(cfg.eval_data, cfg)[0] if cfg.eval_data else []
+    tr.records, tr.records_without_pairs, tr.skipped = load_training_records(cfg.data, cfg)
+    tr.eval_records, tr.eval_skipped = [], {}
+    if cfg.eval_data:
+        tr.eval_records, _, tr.eval_skipped = load_training_records(cfg.eval_data, cfg)
     tr.global_batch = cfg.per_device_train_batch_size * tr.world * cfg.gradient_accumulation_steps
     tr.steps_per_epoch = check_steps(len(tr.records), tr.global_batch, cfg.data)
     tr.total_steps = total_steps(cfg, tr.steps_per_epoch)

@@ -148,3 +148,10 @@ def markdown(results: dict[str, Any]) -> str:
         parts += [score_table(s, res.get("score", {"error": 1}), gpu), ""]
     parts += ["## Parity (max abs difference, float32, same weights)", "", parity_table(results)]
     return "\n".join(parts)
+
+
+if __name__ == "__main__":  # python benchmarks/report.py benchmarks/results.json
+    import json
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1]).read())))

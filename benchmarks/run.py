@@ -214,7 +214,9 @@ def run_size(size_name: str, args: argparse.Namespace, work: Path, peak: float |
             "lora": lora,
             "text_only": text_only,
             "batch": batch,
-            "steps": [warmup, timed],
+            "steps": list(size.official_steps.get(dev, (warmup, timed)))
+            if impl == "official"
+            else [warmup, timed],
         }
         res = spawn(job)
         print(

@@ -36,6 +36,7 @@ class Size:
     cpu_layers: int | None = None  # LM and vision depth on CPU (None: as in overrides)
     batch: dict[str, int] = field(default_factory=dict)  # records per step, by device
     steps: dict[str, tuple[int, int]] = field(default_factory=dict)  # (warmup, timed)
+    official_steps: dict[str, tuple[int, int]] = field(default_factory=dict)  # else `steps`
     score_records: dict[str, int] = field(default_factory=dict)
     prompt_words: int = 40
     answer_words: tuple[int, int] = (90, 120)
@@ -73,6 +74,7 @@ SIZES: dict[str, Size] = {
         cpu_layers=2,
         batch={"cpu": 1, "cuda": 8},
         steps={"cpu": (1, 2), "cuda": (2, 8)},
+        official_steps={"cpu": (1, 1)},  # ~3x (standard) to ~6x (SA) longer steps
         score_records={"cpu": 3, "cuda": 64},
     ),
 }

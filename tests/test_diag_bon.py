@@ -51,6 +51,20 @@ def test_curve_from_tables():
         bon_curve(rewards.iloc[:-1], judge)
 
 
+def test_misaligned_tables_name_both_files():
+    """The error names the judge file and the reward file (not the model's label)."""
+    from shortcutlab.diagnostics.bon import bon_curves
+
+    ids, idx = ["a", "a", "b", "b"], [0, 1, 0, 1]
+    rewards = pd.DataFrame({"id": ids, "response_index": idx, "reward": [1, 2, 3, 4.0]})
+    judge = pd.DataFrame({"id": ids[1:], "response_index": idx[1:], "score": [1, 2, 3.0]})
+    with pytest.raises(DataError) as ex:
+        bon_curves({"mm": rewards}, judge, judge_file="j.jsonl", reward_files={"mm": "r.jsonl"})
+    text = str(ex.value)
+    assert text.startswith("j.jsonl vs r.jsonl, field 'response_index'")
+    assert "id 'a', response_index 0 has no judge score" in text and "Hint:" in text
+
+
 def test_correlation_pearson_spearman():
     rng = np.random.default_rng(0)
     n = 40

@@ -160,8 +160,34 @@ def test_remote_code_warning_and_missing_model(tiny_llava_dir, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.warns(UserWarning, match="trust_remote_code"):
         RewardModel.from_pretrained(folder)
-    with pytest.raises(ModelError):
+    with pytest.raises(ModelError, match="model folder not found"):
         RewardModel.from_pretrained(tmp_path / "does-not-exist")
+
+
+@pytest.mark.parametrize("arg", ["/no/such/model", "./models/nope", "~/nope", "runs/a/model"])
+def test_missing_local_folder_is_not_called_a_repo_id(arg):
+    """A path-like argument that does not exist: 'model folder not found', with a hint."""
+    with pytest.raises(ModelError, match="model folder not found") as ex:
+        RewardModel.from_pretrained(arg)
+    assert arg in str(ex.value) and "Hint:" in str(ex.value)
+    assert "Repo id" not in str(ex.value)
+
+
+def test_uncached_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
+    """HF_HUB_OFFLINE and an id not in the cache: found neither locally nor on the Hub."""
+    from shortcutlab.modeling.loading import check_model_source, looks_like_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    for repo in ("some-org/some-model", "gpt2"):
+        assert not looks_like_path(repo)
+        with pytest.raises(ModelError, match="could not be found locally") as ex:
+            RewardModel.from_pretrained(repo)
+        assert "offline" in str(ex.value) and repo in str(ex.value)
+    (tmp_path / "org" / "model").mkdir(parents=True)  # an existing folder always wins
+    assert check_model_source("org/model") == "org/model"
+    with pytest.raises(ModelError, match="model folder not found: org/typo"):
+        check_model_source("org/typo")  # its parent folder exists: a path, not a Hub id
 
 
 def _score_pairs(records: list[Record], folder: Path) -> tuple[torch.Tensor, int]:

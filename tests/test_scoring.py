@@ -231,7 +231,7 @@ def test_fingerprint_ignores_paths_but_not_content(tmp_path):
 
 def test_bad_options_raise_config_errors(tiny_llava_dir, pair_file, tmp_path):
     with pytest.raises(ConfigError):
-        score(tiny_llava_dir, pair_file, text_only="none")
+        score(tiny_llava_dir, pair_file, text_only="nope")
     with pytest.raises(ConfigError):
         score(tiny_llava_dir, pair_file, batch_size=0)
     with pytest.raises(ConfigError, match="format"):

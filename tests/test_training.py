@@ -375,9 +375,7 @@ def test_skip_invalid_rows_are_counted_in_summary_and_run_info(
     with pytest.raises(DataError):  # without the flag the first bad row is an error
         train(_cfg(tiny_llava_dir, {"train": str(data)}, tmp_path / "r0", max_steps=1))
     out = tmp_path / "run"
-    summary = train(
-        _cfg(tiny_llava_dir, {"train": str(data)}, out, max_steps=1, skip_invalid=True)
-    )
+    summary = train(_cfg(tiny_llava_dir, {"train": str(data)}, out, max_steps=1, skip_invalid=True))
     assert summary["records"] == 16
     assert summary["skipped"] == {"missing_field": 1, "malformed_json": 1}
     assert summary["eval_skipped"] == {}
@@ -389,3 +387,55 @@ def test_skip_invalid_rows_are_counted_in_summary_and_run_info(
     printed = capsys.readouterr().out
     assert "skipped 2 invalid rows of the data" in printed
     assert "malformed_json: 1, missing_field: 1" in printed
+
+
+@pytest.mark.parametrize("name", ["cosine", "linear", "constant", "constant_with_warmup"])
+def test_native_schedules_match_transformers(name):
+    """make_scheduler builds the common schedules without importing transformers'
+    optimization module (which pulls in peft + bitsandbytes); same LRs as get_scheduler."""
+    from transformers import get_scheduler
+
+    from shortcutlab.training.setup import make_scheduler
+
+    def lrs(sched, opt) -> list[float]:
+        out = []
+        for _ in range(12):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    opts = [torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1) for _ in range(2)]
+    ours = make_scheduler(name, opts[0], warmup=3, total=10)
+    ref = get_scheduler(name, opts[1], num_warmup_steps=3, num_training_steps=10)
+    assert lrs(ours, opts[0]) == pytest.approx(lrs(ref, opts[1]), abs=1e-12)
+
+
+def test_train_without_4bit_prints_no_bitsandbytes_warning(tiny_llava_dir, shapes, tmp_path):
+    """A fresh process: `train` (full and LoRA) never imports bitsandbytes noisily."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from shortcutlab.cli.main import main\n"
+        "base = sys.argv[1:-1]\n"
+        "main([*base, '--output', sys.argv[-1] + '-full'])\n"
+        "assert 'bitsandbytes' not in sys.modules, 'full fine-tuning imported bitsandbytes'\n"
+        "main([*base, '--output', sys.argv[-1] + '-lora', '--lora'])\n"
+    )
+    argv = ["train", "--model", str(tiny_llava_dir), "--data", shapes["train"], "--max-steps"]
+    argv += ["1", "--per-device-train-batch-size", "4", "--no-tensorboard", "--no-progress"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("trained standard") == 2
+    assert "gemm_4bit" not in out and "bitsandbytes" not in out, out[-3000:]

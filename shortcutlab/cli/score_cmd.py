@@ -16,6 +16,10 @@ source, environment), JSONL or parquet by the output's extension. For pairwise o
 data the Eq. 2 accuracy (ties wrong) with a 95% bootstrap interval is printed and saved
 to `<output stem>.summary.json` with provenance.
 
+A model trained text-only (`train --mode text-only`) is scored the way it was trained
+unless --text-only says otherwise (`--text-only none` forces the image in); the summary
+records the effective mode.
+
 Killed runs resume: rerun the same command and only missing records are scored. A
 changed model, data file or option is refused unless `--overwrite`.
 
@@ -24,6 +28,10 @@ Examples:
   shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
 
   shortcutlab score --model runs/sa --data test.jsonl --output text.jsonl --text-only drop
+
+  shortcutlab score --model runs/text/model --data test.jsonl --output t.jsonl  # saved mode
+
+  shortcutlab score --model runs/sa --data pairs.jsonl --image-root /data/imgs --output s.jsonl
 
   shortcutlab score --model runs/sa --data vlrb.parquet --output s.parquet --num-processes 4
 
@@ -79,6 +87,9 @@ def _render(result: Any) -> None:
     table.add_row("scored now", str(s["scored_records"]))
     if s["skipped"]:
         table.add_row("skipped (invalid)", ", ".join(f"{k}: {v}" for k, v in s["skipped"].items()))
+    mode = s["text_only"] or "none (with image)"
+    origin = "saved with the model" if s["text_only_source"] == "model" else "--text-only"
+    table.add_row("text-only mode", f"{mode} ({origin})")
     table.add_row("cut to max_length", f"{s['truncated']} (prompt + answer cuts)")
     table.add_row("processes", str(s["num_processes"]))
     acc = result.accuracy
@@ -103,7 +114,10 @@ def score_command(
     data: Path = typer.Option(..., "--data", help="Data file (JSONL/JSON/parquet/datasets dir)."),
     output: Path = typer.Option(..., "--output", help="Score table to write (.jsonl/.parquet)."),
     text_only: str | None = typer.Option(
-        None, "--text-only", help="Score without the image: 'drop' (no image tokens) or 'blank'."
+        None,
+        "--text-only",
+        help="'drop' (no image tokens), 'blank' (white image) or 'none' (with image). "
+        "Default: the mode saved with the model (text-only RMs score text-only).",
     ),
     batch_size: int = typer.Option(16, "--batch-size", help="Sequences (responses) per forward."),
     max_length: int = typer.Option(4096, "--max-length", help="Max tokens per sequence."),
@@ -118,17 +132,23 @@ def score_command(
         False, "--overwrite", help="Replace an existing output / discard a stale journal."
     ),
     environment: str = typer.Option("", "--environment", help="Value of the environment column."),
+    image_root: str | None = typer.Option(
+        None, "--image-root", help="Folder relative image paths are resolved against."
+    ),
+    trust_remote_code: bool = typer.Option(
+        False, "--trust-remote-code", help="Allow the model folder's custom code to run."
+    ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
     from shortcutlab import distributed
     from shortcutlab.errors import ConfigError
 
-    if text_only not in (None, "drop", "blank"):
-        raise ConfigError(f"--text-only must be 'drop' or 'blank', got '{text_only}'.")
+    if text_only not in (None, "drop", "blank", "none"):
+        raise ConfigError(f"--text-only must be 'drop', 'blank' or 'none', got '{text_only}'.")
     opts = dict(
         model=model, data=data, output=output, text_only=text_only, batch_size=batch_size,
         max_length=max_length, schema=schema, skip_invalid=skip_invalid, overwrite=overwrite,
-        environment=environment,
+        environment=environment, image_root=image_root, trust_remote_code=trust_remote_code,
     )  # fmt: skip
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
@@ -144,7 +164,8 @@ def score_command(
             model, data, output, text_only=text_only, batch_size=batch_size,
             max_length=max_length, schema=schema, skip_invalid=skip_invalid,
             overwrite=overwrite, environment=environment, progress=update,
-            command=["shortcutlab", *argv],
+            command=["shortcutlab", *argv], image_root=image_root,
+            trust_remote_code=trust_remote_code,
         )  # fmt: skip
     finally:
         if bar is not None:

@@ -240,11 +240,12 @@ def check_model_source(path_or_id: str | Path) -> str:
                 "holds config.json (a saved RewardModel or a base VLM folder)."
             )
         return str(local) if text.startswith("~") else text
-    if looks_like_path(text) or isinstance(path_or_id, Path):
+    parent_exists = "/" in text and local.parent.is_dir()  # "runs/model" with runs/ here
+    if looks_like_path(text) or isinstance(path_or_id, Path) or parent_exists:
+        where = "" if local.is_absolute() else f" (relative to {Path.cwd()})"
         raise ModelError(
-            f"model folder not found: {text} (working directory {Path.cwd()}). Hint: check "
-            "the path; pass a saved RewardModel folder, a base VLM folder or a Hub id "
-            "such as 'org/name'."
+            f"model folder not found: {text}{where}. Hint: check the path; pass a saved "
+            "RewardModel folder, a base VLM folder or a Hub id such as 'org/name'."
         )
     if hub_offline() and not _in_hub_cache(text):
         raise ModelError(

@@ -172,7 +172,9 @@ def resolve_device(model: Any, device: Any) -> Any:
     return distributed.device()
 
 
-def load_model(model: Any, device: Any, bf16: bool | None) -> tuple[Any, Any, bool]:
+def load_model(
+    model: Any, device: Any, bf16: bool | None, *, trust_remote_code: bool = False
+) -> tuple[Any, Any, bool]:
     """(RewardModel in eval mode on its device, device, use bf16) from a folder or a model.
 
     bf16 defaults to on for GPUs that support it, off on CPU (autocast, weights unchanged).
@@ -186,7 +188,7 @@ def load_model(model: Any, device: Any, bf16: bool | None) -> tuple[Any, Any, bo
 
         # seed=0: a base VLM folder gets a fresh head; it must be the same head on every
         # rank and every resumed run (a saved RewardModel folder loads its own head).
-        model = RewardModel.from_pretrained(str(model), seed=0)
+        model = RewardModel.from_pretrained(str(model), seed=0, trust_remote_code=trust_remote_code)
     model.to(dev).eval()
     if bf16 is None:
         bf16 = dev.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -198,3 +200,64 @@ def make_collator(model: Any, *, max_length: int, text_only: str | None) -> Any:
     from shortcutlab.modeling.batching import RewardCollator
 
     return RewardCollator(model.processor, max_length=max_length, text_only=text_only)
+
+
+# --------------------------------------------------------------------- text-only mode
+TEXT_ONLY_OPTIONS = (None, "drop", "blank", "none")  # None: the mode saved with the model
+
+
+def saved_text_only(model: Any) -> str | None:
+    """The text-only mode a RewardModel was trained with (`shortcutlab_reward.json`).
+
+    None for a model trained with images, a base VLM, or a Hub id whose reward config is
+    not reachable. Read from the file, so a complete or resumed run need not load weights.
+    """
+    import json
+
+    from shortcutlab.errors import ModelError
+    from shortcutlab.modeling.reward_model import REWARD_CONFIG
+
+    if not isinstance(model, (str, Path)):
+        mode = getattr(model, "text_only", None)
+    else:
+        f = _reward_config_file(str(model), REWARD_CONFIG)
+        try:
+            mode = json.loads(f.read_text()).get("text_only") if f else None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{f}: not valid JSON ({exc})") from exc
+    if mode not in (None, "drop", "blank"):
+        raise ModelError(f"{model}: unknown saved text_only mode {mode!r} in {REWARD_CONFIG}.")
+    return mode
+
+
+def _reward_config_file(model: str, name: str) -> Path | None:
+    """`name` in a local folder, else from the Hub cache / Hub (None when not there)."""
+    from shortcutlab.modeling.loading import looks_like_path
+
+    local = Path(model).expanduser()
+    if local.exists() or looks_like_path(model):
+        return local / name if (local / name).is_file() else None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(model, name))
+    except Exception:  # noqa: BLE001 - no reward config: a base model (or loading fails later)
+        return None
+
+
+def resolve_text_only(model: Any, text_only: str | None) -> tuple[str | None, str]:
+    """(effective mode for the collator, where it came from: "option" or "model").
+
+    An explicit `text_only` wins ("none" forces scoring with the image); without one a
+    text-only RM is scored the way it was trained (its saved mode, Eq. 3 inputs).
+    """
+    from shortcutlab.errors import ConfigError
+
+    if text_only not in TEXT_ONLY_OPTIONS:
+        raise ConfigError(
+            f"text_only must be 'drop', 'blank', 'none' (with image) or unset (the model's "
+            f"saved mode), got {text_only!r}."
+        )
+    if text_only is not None:
+        return (None if text_only == "none" else text_only), "option"
+    return saved_text_only(model), "model"

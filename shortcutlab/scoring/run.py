@@ -25,10 +25,9 @@ from typing import Any
 from shortcutlab import distributed as dist
 from shortcutlab.errors import ConfigError
 from shortcutlab.scoring import journal as jr
-from shortcutlab.scoring.engine import forward_records, plan_batches
+from shortcutlab.scoring.engine import forward_records, plan_batches, resolve_text_only
 from shortcutlab.scoring.table import check_complete, record_rows, to_frame
 
-TEXT_ONLY_MODES = (None, "drop", "blank")
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 DELAY_ENV = "SHORTCUTLAB_TEST_BATCH_DELAY"  # seconds to sleep per batch (kill-resume tests)
 Progress = Callable[[int, int], None]  # (records done, records total)
@@ -46,6 +45,8 @@ class ScoreResult:
     scored_records: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     truncated: int = 0
+    text_only: str | None = None  # the effective mode: None (with image), "drop", "blank"
+    text_only_source: str = "model"  # "option" (given) or "model" (saved with the model)
     accuracy: Any = None  # diagnostics.accuracy.AccuracyResult, None without pairs
     already_complete: bool = False
     num_processes: int = 1
@@ -63,6 +64,8 @@ class ScoreResult:
             "already_complete": self.already_complete,
             "skipped": dict(self.skipped),
             "truncated": self.truncated,
+            "text_only": self.text_only,
+            "text_only_source": self.text_only_source,
             "num_processes": self.num_processes,
             "accuracy": _json_floats(self.accuracy.to_dict()) if self.accuracy else None,
             "fingerprint": self.fingerprint,
@@ -74,9 +77,7 @@ def _json_floats(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
 
 
-def _check_options(text_only: str | None, batch_size: int, max_length: int, output: Any) -> None:
-    if text_only not in TEXT_ONLY_MODES:
-        raise ConfigError(f"text_only must be None, 'drop' or 'blank', got {text_only!r}.")
+def _check_options(batch_size: int, max_length: int, output: Any) -> None:
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
     if max_length < 8:
@@ -88,12 +89,20 @@ def _check_options(text_only: str | None, batch_size: int, max_length: int, outp
         )
 
 
-def _load_records(data: Any, schema: str | None, skip_invalid: bool) -> tuple[list, str, dict]:
-    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records."""
+def _load_records(
+    data: Any, schema: str | None, skip_invalid: bool, image_root: str | None = None
+) -> tuple[list, str, dict]:
+    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records.
+
+    `image_root` resolves a data file's relative image paths (records given already
+    loaded keep theirs).
+    """
     if isinstance(data, (str, Path)):
         from shortcutlab.data.schemas import load_dataset_file
 
-        res = load_dataset_file(data, schema=schema, skip_invalid=skip_invalid)
+        res = load_dataset_file(
+            data, schema=schema, skip_invalid=skip_invalid, image_root=image_root
+        )
         return res.records, res.schema, dict(res.skipped)
     if hasattr(data, "records"):  # a LoadResult
         return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
@@ -136,7 +145,9 @@ def _score_shard(
     return done
 
 
-def _loader(model: Any, device: Any, bf16: bool | None, max_length: int, text_only: Any):
+def _loader(
+    model: Any, device: Any, bf16: bool | None, max_length: int, text_only: Any, trust: bool
+):
     """A function loading (model, collator, device, bf16) once, only if there is work."""
     from shortcutlab.scoring.engine import load_model, make_collator
 
@@ -144,7 +155,7 @@ def _loader(model: Any, device: Any, bf16: bool | None, max_length: int, text_on
 
     def get() -> tuple[Any, Any, Any, bool]:
         if not cache:
-            m, dev, use_bf16 = load_model(model, device, bf16)
+            m, dev, use_bf16 = load_model(model, device, bf16, trust_remote_code=trust)
             cache.append(
                 (m, make_collator(m, max_length=max_length, text_only=text_only), dev, use_bf16)
             )
@@ -212,28 +223,36 @@ def run_scoring(
     bf16: bool | None = None,
     progress: Progress | None = None,
     command: Sequence[str] | None = None,
+    image_root: str | Path | None = None,
+    trust_remote_code: bool = False,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details)."""
-    _check_options(text_only, batch_size, max_length, output)
-    records, schema_name, skipped = _load_records(data, schema, skip_invalid)
+    _check_options(batch_size, max_length, output)
+    mode, mode_source = resolve_text_only(model, text_only)
+    root = str(image_root) if image_root is not None else None
+    records, schema_name, skipped = _load_records(data, schema, skip_invalid, root)
     opts = {
-        "text_only": text_only,
+        "text_only": mode,
         "max_length": max_length,
         "schema": schema_name,
         "skip_invalid": skip_invalid,
         "environment": environment,
     }
+    if root is not None:  # other images under the same names: a different run
+        opts["image_root"] = str(Path(root).resolve())
     fp, prov = jr.fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
         table=None,
         n_records=len(records),
         skipped=skipped,
+        text_only=mode,
+        text_only_source=mode_source,
         num_processes=dist.world_size(),
         fingerprint=fp,
         provenance=prov,
     )
-    load = _loader(model, device, bf16, max_length, text_only)
+    load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
     if output is None:
         return _run_in_memory(result, records, load, batch_size, source, environment, progress)
     return _run_journaled(
@@ -346,6 +365,8 @@ def score(
     environment: str = "",
     device: Any = None,
     bf16: bool | None = None,
+    image_root: str | Path | None = None,
+    trust_remote_code: bool = False,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -361,7 +382,10 @@ def score(
     the same call after a crash scores only what is missing. A changed model, data file or
     option is refused (ShortcutlabError) unless `overwrite=True`. `batch_size` counts
     sequences (responses) per forward; a record's responses are never split. `text_only`:
-    None (with image), "drop" (no image tokens) or "blank" (white 224x224 image, Eq. 3).
+    "drop" (no image tokens), "blank" (white 224x224 image, Eq. 3), "none" (with image),
+    or None: the mode saved with the model (a text-only RM is scored text-only; others
+    with the image); the summary records the effective mode. `image_root` resolves the
+    data file's relative image paths; `trust_remote_code` is passed to model loading.
     Under `accelerate launch` each rank scores a shard and rank 0 merges.
     """
     result = run_scoring(
@@ -377,6 +401,8 @@ def score(
         environment=environment,
         device=device,
         bf16=bf16,
+        image_root=image_root,
+        trust_remote_code=trust_remote_code,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

@@ -13,8 +13,11 @@ head trained.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -106,6 +109,26 @@ def lora_config(rm: nn.Module, cfg: TrainConfig, *, inference_mode: bool = False
     )
 
 
+@contextlib.contextmanager
+def quiet_bitsandbytes(enabled: bool = True) -> Iterator[None]:
+    """Hide bitsandbytes' import-time warnings (its CPU backend logs "Failed to load CPU
+    gemm_4bit_forward ..." when the optional `kernels` package is absent).
+
+    peft imports bitsandbytes whenever it is installed, so a LoRA run without 4-bit
+    loading would print that warning about a feature it does not use.
+    """
+    if not enabled or "bitsandbytes" in sys.modules:
+        yield
+        return
+    bnb_log = logging.getLogger("bitsandbytes")
+    level = bnb_log.level
+    bnb_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        bnb_log.setLevel(level)
+
+
 def quantize_4bit(rm: nn.Module, cfg: TrainConfig) -> None:
     """QLoRA: replace the language model's linear layers by bitsandbytes NF4 layers."""
     try:
@@ -191,7 +214,8 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
         apply_freezing(rm, cfg)
         proxy = copy.deepcopy(rm) if with_proxy else None
         return Branches(rm, proxy, lora_proxy=False), processor
-    from peft import get_peft_model
+    with quiet_bitsandbytes(enabled=not cfg.load_in_4bit):
+        from peft import get_peft_model  # imports bitsandbytes when it is installed
 
     for p in rm.parameters():
         p.requires_grad_(False)

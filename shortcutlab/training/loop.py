@@ -49,9 +49,7 @@ S = {name: i for i, name in enumerate(STATS)}  # statistic name -> index
 log = logging.getLogger(__name__)
 
 
-def load_training_records(
-    path: str, cfg: TrainConfig
-) -> tuple[list[Record], int, dict[str, int]]:
+def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int, dict[str, int]]:
     """Records that have at least one pair: (records, n_without_pairs, skipped).
 
     `skipped` counts the rows `--skip-invalid` dropped, by reason ("missing_field": 2, ...),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -59,10 +61,46 @@ def make_optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfi
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate)
 
 
-def setup_run(tr: Any) -> None:
-    """Fill a Trainer with everything the loop needs."""
+def _warmup_factor(step: int, *, warmup: int, total: int, kind: str) -> float:
+    """LR multiplier of step `step`: linear warmup, then constant / linear / cosine decay.
+
+    The same formulas as transformers' schedules of these names (cosine: half a cycle).
+    """
+    if step < warmup:
+        return float(step) / float(max(1, warmup))
+    if kind == "constant_with_warmup":
+        return 1.0
+    progress = float(step - warmup) / float(max(1, total - warmup))
+    if kind == "linear":
+        return max(0.0, float(total - step) / float(max(1, total - warmup)))
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))  # cosine
+
+
+NATIVE_SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
+
+
+def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any:
+    """The LR schedule `name` (transformers.get_scheduler names).
+
+    The common schedules are built here on torch's LambdaLR: importing
+    `transformers.get_scheduler` imports peft and with it bitsandbytes, whose CPU backend
+    prints a "Failed to load CPU gemm_4bit_forward" warning on every run that does not
+    even quantize. Other names still go to transformers.
+    """
+    from torch.optim.lr_scheduler import LambdaLR
+
+    if name == "constant":
+        return LambdaLR(optimizer, lambda _: 1.0)
+    if name in NATIVE_SCHEDULES:
+        fn = partial(_warmup_factor, warmup=warmup, total=total, kind=name)
+        return LambdaLR(optimizer, fn)
     from transformers import get_scheduler
 
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total)
+
+
+def setup_run(tr: Any) -> None:
+    """Fill a Trainer with everything the loop needs."""
     from shortcutlab.training.branches import build_branches
     from shortcutlab.training.loop import check_steps, load_training_records, total_steps
     from shortcutlab.training.state import MetricsWriter
@@ -89,11 +127,8 @@ def setup_run(tr: Any) -> None:
     tr.n_params = sum(p.numel() for p in branches.parameters())
     optimizer = make_optimizer(named, cfg)
     warmup = int(round(cfg.warmup_ratio * tr.total_steps))
-    tr.scheduler = get_scheduler(
-        cfg.lr_scheduler_type,
-        optimizer,
-        num_warmup_steps=warmup,
-        num_training_steps=tr.total_steps,
+    tr.scheduler = make_scheduler(
+        cfg.lr_scheduler_type, optimizer, warmup=warmup, total=tr.total_steps
     )
     tr.model, tr.optimizer = acc.prepare(branches, optimizer)
     tr.trainable = [p for p in tr.model.parameters() if p.requires_grad]

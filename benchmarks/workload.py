@@ -73,7 +73,7 @@ SIZES: dict[str, Size] = {
         },
         cpu_layers=2,
         batch={"cpu": 1, "cuda": 8},
-        steps={"cpu": (1, 2), "cuda": (2, 8)},
+        steps={"cpu": (1, 3), "cuda": (2, 8)},
         official_steps={"cpu": (1, 1)},  # ~3x (standard) to ~6x (SA) longer steps
         score_records={"cpu": 3, "cuda": 64},
     ),

@@ -307,6 +307,8 @@ def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
     model = RewardModel.from_pretrained(job["model"], seed=0).to(device).eval()
     size = SIZES[job["size"]]
     records = make_records(size, job["n_records"], Path(job["image_dir"]), seed=1)
+    for rec in records:  # inference data (Best-of-N style): responses only, no labels
+        rec.pairs, rec.scores = [], None
     n_resp = sum(len(r.responses) for r in records)
     collator = make_collator(model, max_length=4096, text_only=None)
     score_fn(model, records[:1], device=device, bf16=bf16)  # warm-up

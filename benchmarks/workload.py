@@ -54,7 +54,7 @@ SIZES: dict[str, Size] = {
         image_size=64,
         overrides={},
         batch={"cpu": 8, "cuda": 8},
-        steps={"cpu": (1, 4), "cuda": (3, 10)},
+        steps={"cpu": (2, 10), "cuda": (3, 10)},
         score_records={"cpu": 32, "cuda": 64},
     ),
     "realistic": Size(

@@ -10,11 +10,14 @@ $(BIN)/shortcutlab: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(BIN)/shortcutlab
 
-.PHONY: setup demo test test-fast lint
+.PHONY: setup demo demo-quick test test-fast lint
 setup: $(BIN)/shortcutlab
 
 demo: setup
 	$(BIN)/shortcutlab demo --out runs/demo
+
+demo-quick: setup
+	$(BIN)/shortcutlab demo --quick --out runs/demo-quick
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -67,6 +67,18 @@ def _is_const(node: ast.AST | None, value: object) -> bool:
     return isinstance(node, ast.Constant) and node.value is value
 
 
+def _defaults_false(node: ast.AST | None) -> bool:
+    """A literal False default, or a typer option whose default (first argument) is False."""
+    if _is_const(node, False):
+        return True
+    return (
+        isinstance(node, ast.Call)
+        and _dotted(node.func) in ("typer.Option", "Option")
+        and bool(node.args)
+        and _is_const(node.args[0], False)
+    )
+
+
 def _calls() -> list[tuple[str, int, str, ast.Call]]:
     return [
         (rel, node.lineno, _dotted(node.func), node)
@@ -161,7 +173,7 @@ def test_trust_remote_code_defaults_false() -> None:
                 literal_true.append(f"{rel}:{node.lineno}")
     assert params, "no trust_remote_code parameter found (the walk is broken)"
     assert not literal_true, f"trust_remote_code=True passed literally: {literal_true}"
-    bad = [where for where, d in params if not _is_const(d, False)]
+    bad = [where for where, d in params if not _defaults_false(d)]
     assert not bad, f"trust_remote_code must default to False: {bad}"
     from shortcutlab.config import TrainConfig
 

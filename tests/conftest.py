@@ -23,6 +23,20 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on a shared 2-core machine more threads are several times slower.
+
+    Opt in per file with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --- tiny model fixtures (owner: modeling) ------------------------------------------------
 def _build_tiny(tmp_path_factory: pytest.TempPathFactory, arch: str) -> Path:
     from shortcutlab.modeling.tiny import build_tiny_model

@@ -28,19 +28,8 @@ def bench_run():
         sys.path.remove(str(BENCH))
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny tensors on a shared 2-core machine: one torch thread avoids spin contention."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_official_reference_matches_shortcutlab_losses(
-    bench_run, tiny_llava_dir: Path, tmp_path: Path, one_thread
+    bench_run, tiny_llava_dir: Path, tmp_path: Path, one_torch_thread
 ) -> None:
     # one K=4 record (6 pairs), shortcut-aware: covers L (Eq. 1), L_t (Eq. 3, blank image),
     # SFC (Eq. 5) and the objective (Eq. 7) of both branches, and their gradients

@@ -53,32 +53,25 @@ def _ok(args):
     return res
 
 
+def _sfd_test_set(files, name: str) -> list[str]:
+    """`sfd` options for one test set: both score tables, the data file and its name."""
+    return [
+        "--mm-scores",
+        str(files["mm"]),
+        "--proxy-scores",
+        str(files["px"]),
+        "--data",
+        str(files["data"]),
+        "--name",
+        name,
+    ]
+
+
 def test_sfd_cli_two_test_sets(files):
     out = files["dir"] / "sfd"
     res = _ok(
-        [
-            "sfd",
-            "--mm-scores",
-            str(files["mm"]),
-            "--proxy-scores",
-            str(files["px"]),
-            "--data",
-            str(files["data"]),
-            "--name",
-            "a",
-            "--mm-scores",
-            str(files["mm"]),
-            "--proxy-scores",
-            str(files["px"]),
-            "--data",
-            str(files["data"]),
-            "--name",
-            "b",
-            "--n-boot",
-            "50",
-            "-o",
-            str(out),
-        ]
+        ["sfd", *_sfd_test_set(files, "a"), *_sfd_test_set(files, "b"), "--n-boot", "50"]
+        + ["-o", str(out)]
     )
     assert "SFD" in res.output
     results = json.loads((out / "results.json").read_text())

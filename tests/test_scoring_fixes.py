@@ -12,21 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from test_scoring_support import write_pairwise
 
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import load_model, resolve_text_only, saved_text_only
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads are several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -322,7 +322,9 @@ def pairwise_record(
 
     `prefix` names the enclosing field in errors (RLHF-V's JSON string `text.`).
     """
-    return Record(
+    return pair_record(
+        schema,
+        loc,
         id=record_id(row, id_keys, loc, ctx),
         prompt=prompt_text(
             require(row, prompt_key, loc, label=prefix + prompt_key), loc, prefix + prompt_key
@@ -332,6 +334,30 @@ def pairwise_record(
             text_field(row, "rejected", loc, prefix=prefix),
         ],
         image=image_of(row, image_keys, loc, ctx),
+        meta=meta,
+    )
+
+
+def pair_record(
+    schema: str,
+    loc: SourceLoc,
+    *,
+    id: str,
+    prompt: str,
+    responses: list[str],
+    image: Any,
+    meta: dict[str, Any] | None = None,
+) -> Record:
+    """The pairwise layout: `responses` = [chosen, rejected], pairs [(0, 1)], no scores.
+
+    Callers pass already-validated fields as keyword arguments, so they are checked in the
+    order written at the call (the first bad field is the one reported).
+    """
+    return Record(
+        id=id,
+        prompt=prompt,
+        responses=responses,
+        image=image,
         pairs=[(0, 1)],
         schema=schema,
         loc=loc,

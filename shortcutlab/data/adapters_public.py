@@ -13,6 +13,7 @@ from shortcutlab.data.adapters import (
     _has,
     as_text,
     image_of,
+    pair_record,
     pairwise_record,
     prompt_text,
     record_id,
@@ -145,14 +146,13 @@ class POVIDAdapter(Adapter):
         question_r, rejected = _split_conversation(
             require(row, "rejected_conversations", loc), loc, "rejected_conversations"
         )
-        return Record(
+        return pair_record(
+            self.name,
+            loc,
             id=record_id(row, ("id",), loc, ctx),
             prompt=prompt_text(question, loc, "conversations[0].value"),
             responses=[chosen, rejected],
             image=image_of(row, ("image", "img_path"), loc, ctx),
-            pairs=[(0, 1)],
-            schema=self.name,
-            loc=loc,
         )
 
 
@@ -232,14 +232,13 @@ class TRLAdapter(Adapter):
         prompt = _message_text(require(row, "prompt", loc), loc, "prompt", ("user", "system"))
         chosen = _message_text(require(row, "chosen", loc), loc, "chosen", ("assistant",))
         rejected = _message_text(require(row, "rejected", loc), loc, "rejected", ("assistant",))
-        return Record(
+        return pair_record(
+            self.name,
+            loc,
             id=record_id(row, ("id",), loc, ctx),
             prompt=prompt_text(prompt, loc, "prompt"),
             responses=[as_text(chosen, loc, "chosen"), as_text(rejected, loc, "rejected")],
             image=image_of(row, ("images", "image"), loc, ctx),
-            pairs=[(0, 1)],
-            schema=self.name,
-            loc=loc,
         )
 
 

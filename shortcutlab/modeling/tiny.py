@@ -57,6 +57,16 @@ def _text_kwargs(d: dict[str, int], tok: Any) -> dict[str, Any]:
     }
 
 
+def _vision_kwargs(d: dict[str, int]) -> dict[str, Any]:
+    """The ViT encoder sizes shared by the CLIP / SigLIP / InternViT vision configs."""
+    return {
+        "hidden_size": d["vision_hidden"],
+        "intermediate_size": d["vision_hidden"] * 2,
+        "num_hidden_layers": d["vision_layers"],
+        "num_attention_heads": d["heads"],
+    }
+
+
 def _build_llava(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
     from transformers import (
         CLIPImageProcessorPil,
@@ -69,10 +79,7 @@ def _build_llava(d: dict[str, int], image_size: int, vocab: int, seed: int) -> t
 
     tok = build_tokenizer("<image>", {"image_token": "<image>"}, vocab_size=vocab, seed=seed)
     vision = CLIPVisionConfig(
-        hidden_size=d["vision_hidden"],
-        intermediate_size=d["vision_hidden"] * 2,
-        num_hidden_layers=d["vision_layers"],
-        num_attention_heads=d["heads"],
+        **_vision_kwargs(d),
         image_size=image_size,
         patch_size=d["patch"],
         projection_dim=d["hidden"],
@@ -194,14 +201,7 @@ def _idefics_tokenizer(vocab: int, seed: int, video: bool) -> Any:
 
 
 def _idefics_config(config_cls: type, d: dict[str, int], image_size: int, tok: Any) -> Any:
-    vision = {
-        "hidden_size": d["vision_hidden"],
-        "intermediate_size": d["vision_hidden"] * 2,
-        "num_hidden_layers": d["vision_layers"],
-        "num_attention_heads": d["heads"],
-        "image_size": image_size,
-        "patch_size": d["patch"],
-    }
+    vision = _vision_kwargs(d) | {"image_size": image_size, "patch_size": d["patch"]}
     text = _text_kwargs(d, tok) | {"model_type": "llama"}
     return config_cls(
         vision_config=vision,
@@ -270,11 +270,7 @@ def _build_internvl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
         "video_token": "<video>",
     }
     tok = build_tokenizer("<IMG_CONTEXT>\n", specials, vocab_size=vocab, seed=seed)
-    vision = {
-        "hidden_size": d["vision_hidden"],
-        "intermediate_size": d["vision_hidden"] * 2,
-        "num_hidden_layers": d["vision_layers"],
-        "num_attention_heads": d["heads"],
+    vision = _vision_kwargs(d) | {
         "image_size": [image_size, image_size],
         "patch_size": [d["patch"], d["patch"]],
     }

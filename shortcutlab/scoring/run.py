@@ -113,7 +113,7 @@ def _load_records(
 def _score_shard(
     records: list,
     *,
-    loaded: tuple[Any, Any, Any, bool],
+    load: Callable[[], tuple[Any, Any, Any, bool]],
     batch_size: int,
     source: str,
     environment: str,
@@ -122,10 +122,14 @@ def _score_shard(
 ) -> int:
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
-    Returns the number of records scored. `SHORTCUTLAB_TEST_BATCH_DELAY` (seconds) sleeps
-    after each committed batch so tests can kill a run mid-way.
+    `load()` gives (model, collator, device, bf16); it is called only when there are records,
+    so a rank with an empty shard never loads the model. Returns the number of records
+    scored. `SHORTCUTLAB_TEST_BATCH_DELAY` (seconds) sleeps after each committed batch so
+    tests can kill a run mid-way.
     """
-    model, collator, dev, bf16 = loaded
+    if not records:
+        return 0
+    model, collator, dev, bf16 = load()
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     done = 0
     for idx in plan_batches(records, batch_size):
@@ -207,6 +211,13 @@ def _read_output(out: Path, records: list) -> Any:
     return to_frame(read_table(out).to_dict("records"), records)
 
 
+def _adopt_output(result: ScoreResult, out: Path, records: list) -> None:
+    """Fill `result` from a finished output file (already complete, or merged by rank 0)."""
+    result.table = _read_output(out, records)
+    result.accuracy = _accuracy(result.table)
+    result.summary_path = jr.summary_path_for(out)
+
+
 def run_scoring(
     model: Any,
     data: Any,
@@ -277,11 +288,9 @@ def _run_journaled(
     fp, prov = result.fingerprint, result.provenance
     action = jr.decide(journal, out, fp, overwrite)
     if action == "complete":
-        result.table = _read_output(out, records)
         result.already_complete = True
         result.resumed_records = len(records)
-        result.accuracy = _accuracy(result.table)
-        result.summary_path = jr.summary_path_for(out)
+        _adopt_output(result, out, records)
         return result
     ids = {str(r.id) for r in records}
     dist.barrier()  # everyone decided before rank 0 touches the files
@@ -295,7 +304,7 @@ def _run_journaled(
     rank = dist.rank()
     _score_shard(
         mine,
-        loaded=load() if mine else (None, None, None, False),
+        load=load,
         batch_size=batch_size,
         source=source,
         environment=environment,
@@ -308,9 +317,7 @@ def _run_journaled(
         _finish(result, journal, records)
     dist.barrier()
     if not dist.is_main():
-        result.table = _read_output(out, records)
-        result.accuracy = _accuracy(result.table)
-        result.summary_path = jr.summary_path_for(out)
+        _adopt_output(result, out, records)
     return result
 
 
@@ -334,7 +341,7 @@ def _run_in_memory(
     mine = dist.shard(records)
     _score_shard(
         mine,
-        loaded=load() if mine else (None, None, None, False),
+        load=load,
         batch_size=batch_size,
         source=source,
         environment=environment,

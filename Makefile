@@ -20,11 +20,12 @@ demo-quick: setup
 	$(BIN)/shortcutlab demo --quick --out runs/demo-quick
 
 test: setup
+	$(BIN)/ruff check shortcutlab tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: setup
-	$(BIN)/ruff check shortcutlab tests
-	$(BIN)/ruff format --check shortcutlab tests
+	$(BIN)/ruff check shortcutlab tests benchmarks scripts
+	$(BIN)/ruff format --check shortcutlab tests benchmarks scripts

@@ -50,7 +50,11 @@ def save_checkpoint(accelerator: Any, output_dir: Path, state: dict, keep: int) 
     path = output_dir / "checkpoints" / f"step-{state['global_step']:06d}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
-        (path / TRAINER_STATE).write_text(json.dumps(state) + "\n")
+        from shortcutlab.data.io import atomic_write_text
+
+        # written last and atomically: its presence marks the checkpoint complete, so a
+        # kill mid-save (or mid-write of this file) never leaves a loadable half checkpoint
+        atomic_write_text(path / TRAINER_STATE, json.dumps(state) + "\n")
         if keep > 0:
             for old in checkpoint_dirs(output_dir)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)

@@ -155,7 +155,7 @@ def make_records(size: Size, n: int, image_dir: Path, *, k: int = 4, seed: int =
 
 def write_data(records: list[Record], path: Path) -> Path:
     """Write records as a VLFeedback-style JSONL the trainer loads (all C(K,2) pairs)."""
-    from shortcutlab.data.records import write_records
+    from shortcutlab.data.writing import write_records
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_records(records, path, "vlfeedback")

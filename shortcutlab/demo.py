@@ -81,7 +81,7 @@ def stage_synth(out: Path, plan: DemoPlan, seed: int, say: Any) -> dict[str, Any
 
 def stage_base(out: Path, arch: str, seed: int, say: Any) -> Path:
     """A tiny random-init `arch` VLM folder (built once)."""
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
     from shortcutlab.modeling.tiny import build_tiny_model
 
     base = out / "models" / f"tiny-{arch}"
@@ -184,7 +184,7 @@ def run_demo(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every stage (cached) and write `out_dir/report.md` and `out_dir/demo.json`."""
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
     from shortcutlab.demo_report import write_report
     from shortcutlab.study import run_study
 

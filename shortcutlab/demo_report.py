@@ -197,6 +197,6 @@ def write_report(demo: dict[str, Any], out: Path) -> Path:
     if s.get("shift") and s.get("sfd"):
         body += _shift_sfd(s)
     body += _corr_length(s) + reading(demo)
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
 
     return atomic_write_text(out / "report.md", "\n".join(body) + "\n")

@@ -214,7 +214,7 @@ class Cells:
         return doc if doc.get("fingerprint") == fingerprint else None
 
     def put(self, key: str, fingerprint: str, result: dict[str, Any]) -> None:
-        from shortcutlab.data.io import atomic_write_text
+        from shortcutlab.files import atomic_write_text
 
         doc = {"fingerprint": fingerprint, "finished": time.time(), "result": result}
         atomic_write_text(self.dir / f"{key}.json", json.dumps(doc, indent=1, default=str) + "\n")
@@ -343,7 +343,7 @@ def run_study(
     o.o.d. cell, shift accuracies, correlations, length balance, the files written and
     `ran` ({"train": n, "score": n}: cells actually run this time; 0 on a cached rerun).
     """
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
     from shortcutlab.study_report import write_results
 
     study = load_study(study_yaml_or_dict)

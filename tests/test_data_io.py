@@ -11,18 +11,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from shortcutlab.data import adapters
-from shortcutlab.data.io import (
-    append_jsonl,
-    atomic_write_text,
-    detect_format,
-    iter_rows,
-    read_table,
-    write_table,
-)
-from shortcutlab.data.records import Record, write_records
+from shortcutlab.data.images import image_ref
+from shortcutlab.data.io import detect_format, iter_rows, read_table
+from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file, load_records
+from shortcutlab.data.writing import append_jsonl, write_records, write_table
 from shortcutlab.errors import DataError
+from shortcutlab.files import atomic_write_text
 
 FIX = Path(__file__).parent / "fixtures" / "data"
 
@@ -276,7 +271,7 @@ def test_write_records_saves_byte_images(tmp_path: Path) -> None:
         prompt="Q",
         responses=["a", "b"],
         pairs=[(0, 1)],
-        image=adapters.image_ref(png_bytes()),
+        image=image_ref(png_bytes()),
     )
     out = write_records([rec], tmp_path / "o.parquet")
     (back,) = load_records(out, check_images=True)

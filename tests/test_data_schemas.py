@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from shortcutlab.data import adapters
-from shortcutlab.data.records import Record
+from shortcutlab.data.adapters import ConvertContext
+from shortcutlab.data.records import Record, SourceLoc
 from shortcutlab.data.schemas import SCHEMAS, load_dataset_file, load_records
 from shortcutlab.errors import ConfigError, DataError
 
@@ -106,9 +109,6 @@ def test_trl_strings_and_messages() -> None:
 
 
 def test_trl_images_as_pil_and_bytes_dicts(tmp_path: Path) -> None:
-    from shortcutlab.data.adapters import ConvertContext
-    from shortcutlab.data.records import SourceLoc
-
     ctx = ConvertContext(base_dir=tmp_path)
     loc = SourceLoc("mem", 1)
     pil = Image.new("RGB", (4, 4))
@@ -206,6 +206,21 @@ def test_unknown_forced_schema(tmp_path: Path) -> None:
         load_dataset_file(FIX / "pairwise.jsonl", schema="nope")
 
 
+def test_schema_order_is_the_explicit_list() -> None:
+    """Detection / listing order is `adapters.ADAPTERS`, whichever family module loads first."""
+    code = (
+        "import shortcutlab.data.adapters.benchmarks\n"
+        "from shortcutlab.data.schemas import SCHEMAS\n"
+        "print(','.join(SCHEMAS))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    names = ["vlfeedback", "pairwise", "inference", "rlaif_v", "rlhf_v", "povid"]
+    names += ["vl_rewardbench", "trl", "llava_bench_pairs"]
+    assert res.stdout.strip().split(",") == names
+    assert [cls.name for cls in adapters.ADAPTERS] == names == list(SCHEMAS)
+
+
 def test_adding_a_schema_is_one_class(tmp_path: Path) -> None:
     @adapters.register
     class Tiny(adapters.Adapter):
@@ -213,7 +228,7 @@ def test_adding_a_schema_is_one_class(tmp_path: Path) -> None:
         fields = ("q", "good", "bad")
 
         def detect(self, row):
-            return adapters._has(row, "q", "good", "bad")
+            return adapters.has(row, "q", "good", "bad")
 
         def convert(self, row, loc, ctx):
             return Record(

@@ -83,7 +83,7 @@ def _layout_and_records(draw: st.DrawFn) -> tuple[str, list[Record]]:
 @given(case=_layout_and_records(), ext=st.sampled_from([".jsonl", ".json", ".parquet"]))
 def test_records_round_trip(case: tuple[str, list[Record]], ext: str, tmp_path: Path) -> None:
     from shortcutlab.data.images import load_image
-    from shortcutlab.data.records import write_records
+    from shortcutlab.data.writing import write_records
     from shortcutlab.data.schemas import load_dataset_file
 
     layout, records = case

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shortcutlab.data.io import write_table
+from shortcutlab.data.writing import write_table
 from shortcutlab.data.schemas import load_records
 from shortcutlab.errors import ConfigError
 from shortcutlab.scoring.table import record_rows

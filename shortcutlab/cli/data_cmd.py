@@ -121,7 +121,7 @@ def convert_cmd(
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
 ) -> None:
-    from shortcutlab.data.records import write_records
+    from shortcutlab.data.writing import write_records
     from shortcutlab.data.schemas import load_dataset_file
 
     res = load_dataset_file(src, schema=schema, skip_invalid=skip_invalid, image_root=image_root)

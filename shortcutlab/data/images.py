@@ -19,6 +19,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from shortcutlab.data.io import data_error
 from shortcutlab.data.records import ImageRef, SourceLoc
 from shortcutlab.errors import DataError
@@ -27,10 +30,6 @@ DEFAULT_MAX_PIXELS = int(os.environ.get("SHORTCUTLAB_MAX_PIXELS", 64_000_000))  
 
 
 def _is_pil(value: Any) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        return False
     return isinstance(value, Image.Image)
 
 
@@ -188,8 +187,6 @@ def load_image(
     Errors name `loc` and `field` (default: the field the image came from, `ref.field`).
     The pixel count is checked from the header before the pixels are decoded.
     """
-    from PIL import Image
-
     field = field or ref.field
     what = ref.origin or ref.path or "<image>"
     if ref.pil is not None:
@@ -211,8 +208,6 @@ def load_image(
 
 def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> Any:
     """PIL decode with the format sniffed from the bytes; size checked before pixels load."""
-    from PIL import Image
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -282,8 +277,6 @@ def _check_pixels(im: Any, what: str, loc: SourceLoc | None, field: str, limit: 
 
 def to_rgb(im: Any) -> Any:
     """RGB copy of a PIL image: alpha composited on white, 16-bit and float scaled to 8-bit."""
-    from PIL import Image
-
     if im.mode == "RGB":
         return im.copy() if im.format is None else im.convert("RGB")
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -300,9 +293,6 @@ def to_rgb(im: Any) -> Any:
 
 def _high_depth_to_rgb(im: Any) -> Any:
     """16-bit / 32-bit integer and float grayscale -> 8-bit RGB (scaled, not clipped)."""
-    import numpy as np
-    from PIL import Image
-
     arr = np.asarray(im, dtype=np.float64)  # (H, W)
     if im.mode == "F":
         lo, hi = float(arr.min()), float(arr.max())

@@ -1,21 +1,19 @@
-"""Reading rows from data files and writing tables atomically.
+"""Reading rows from data files: the read side of the file formats.
 
 Owns the file formats (JSONL, JSON list, parquet, HF `datasets` folders written by
 `Dataset.save_to_disk`), not their meaning: `iter_rows` yields raw dict rows with their
 `SourceLoc` (file + 1-based line for JSONL/JSON, 0-based row for parquet/datasets) and the
 schema adapters (`shortcutlab.data.adapters`) turn rows into canonical records.
+`data_error` builds the located `DataError` every reader and adapter raises.
 
-Writes are atomic (temp file in the same folder + `os.replace`) so an interrupted run never
-leaves half a table behind; `append_jsonl` flushes and fsyncs so resumable scoring can
-trust every line it finds after a crash.
+Writing (tables, JSONL appends, records) lives in `shortcutlab.data.writing`; data flows
+records <- io <- (images, adapters, writing), never back.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +220,7 @@ def _skip_ws(text: str, pos: int) -> int:
 
 def _iter_parquet(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
     """Parquet, streamed in record batches so large files with image bytes fit in memory."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy; only parquet files need it
 
     if p.stat().st_size == 0:
         raise _empty(p)
@@ -243,7 +241,7 @@ def _iter_parquet(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc
 
 def _iter_datasets(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, Row]]:
     """An HF `datasets` folder (save_to_disk); image columns are read undecoded."""
-    import datasets
+    import datasets  # heavy (imports pyarrow, fsspec, ...); only datasets folders need it
 
     try:
         ds = datasets.load_from_disk(str(p))
@@ -273,106 +271,14 @@ def _iter_datasets(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLo
         yield SourceLoc(str(p), i, "row"), item
 
 
-# ----------------------------------------------------------------------------- writing
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` atomically (temp file in the same folder, fsync, replace)."""
-    return _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
-def _atomic_write(path: str | Path, write: Callable[[Any], Any]) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
-
-
-def _json_default(obj: Any) -> Any:
-    """JSON for numpy scalars/arrays and bytes that pandas rows may hold."""
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (bytes, bytearray)):
-        raise TypeError("bytes cannot be written to JSON; use a .parquet output")
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _clean_nan(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-def _rows_of(table: Any) -> list[Row]:
-    if hasattr(table, "to_dict"):  # pandas DataFrame
-        return [{k: _clean_nan(v) for k, v in r.items()} for r in table.to_dict("records")]
-    return [dict(r) for r in table]
-
-
-def dumps_row(row: Row) -> str:
-    """One JSON line (UTF-8 kept, NaN written as null)."""
-    clean = {k: _clean_nan(v) for k, v in row.items()}
-    return json.dumps(clean, ensure_ascii=False, default=_json_default, allow_nan=False)
-
-
-def write_table(table: Any, path: str | Path) -> Path:
-    """Write a DataFrame or list of dict rows atomically; format by extension.
-
-    `.jsonl`/`.ndjson`: one object per line; `.json`: one list; `.parquet`: parquet.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in PARQUET_EXT:
-        import pandas as pd
-
-        df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(_rows_of(table))
-        return _atomic_write(p, lambda fh: df.to_parquet(fh, index=False))
-    rows = _rows_of(table)
-    if suffix in JSONL_EXT:
-        text = "".join(dumps_row(r) + "\n" for r in rows)
-    elif suffix in JSON_EXT:
-        text = "[\n" + ",\n".join(dumps_row(r) for r in rows) + "\n]\n"
-    else:
-        raise DataError(
-            f"unknown table format '{p.suffix}'.",
-            file=str(p),
-            hint="Use .jsonl, .json or .parquet.",
-            reason="bad_extension",
-        )
-    return atomic_write_text(p, text)
+# ----------------------------------------------------------------------------- tables
 
 
 def read_table(path: str | Path) -> Any:
     """Read a JSONL / JSON-list / parquet table into a pandas DataFrame."""
-    import pandas as pd
+    import pandas as pd  # heavy; reading rows does not need it
 
     p = Path(path)
     if p.is_file() and detect_format(p) == "parquet":
         return pd.read_parquet(p)
     return pd.DataFrame([row for _, row in iter_rows(p)])
-
-
-def append_jsonl(path: str | Path, rows: Iterable[Row]) -> int:
-    """Append rows as JSON lines, then flush and fsync; returns the number written."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    lines = [dumps_row(r) + "\n" for r in rows]
-    with open(p, "a", encoding="utf-8") as fh:
-        fh.writelines(lines)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return len(lines)

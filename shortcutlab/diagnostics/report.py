@@ -27,7 +27,7 @@ def jsonable(v: Any) -> Any:
 
 def write_csv(df: Any, path: str | Path) -> Path:
     """A DataFrame as CSV (no index), atomically."""
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
 
     return atomic_write_text(path, df.to_csv(index=False))
 
@@ -43,7 +43,7 @@ def write_results(
     name: str = "results.json",
 ) -> list[Path]:
     """`out_dir/results.json` plus `run_info.json` (input hashes, versions, command)."""
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
     from shortcutlab.provenance import write_run_info
 
     out = Path(out_dir)

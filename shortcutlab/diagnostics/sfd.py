@@ -167,12 +167,12 @@ def write_subsets(
 
     Always writes `{name}_{subset}_pairs.jsonl` (id, better_index, worse_index). With
     `data` (the scored test file) also writes each subset as a data file
-    (`{name}_{subset}.jsonl|parquet`) through `shortcutlab.data.records.write_records`: in
+    (`{name}_{subset}.jsonl|parquet`) through `shortcutlab.data.writing.write_records`: in
     the input's layout when that layout is writable (pairwise / vlfeedback / inference)
     and every record keeps all its pairs; otherwise in the pairwise layout, where a
     multi-response record gives one row per pair of the subset (id `<id>-<better>-<worse>`).
     """
-    from shortcutlab.data.io import write_table
+    from shortcutlab.data.writing import write_table
 
     out = Path(out_dir)
     written: dict[str, Path] = {}
@@ -190,7 +190,7 @@ def write_subsets(
 def _write_data_subsets(
     result: SFDResult, out: Path, data: str | Path, **load_kw: Any
 ) -> dict[str, Path]:
-    from shortcutlab.data.records import WRITE_LAYOUTS, write_records
+    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records
     from shortcutlab.data.schemas import load_dataset_file
 
     loaded = load_dataset_file(data, **load_kw)

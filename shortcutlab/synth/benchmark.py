@@ -221,7 +221,7 @@ def _img_rel(q: E.Question) -> str:
 
 
 def _write_rows(path: Path, rows: list[dict]) -> Path:
-    from shortcutlab.data.io import write_table
+    from shortcutlab.data.writing import write_table
 
     return write_table(rows, path)
 

@@ -137,7 +137,7 @@ def _trim_metrics(path: Any, start_step: int) -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
         if start_step > 0 and line.strip() and json.loads(line).get("step", 0) <= start_step
     ]
-    from shortcutlab.data.io import atomic_write_text
+    from shortcutlab.files import atomic_write_text
 
     # atomic: a kill during this rewrite must not lose the rows kept from before the resume
     atomic_write_text(path, "".join(line + "\n" for line in keep))

@@ -50,7 +50,7 @@ def save_checkpoint(accelerator: Any, output_dir: Path, state: dict, keep: int) 
     path = output_dir / "checkpoints" / f"step-{state['global_step']:06d}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
-        from shortcutlab.data.io import atomic_write_text
+        from shortcutlab.files import atomic_write_text
 
         # written last and atomically: its presence marks the checkpoint complete, so a
         # kill mid-save (or mid-write of this file) never leaves a loadable half checkpoint

@@ -1,5 +1,5 @@
-"""Adapters for public preference sets: RLAIF-V, RLHF-V, POVID, VL-RewardBench, TRL-style
-and the LLaVA-Bench (In-the-Wild) pairs. See docs/data-formats.md for example rows.
+"""Adapters for public training preference sets: RLAIF-V, RLHF-V, POVID (LLaVA turns) and
+TRL-style preference data. See docs/data-formats.md for example rows.
 """
 
 from __future__ import annotations
@@ -7,25 +7,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shortcutlab.data.adapters import (
+from shortcutlab.data.adapters.base import (
     Adapter,
     ConvertContext,
-    _has,
     as_text,
+    has,
     image_of,
     pair_record,
     pairwise_record,
     prompt_text,
     record_id,
-    register,
     require,
-    text_list,
 )
 from shortcutlab.data.io import data_error
 from shortcutlab.data.records import Record, SourceLoc
 
 
-@register
 class RLAIFVAdapter(Adapter):
     name = "rlaif_v"
     fields = ("question", "chosen", "rejected", "image", "image_path", "idx", "id")
@@ -33,7 +30,7 @@ class RLAIFVAdapter(Adapter):
 
     def detect(self, row: dict[str, Any]) -> bool:
         has_image = "image" in row or "image_path" in row
-        return _has(row, "question", "chosen", "rejected") and has_image and "pair_id" not in row
+        return has(row, "question", "chosen", "rejected") and has_image and "pair_id" not in row
 
     def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
         meta = {k: row[k] for k in ("ds_name", "origin_dataset", "origin_split") if k in row}
@@ -49,7 +46,6 @@ class RLAIFVAdapter(Adapter):
         )
 
 
-@register
 class RLHFVAdapter(Adapter):
     name = "rlhf_v"
     fields = ("image", "text", "image_path", "idx", "id")
@@ -58,7 +54,7 @@ class RLHFVAdapter(Adapter):
     def detect(self, row: dict[str, Any]) -> bool:
         text = row.get("text")
         return (
-            _has(row, "image", "text")
+            has(row, "image", "text")
             and isinstance(text, str)
             and text.lstrip().startswith("{")
             and "question" not in row
@@ -130,14 +126,13 @@ def _split_conversation(conv: Any, loc: SourceLoc, field: str) -> tuple[str, str
     return humans[-1], answer
 
 
-@register
 class POVIDAdapter(Adapter):
     name = "povid"
     fields = ("id", "image", "img_path", "conversations", "rejected_conversations")
     summary = "POVID: {id, image, conversations, rejected_conversations} (LLaVA turns)"
 
     def detect(self, row: dict[str, Any]) -> bool:
-        return _has(row, "conversations", "rejected_conversations")
+        return has(row, "conversations", "rejected_conversations")
 
     def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
         question, chosen = _split_conversation(
@@ -153,43 +148,6 @@ class POVIDAdapter(Adapter):
             prompt=prompt_text(question, loc, "conversations[0].value"),
             responses=[chosen, rejected],
             image=image_of(row, ("image", "img_path"), loc, ctx),
-        )
-
-
-@register
-class VLRewardBenchAdapter(Adapter):
-    name = "vl_rewardbench"
-    fields = ("id", "query", "response", "human_ranking", "image", "image_path")
-    summary = "VL-RewardBench: {id, query, response: [a, b], human_ranking (lower = better)}"
-
-    def detect(self, row: dict[str, Any]) -> bool:
-        return _has(row, "query", "response", "human_ranking")
-
-    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
-        responses = text_list(require(row, "response", loc), loc, "response", min_len=2)
-        ranks = require(row, "human_ranking", loc)
-        if (
-            not isinstance(ranks, list)
-            or len(ranks) != len(responses)
-            or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in ranks)
-        ):
-            raise data_error(
-                loc,
-                f"expected {len(responses)} numeric ranks, found {ranks!r}.",
-                field="human_ranking",
-                reason="wrong_type",
-            )
-        worst = max(ranks)
-        meta = {k: row[k] for k in ("models", "query_source") if k in row}
-        return Record(
-            id=record_id(row, ("id",), loc, ctx),
-            prompt=prompt_text(require(row, "query", loc), loc, "query"),
-            responses=responses,
-            image=image_of(row, ("image", "image_path"), loc, ctx),
-            scores=[float(worst - r) for r in ranks],  # rank 0 (best) -> highest score
-            schema=self.name,
-            loc=loc,
-            meta=meta,
         )
 
 
@@ -219,14 +177,13 @@ def _message_text(value: Any, loc: SourceLoc, field: str, roles: tuple[str, ...]
     return "\n".join(t for t in texts if t)
 
 
-@register
 class TRLAdapter(Adapter):
     name = "trl"
     fields = ("prompt", "chosen", "rejected", "images", "image", "id")
     summary = "TRL preference: {prompt, chosen, rejected, images} (strings or messages)"
 
     def detect(self, row: dict[str, Any]) -> bool:
-        return _has(row, "prompt", "chosen", "rejected") and "img_path" not in row
+        return has(row, "prompt", "chosen", "rejected") and "img_path" not in row
 
     def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
         prompt = _message_text(require(row, "prompt", loc), loc, "prompt", ("user", "system"))
@@ -240,32 +197,3 @@ class TRLAdapter(Adapter):
             responses=[as_text(chosen, loc, "chosen"), as_text(rejected, loc, "rejected")],
             image=image_of(row, ("images", "image"), loc, ctx),
         )
-
-
-@register
-class LLaVABenchPairsAdapter(Adapter):
-    name = "llava_bench_pairs"
-    fields = ("pair_id", "image", "question", "chosen", "rejected", "chosen_score_mean")
-    summary = "LLaVA-Bench in-the-wild pairs from GPT-4 reviews (pair_id, question, ...)"
-
-    def detect(self, row: dict[str, Any]) -> bool:
-        return _has(row, "pair_id", "question", "chosen", "rejected", "image")
-
-    def convert(self, row: dict[str, Any], loc: SourceLoc, ctx: ConvertContext) -> Record:
-        meta = {k: row[k] for k in ("category", "chosen_model", "rejected_model") if k in row}
-        if "chosen_score_mean" in row and "rejected_score_mean" in row:
-            # the judge's own ratings: read as the score table's preference_score
-            meta["preference_scores"] = [row["chosen_score_mean"], row["rejected_score_mean"]]
-        return pairwise_record(
-            self.name,
-            row,
-            loc,
-            ctx,
-            id_keys=("pair_id",),
-            prompt_key="question",
-            image_keys=("image",),
-            meta=meta,
-        )
-
-
-__all__ = [name for name in dir() if name.endswith("Adapter")] + ["text_list"]

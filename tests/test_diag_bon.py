@@ -14,7 +14,7 @@ from shortcutlab.diagnostics.bon import (
     bon_weights,
 )
 from shortcutlab.diagnostics.correlation import correlate, correlation_points
-from shortcutlab.diagnostics.tables import validate_score_table
+from shortcutlab.score_table import validate_score_table
 from shortcutlab.errors import DataError
 
 

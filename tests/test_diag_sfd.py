@@ -10,7 +10,7 @@ import pytest
 
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.sfd import sfd, sfd_table, split_pairs, write_subsets
-from shortcutlab.diagnostics.tables import validate_score_table
+from shortcutlab.score_table import validate_score_table
 from shortcutlab.errors import DataError
 
 

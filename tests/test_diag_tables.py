@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from shortcutlab.data.records import Record, SourceLoc
 from shortcutlab.diagnostics.accuracy import pairwise_accuracy
-from shortcutlab.diagnostics.tables import (
-    align_score_tables,
-    attach_rewards,
-    pairs_table,
+from shortcutlab.diagnostics.tables import align_score_tables, attach_rewards, pairs_table
+from shortcutlab.errors import DataError, ShortcutlabError
+from shortcutlab.score_table import (
+    SCORE_COLUMNS,
     read_score_table,
+    record_rows,
+    to_frame,
     validate_score_table,
+    write_score_table,
 )
-from shortcutlab.errors import DataError
 
 
 def _table() -> pd.DataFrame:
@@ -124,3 +129,63 @@ def test_align_requires_same_rows_and_attach_rewards():
     assert attach_rewards(pairs, a)[["r_better", "r_worse"]].values.tolist() == [[1.0, 3.0]]
     with pytest.raises(DataError, match="no score"):
         attach_rewards(pd.DataFrame({"id": ["z"], "better_index": [0], "worse_index": [1]}), a)
+
+
+# ----------------------------------------------------------------------------- the contract
+
+
+def test_score_table_written_bytes_are_the_contract(tmp_path):
+    """`record_rows` -> `to_frame` -> `write_score_table` gives exactly these JSONL bytes."""
+    recs = [
+        Record(
+            id="r1",
+            prompt="What colour?",
+            responses=["Red.", "A green one."],
+            pairs=[(0, 1)],
+            loc=SourceLoc("/x/d.jsonl", 1),
+        ),
+        Record(
+            id=7,
+            prompt="Q ünï",
+            responses=["a", "b b"],
+            scores=[2.0, None],
+            meta={"environment": "e"},
+        ),
+    ]
+    rewards = [[0.5, -1.25], [1e-8, 3.0]]
+    rows = [row for rec, r in zip(recs, rewards, strict=True) for row in record_rows(rec, r)]
+    out = write_score_table(to_frame(rows, recs), tmp_path / "s.jsonl")
+    lengths = '"prompt_chars": 12, "prompt_words": 2, "response_chars": {}, "response_words": {}'
+    want = [
+        '{"id": "r1", "response_index": 0, "reward": 0.5, "label": "chosen", '
+        '"preference_score": null, ' + lengths.format(4, 1) + ', "source": "d.jsonl", '
+        '"environment": ""}',
+        '{"id": "r1", "response_index": 1, "reward": -1.25, "label": "rejected", '
+        '"preference_score": null, ' + lengths.format(12, 3) + ', "source": "d.jsonl", '
+        '"environment": ""}',
+        '{"id": "7", "response_index": 0, "reward": 1e-08, "label": "", "preference_score": 2.0, '
+        '"prompt_chars": 5, "prompt_words": 2, "response_chars": 1, "response_words": 1, '
+        '"source": "", "environment": "e"}',
+        '{"id": "7", "response_index": 1, "reward": 3.0, "label": "", "preference_score": null, '
+        '"prompt_chars": 5, "prompt_words": 2, "response_chars": 3, "response_words": 2, '
+        '"source": "", "environment": "e"}',
+    ]
+    assert out.read_text(encoding="utf-8") == "".join(line + "\n" for line in want)
+    back = read_score_table(out)
+    assert list(back.columns) == SCORE_COLUMNS and back["id"].tolist() == ["r1", "r1", "7", "7"]
+    with pytest.raises(ShortcutlabError, match="missing columns"):
+        write_score_table(pd.DataFrame({"id": ["a"]}), tmp_path / "bad.jsonl")
+
+
+def test_diagnostics_read_score_tables_without_torch_or_scoring():
+    """The contract and the diagnostics that read it load neither torch nor scoring/."""
+    code = (
+        "import sys\n"
+        "import shortcutlab.score_table, shortcutlab.diagnostics.tables\n"
+        "import shortcutlab.diagnostics.accuracy\n"
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('shortcutlab.scoring')]\n"
+        "print(bad)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

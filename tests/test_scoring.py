@@ -57,7 +57,7 @@ def test_score_table_schema_and_file(tiny_llava_dir, pair_file, tmp_path):
     assert df["prompt_chars"].iloc[2] == len(rows[1]["prompt"])
     assert df["response_words"].iloc[3] == len(rows[1]["rejected"].split())
     # the written file is the same table and passes the diagnostics' validator
-    from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.score_table import read_score_table
 
     back = read_score_table(out)
     assert back["reward"].tolist() == df["reward"].tolist()

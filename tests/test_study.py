@@ -11,7 +11,7 @@ import pytest
 from shortcutlab.data.writing import write_table
 from shortcutlab.data.schemas import load_records
 from shortcutlab.errors import ConfigError
-from shortcutlab.scoring.table import record_rows
+from shortcutlab.score_table import record_rows
 from shortcutlab.study import Cells, Study, StudyEnv, load_study, run_study
 from shortcutlab.study_report import write_results
 from shortcutlab.synth import templates as T

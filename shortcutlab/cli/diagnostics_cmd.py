@@ -153,7 +153,7 @@ def _sfd_all(
 ) -> tuple[list[Any], dict[str, str], list[Path]]:
     """Def. 3.1 on each (name, mm table, proxy table, data file or None); write subsets."""
     from shortcutlab.diagnostics.sfd import sfd, write_subsets
-    from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.score_table import read_score_table
 
     results, inputs, written = [], {}, []
     for i, (name, mm, px, data) in enumerate(sets):
@@ -373,7 +373,7 @@ def length_cmd(
     seed: Seed = 0,
 ) -> None:
     from shortcutlab.diagnostics.length import length_balance, write_balanced
-    from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.score_table import read_score_table
     from shortcutlab.plots import length_bars, save_figure
 
     named = [_named(s) for s in scores or []]
@@ -449,7 +449,7 @@ def bon_cmd(
     max_n: Annotated[int | None, typer.Option("--max-n", help="Largest N.")] = None,
 ) -> None:
     from shortcutlab.diagnostics.bon import bon_curves
-    from shortcutlab.diagnostics.tables import JUDGE_REQUIRED, read_score_table
+    from shortcutlab.score_table import JUDGE_REQUIRED, read_score_table
     from shortcutlab.plots import bon_plot, save_figure
 
     named = [_named(s) for s in rewards]
@@ -498,7 +498,7 @@ def correlate_cmd(
     level: Annotated[str, typer.Option("--level", help="responses or margins.")] = "responses",
 ) -> None:
     from shortcutlab.diagnostics.correlation import correlate, correlation_points
-    from shortcutlab.diagnostics.tables import read_score_table
+    from shortcutlab.score_table import read_score_table
     from shortcutlab.plots import save_figure, score_scatter
 
     pts = correlation_points(

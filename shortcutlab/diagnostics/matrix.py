@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from shortcutlab.diagnostics.accuracy import DEFAULT_N_BOOT, pairwise_accuracy
-from shortcutlab.diagnostics.tables import pairs_table, read_score_table
+from shortcutlab.diagnostics.tables import pairs_table
+from shortcutlab.score_table import read_score_table
 from shortcutlab.errors import DataError
 
 SCORE_FILE_RE = re.compile(r"^(?P<mode>[^_].*?)__(?P<train>.+?)__(?P<test>.+?)\.(jsonl|parquet)$")

@@ -1,199 +1,27 @@
-"""Score tables in, validated DataFrames and pair tables out (the hinge of every diagnostic).
+"""Pairs from score tables: the (better, worse) pairs every accuracy-based diagnostic uses.
 
-A score table (contract in TEAM.md, written by `shortcutlab.scoring`) has one row per
-response: `id` (str), `response_index` (int, pairs: 0 = chosen, 1 = rejected), `reward`
-(float), `label` ("chosen"/"rejected"/""), `preference_score` (float or NaN) and length /
-source metadata. Diagnostics only *need* `id`, `response_index` and `reward`, so tables
-from any other system work; the other contract columns are type-checked when present.
+Score tables themselves (columns, types, reading and validating) are owned by
+`shortcutlab.score_table`; diagnostics only *need* `id`, `response_index` and `reward`, so
+tables from any other system work.
 
-`pairs_table` turns a score table into the (id, better_index, worse_index, r_better,
-r_worse) pairs that Eq. 2 accuracy is computed on; `align_score_tables` joins two tables
-of the same test set (MM-RM and text-only proxy) for Def. 3.1 and Figure 3.
+`pairs_table` turns a validated score table into the (id, better_index, worse_index,
+r_better, r_worse) pairs that Eq. 2 accuracy is computed on; `attach_rewards` does the
+same for pairs taken from a data file; `align_score_tables` joins two tables of the same
+test set (MM-RM and text-only proxy) for Def. 3.1 and Figure 3.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shortcutlab.errors import DataError
+from shortcutlab.score_table import KEY
 
-KEY = ["id", "response_index"]
-SCORE_REQUIRED = ("id", "response_index", "reward")
-JUDGE_REQUIRED = ("id", "response_index", "score")
 PAIR_COLUMNS = ["id", "better_index", "worse_index", "r_better", "r_worse"]
-LABELS = ("chosen", "rejected", "")
-
-# column -> kind; checked when the column is present (required ones must be present).
-COLUMN_KINDS = {
-    "id": "id",
-    "response_index": "int",
-    "reward": "float",
-    "score": "float",
-    "label": "label",
-    "preference_score": "float_or_nan",
-    "prompt_chars": "int_or_null",
-    "prompt_words": "int_or_null",
-    "response_chars": "int_or_null",
-    "response_words": "int_or_null",
-    "source": "str_or_null",
-    "environment": "str_or_null",
-}
-
-
-def read_score_table(path: str | Path, *, required: Sequence[str] = SCORE_REQUIRED) -> pd.DataFrame:
-    """Read a JSONL / JSON / parquet score table and validate it (see `validate_score_table`).
-
-    Raises `DataError` naming the file, line (JSONL, 1-based) or row (parquet, 0-based)
-    and column of the first problem.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise DataError(
-            "score table not found.", file=str(p), hint="Check the path.", reason="missing_file"
-        )
-    from shortcutlab.data.io import detect_format, iter_rows
-
-    if p.is_file() and detect_format(p) == "parquet":
-        try:
-            df = pd.read_parquet(p)
-        except Exception as exc:  # pyarrow raises many types for corrupt files
-            raise DataError(f"cannot read parquet: {exc}", file=str(p), reason="bad_file") from exc
-        locs = list(range(len(df)))
-        row_word = "row"
-    else:
-        pairs = list(iter_rows(p))
-        df = pd.DataFrame([row for _, row in pairs])
-        locs = [loc.line for loc, _ in pairs]
-        row_word = pairs[0][0].row_word if pairs else "line"
-    return validate_score_table(df, file=str(p), locs=locs, row_word=row_word, required=required)
-
-
-def validate_score_table(
-    df: pd.DataFrame,
-    *,
-    file: str | None = None,
-    locs: Sequence[int] | None = None,
-    row_word: str = "row",
-    required: Sequence[str] = SCORE_REQUIRED,
-) -> pd.DataFrame:
-    """Check columns, types and (id, response_index) uniqueness; return a typed copy.
-
-    `locs[i]` is the line/row number reported for DataFrame row i (default: 0-based row).
-    Ids are compared as strings (an integer id 7 and "7" are the same record).
-    """
-    locs = list(locs) if locs is not None else list(range(len(df)))
-    if len(df) == 0:
-        raise DataError("the score table has no rows.", file=file, reason="empty_file")
-    for col in required:
-        if col not in df.columns:
-            raise DataError(
-                f"missing column '{col}' (present: {', '.join(map(str, df.columns))}).",
-                file=file,
-                field=col,
-                reason="missing_field",
-                hint=f"A score table needs the columns {', '.join(required)}.",
-            )
-    out = df.copy()
-    for col, kind in COLUMN_KINDS.items():
-        if col in out.columns:
-            out[col] = _check_column(out[col], kind, col, file, locs, row_word)
-    dup = out.duplicated(KEY, keep="first")
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        rid, ridx = out["id"].iloc[i], out["response_index"].iloc[i]
-        raise DataError(
-            f"duplicate row for id '{rid}', response_index {ridx}.",
-            file=file,
-            line=locs[i],
-            field="response_index",
-            row_word=row_word,
-            reason="duplicate",
-            hint="Each (id, response_index) must appear once.",
-        )
-    return out.reset_index(drop=True)
-
-
-def _check_column(
-    col: pd.Series, kind: str, name: str, file: str | None, locs: list[int], row_word: str
-) -> pd.Series:
-    """Return the column cast to its kind, or raise at the first bad value."""
-    values = col.tolist()
-    cast: list[Any] = []
-    for i, v in enumerate(values):
-        ok, c = _cast(v, kind)
-        if not ok:
-            raise DataError(
-                f"expected {_KIND_WORDS[kind]}, got {v!r} ({type(v).__name__}).",
-                file=file,
-                line=locs[i],
-                field=name,
-                row_word=row_word,
-                reason="bad_type",
-            )
-        cast.append(c)
-    if kind in ("float", "float_or_nan"):
-        return pd.Series(cast, index=col.index, dtype=float)
-    if kind == "int":
-        return pd.Series(cast, index=col.index, dtype="int64")
-    return pd.Series(cast, index=col.index, dtype=object)
-
-
-_KIND_WORDS = {
-    "id": "a string (or integer) id",
-    "int": "an integer",
-    "float": "a finite number",
-    "float_or_nan": "a number or null",
-    "int_or_null": "an integer or null",
-    "label": "'chosen', 'rejected' or ''",
-    "str_or_null": "a string or null",
-}
-
-
-def _is_null(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _as_int(v: Any) -> int | None:
-    if isinstance(v, (bool, np.bool_)):
-        return None
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return int(v)  # parquet/pandas may upcast ints to float when a column has nulls
-    return None
-
-
-def _cast(v: Any, kind: str) -> tuple[bool, Any]:
-    if kind == "id":
-        if isinstance(v, str) and v != "":
-            return True, v
-        i = _as_int(v)
-        return (i is not None and not isinstance(v, float)), str(i)
-    if kind in ("int", "int_or_null"):
-        if kind == "int_or_null" and _is_null(v):
-            return True, None
-        i = _as_int(v)
-        return i is not None, i
-    if kind in ("float", "float_or_nan"):
-        if kind == "float_or_nan" and _is_null(v):
-            return True, float("nan")
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
-            return False, None
-        f = float(v)
-        return math.isfinite(f), f
-    if kind == "label":
-        v = "" if v is None else v
-        return v in LABELS, v
-    return (_is_null(v) or isinstance(v, str)), (None if _is_null(v) else v)
-
-
-# ----------------------------------------------------------------------------- pairs
 
 
 def pairs_table(df: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ rank scores a shard, rank 0 merges). See docs/scoring.md.
 
 from shortcutlab.scoring.journal import summary_path_for
 from shortcutlab.scoring.run import ScoreResult, run_scoring, score
-from shortcutlab.scoring.table import SCORE_COLUMNS, record_rows, to_frame
+from shortcutlab.score_table import SCORE_COLUMNS, record_rows, to_frame
 
 __all__ = [
     "SCORE_COLUMNS",

@@ -26,7 +26,7 @@ from shortcutlab import distributed as dist
 from shortcutlab.errors import ConfigError
 from shortcutlab.scoring import journal as jr
 from shortcutlab.scoring.engine import forward_records, plan_batches, resolve_text_only
-from shortcutlab.scoring.table import check_complete, record_rows, to_frame
+from shortcutlab.score_table import check_complete, record_rows, to_frame
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 DELAY_ENV = "SHORTCUTLAB_TEST_BATCH_DELAY"  # seconds to sleep per batch (kill-resume tests)

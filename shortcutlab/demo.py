@@ -184,8 +184,8 @@ def run_demo(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every stage (cached) and write `out_dir/report.md` and `out_dir/demo.json`."""
-    from shortcutlab.files import atomic_write_text
     from shortcutlab.demo_report import write_report
+    from shortcutlab.files import atomic_write_text
     from shortcutlab.study import run_study
 
     if seeds < 1:

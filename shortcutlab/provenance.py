@@ -6,7 +6,6 @@ Every command that writes an output folder (train, score, diagnostics) calls
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -15,23 +14,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shortcutlab import __version__
+from shortcutlab.files import atomic_write_text, sha256_path
+
 RUN_INFO = "run_info.json"
 _PACKAGES = ("torch", "transformers", "accelerate", "peft", "numpy", "pandas")
-
-
-def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes; of a folder: of its files' relative paths and hashes."""
-    p = Path(path)
-    h = hashlib.sha256()
-    if p.is_dir():
-        for f in sorted(x for x in p.rglob("*") if x.is_file()):
-            h.update(str(f.relative_to(p)).encode("utf-8") + b"\0")
-            h.update(file_sha256(f).encode("ascii"))
-        return h.hexdigest()
-    with open(p, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _version(name: str) -> str | None:
@@ -46,8 +33,6 @@ def environment_info() -> dict[str, Any]:
 
     Read from package metadata, so no heavy library (torch) is imported.
     """
-    from shortcutlab import __version__
-
     info: dict[str, Any] = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -69,16 +54,15 @@ def write_run_info(
     """Write `out_dir/run_info.json` atomically and return its path.
 
     `inputs` maps a role ("mm_scores", "data", ...) to a file or folder; each is recorded
-    with its absolute path and SHA-256 (None when it does not exist).
+    with its absolute path and SHA-256 (`shortcutlab.files.sha256_path`; None when it does
+    not exist).
     """
-    from shortcutlab.data.io import atomic_write_text
-
     files = {}
     for role, path in (inputs or {}).items():
         p = Path(path)
         files[role] = {
             "path": str(p.resolve()),
-            "sha256": file_sha256(p) if p.exists() else None,
+            "sha256": sha256_path(p) if p.exists() else None,
         }
     info = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

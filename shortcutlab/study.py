@@ -183,7 +183,7 @@ def _file_digest(path: str | Path) -> str:
     """sha256 of a data file; of a folder: names, sizes and mtimes (cheap for big models)."""
     p = Path(path)
     if p.is_file():
-        from shortcutlab.provenance import file_sha256
+        from shortcutlab.files import sha256_file as file_sha256
 
         return file_sha256(p)
     if p.is_dir():

@@ -121,8 +121,8 @@ def _sfd_cells(study: Any, out: Path, seed: int) -> list[tuple[str, str, str, st
 def sfd_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     """Def. 3.1 on every o.o.d. and shift cell; CSV, bars per mode and seed, means."""
     from shortcutlab.diagnostics.sfd import sfd, sfd_table
-    from shortcutlab.score_table import read_score_table
     from shortcutlab.plots import save_figure, sfd_bars
+    from shortcutlab.score_table import read_score_table
 
     frames = []
     for seed in study.seeds:
@@ -201,8 +201,8 @@ def shift_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
 def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     """Pearson / Spearman of MM vs text-only pair margins on each i.i.d. test (Fig. 3)."""
     from shortcutlab.diagnostics.correlation import correlate, correlation_points
-    from shortcutlab.score_table import read_score_table
     from shortcutlab.errors import DataError
+    from shortcutlab.score_table import read_score_table
 
     rows = []
     for seed in study.seeds:
@@ -232,9 +232,9 @@ def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
 def length_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     """Length split of each i.i.d. test set; accuracies (first seed) on its balanced subset."""
     from shortcutlab.diagnostics.length import length_balance
-    from shortcutlab.score_table import read_score_table
     from shortcutlab.errors import DataError
     from shortcutlab.plots import length_bars, save_figure
+    from shortcutlab.score_table import read_score_table
 
     seed = study.seeds[0]
     folder = out / "scores" / f"s{seed}"

@@ -14,8 +14,8 @@ from shortcutlab.diagnostics.bon import (
     bon_weights,
 )
 from shortcutlab.diagnostics.correlation import correlate, correlation_points
-from shortcutlab.score_table import validate_score_table
 from shortcutlab.errors import DataError
+from shortcutlab.score_table import validate_score_table
 
 
 def test_estimator_equals_enumeration_with_ties():

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shortcutlab.cli.main import app, main
-from shortcutlab.provenance import file_sha256
+from shortcutlab.files import sha256_file as file_sha256
 
 runner = CliRunner()
 

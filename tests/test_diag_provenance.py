@@ -5,19 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 
-from shortcutlab.provenance import environment_info, file_sha256, write_run_info
+from shortcutlab.files import sha256_path
+from shortcutlab.provenance import environment_info, write_run_info
 
 
 def test_file_and_folder_hashes(tmp_path):
+    """The hashes run_info.json records (`shortcutlab.files.sha256_path`)."""
     f = tmp_path / "a.txt"
     f.write_bytes(b"hello")
-    assert file_sha256(f) == hashlib.sha256(b"hello").hexdigest()
+    assert sha256_path(f) == hashlib.sha256(b"hello").hexdigest()
     d = tmp_path / "d"
     d.mkdir()
     (d / "x").write_text("1")
-    h1 = file_sha256(d)
+    h1 = sha256_path(d)
     (d / "x").write_text("2")
-    assert file_sha256(d) != h1
+    assert sha256_path(d) != h1
 
 
 def test_write_run_info(tmp_path):
@@ -32,7 +34,7 @@ def test_write_run_info(tmp_path):
     )
     info = json.loads(path.read_text())
     assert path.name == "run_info.json"
-    assert info["inputs"]["data"]["sha256"] == file_sha256(f)
+    assert info["inputs"]["data"]["sha256"] == sha256_path(f)
     assert info["inputs"]["gone"]["sha256"] is None
     assert info["command"] == ["shortcutlab", "sfd"] and info["seed"] == 3
     assert info["config"] == {"n_boot": 10}

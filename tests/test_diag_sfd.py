@@ -10,8 +10,8 @@ import pytest
 
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.sfd import sfd, sfd_table, split_pairs, write_subsets
-from shortcutlab.score_table import validate_score_table
 from shortcutlab.errors import DataError
+from shortcutlab.score_table import validate_score_table
 
 
 def pairwise_scores(mm: list[tuple[float, float]], proxy: list[tuple[float, float]]):

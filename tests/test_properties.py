@@ -83,8 +83,8 @@ def _layout_and_records(draw: st.DrawFn) -> tuple[str, list[Record]]:
 @given(case=_layout_and_records(), ext=st.sampled_from([".jsonl", ".json", ".parquet"]))
 def test_records_round_trip(case: tuple[str, list[Record]], ext: str, tmp_path: Path) -> None:
     from shortcutlab.data.images import load_image
-    from shortcutlab.data.writing import write_records
     from shortcutlab.data.schemas import load_dataset_file
+    from shortcutlab.data.writing import write_records
 
     layout, records = case
     out = tmp_path / f"rt-{layout}-{abs(hash(str(records))) % 10**8}{ext}"

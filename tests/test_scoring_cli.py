@@ -72,21 +72,48 @@ def test_cli_rejects_bad_text_only(tiny_llava_dir, tmp_path):
 
     data = write_pairwise(tmp_path / "d.jsonl", 2)
     with pytest.raises(SystemExit) as err:
-        main(["score", "--model", str(tiny_llava_dir), "--data", str(data),
-              "--output", str(tmp_path / "s.jsonl"), "--text-only", "nope"])  # fmt: skip
+        main(
+            [
+                "score",
+                "--model",
+                str(tiny_llava_dir),
+                "--data",
+                str(data),
+                "--output",
+                str(tmp_path / "s.jsonl"),
+                "--text-only",
+                "nope",
+            ]
+        )
     assert err.value.code == 2
 
 
 @pytest.mark.slow  # 17-37 s: two CLI processes start torch + transformers
 def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_path):
-    """A real `python -m shortcutlab score` killed with SIGKILL, restarted, compared."""
+    """A real scoring process killed with SIGKILL, resumed by `shortcutlab score`, compared.
+
+    The killed run is `tests/scoring_runner.py`: the library's `run_scoring` with the CLI's
+    defaults, sleeping 0.25 s in its per-batch hook so it can be killed mid-way.
+    """
     data = write_pairwise(tmp_path / "d.jsonl", 30)
     out = tmp_path / "s.jsonl"
-    args = ["score", "--model", str(tiny_llava_dir), "--data", str(data), "--output", str(out),
-            "--batch-size", "2", "--max-length", "512"]  # fmt: skip
+    args = [
+        "score",
+        "--model",
+        str(tiny_llava_dir),
+        "--data",
+        str(data),
+        "--output",
+        str(out),
+        "--batch-size",
+        "2",
+        "--max-length",
+        "512",
+    ]
+    runner = Path(__file__).with_name("scoring_runner.py")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shortcutlab", *args],
-        env=cli_env(SHORTCUTLAB_TEST_BATCH_DELAY="0.25"),
+        [sys.executable, str(runner), str(tiny_llava_dir), str(data), str(out), "2", "512", "0.25"],
+        env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -118,8 +145,21 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
 def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
     data = write_pairwise(tmp_path / "d.jsonl", 10)
     out = tmp_path / "two.jsonl"
-    res = run_cli(["score", "--model", str(tiny_llava_dir), "--data", str(data),
-                   "--output", str(out), "--batch-size", "3", "--num-processes", "2"])  # fmt: skip
+    res = run_cli(
+        [
+            "score",
+            "--model",
+            str(tiny_llava_dir),
+            "--data",
+            str(data),
+            "--output",
+            str(out),
+            "--batch-size",
+            "3",
+            "--num-processes",
+            "2",
+        ]
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "processes" in res.stdout
     one = score(tiny_llava_dir, data, tmp_path / "one.jsonl", batch_size=3)
@@ -161,9 +201,22 @@ def test_realdata_llava_bench_subset(tiny_llava_dir, realdata):
 @pytest.mark.slow
 def test_realdata_llava_bench_full_file_cli(tiny_llava_dir, realdata, tmp_path):
     out = tmp_path / "llava.parquet"
-    res = run_cli(["score", "--model", str(tiny_llava_dir), "--data",
-                   str(realdata / LLAVA_PAIRS), "--output", str(out), "--max-length", "1024",
-                   "--batch-size", "8"], timeout=900)  # fmt: skip
+    res = run_cli(
+        [
+            "score",
+            "--model",
+            str(tiny_llava_dir),
+            "--data",
+            str(realdata / LLAVA_PAIRS),
+            "--output",
+            str(out),
+            "--max-length",
+            "1024",
+            "--batch-size",
+            "8",
+        ],
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     df = pd.read_parquet(out)
     assert len(df) == 220 and df["id"].nunique() == 110

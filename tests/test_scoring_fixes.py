@@ -34,10 +34,17 @@ def text_only_run(tiny_llava_dir, pair_file, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("text_only_run")
     cfg = TrainConfig(
-        model=str(tiny_llava_dir), data=str(pair_file), output_dir=str(out), mode="text-only",
-        max_steps=2, per_device_train_batch_size=4, learning_rate=1e-3, progress=False,
-        tensorboard=False, warmup_ratio=0.0,
-    )  # fmt: skip
+        model=str(tiny_llava_dir),
+        data=str(pair_file),
+        output_dir=str(out),
+        mode="text-only",
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        progress=False,
+        tensorboard=False,
+        warmup_ratio=0.0,
+    )
     summary = train(cfg)
     return Path(summary["model_dir"])
 

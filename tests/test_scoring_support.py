@@ -62,11 +62,19 @@ def write_ranked(path: Path) -> Path:
         }
 
     rows = [
-        {"id": "v0", "prompt": "Describe the image.", "img_path": images["red"],
-         "completions": comp(["5", "2", "3"], ["A red circle.", "A cat.", "Something red."])},
-        {"id": "v1", "prompt": "What shape?", "img_path": images["blue"],
-         "completions": comp(["4", "4", "1"], ["A circle.", "Round shape.", "A square."])},
-    ]  # fmt: skip
+        {
+            "id": "v0",
+            "prompt": "Describe the image.",
+            "img_path": images["red"],
+            "completions": comp(["5", "2", "3"], ["A red circle.", "A cat.", "Something red."]),
+        },
+        {
+            "id": "v1",
+            "prompt": "What shape?",
+            "img_path": images["blue"],
+            "completions": comp(["4", "4", "1"], ["A circle.", "Round shape.", "A square."]),
+        },
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 

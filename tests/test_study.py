@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shortcutlab.data.writing import write_table
 from shortcutlab.data.schemas import load_records
+from shortcutlab.data.writing import write_table
 from shortcutlab.errors import ConfigError
 from shortcutlab.score_table import record_rows
 from shortcutlab.study import Cells, Study, StudyEnv, load_study, run_study

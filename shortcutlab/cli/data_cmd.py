@@ -121,8 +121,8 @@ def convert_cmd(
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
 ) -> None:
-    from shortcutlab.data.writing import write_records
     from shortcutlab.data.schemas import load_dataset_file
+    from shortcutlab.data.writing import write_records
 
     res = load_dataset_file(src, schema=schema, skip_invalid=skip_invalid, image_root=image_root)
     path = write_records(res.records, out, schema=to)

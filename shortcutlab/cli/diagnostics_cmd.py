@@ -373,8 +373,8 @@ def length_cmd(
     seed: Seed = 0,
 ) -> None:
     from shortcutlab.diagnostics.length import length_balance, write_balanced
-    from shortcutlab.score_table import read_score_table
     from shortcutlab.plots import length_bars, save_figure
+    from shortcutlab.score_table import read_score_table
 
     named = [_named(s) for s in scores or []]
     tables = {n: read_score_table(p) for n, p in named}
@@ -449,8 +449,8 @@ def bon_cmd(
     max_n: Annotated[int | None, typer.Option("--max-n", help="Largest N.")] = None,
 ) -> None:
     from shortcutlab.diagnostics.bon import bon_curves
-    from shortcutlab.score_table import JUDGE_REQUIRED, read_score_table
     from shortcutlab.plots import bon_plot, save_figure
+    from shortcutlab.score_table import JUDGE_REQUIRED, read_score_table
 
     named = [_named(s) for s in rewards]
     jt = read_score_table(judge, required=JUDGE_REQUIRED)
@@ -498,8 +498,8 @@ def correlate_cmd(
     level: Annotated[str, typer.Option("--level", help="responses or margins.")] = "responses",
 ) -> None:
     from shortcutlab.diagnostics.correlation import correlate, correlation_points
-    from shortcutlab.score_table import read_score_table
     from shortcutlab.plots import save_figure, score_scatter
+    from shortcutlab.score_table import read_score_table
 
     pts = correlation_points(
         read_score_table(mm_scores),

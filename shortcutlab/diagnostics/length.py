@@ -179,9 +179,8 @@ def write_balanced(
     The data file uses the input's layout when it is writable and every record keeps
     all its pairs, else the pairwise layout (see `sfd.write_subsets`).
     """
-    from shortcutlab.data.writing import write_table
-    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records
     from shortcutlab.data.schemas import load_dataset_file
+    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records, write_table
     from shortcutlab.diagnostics.sfd import _data_suffix, subset_records
 
     out = Path(out_dir)

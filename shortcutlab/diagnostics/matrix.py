@@ -26,8 +26,8 @@ import pandas as pd
 
 from shortcutlab.diagnostics.accuracy import DEFAULT_N_BOOT, pairwise_accuracy
 from shortcutlab.diagnostics.tables import pairs_table
-from shortcutlab.score_table import read_score_table
 from shortcutlab.errors import DataError
+from shortcutlab.score_table import read_score_table
 
 SCORE_FILE_RE = re.compile(r"^(?P<mode>[^_].*?)__(?P<train>.+?)__(?P<test>.+?)\.(jsonl|parquet)$")
 DIFF_PAIR = ("shortcut-aware", "standard")  # difference panel: first minus second

@@ -190,8 +190,8 @@ def write_subsets(
 def _write_data_subsets(
     result: SFDResult, out: Path, data: str | Path, **load_kw: Any
 ) -> dict[str, Path]:
-    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records
     from shortcutlab.data.schemas import load_dataset_file
+    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records
 
     loaded = load_dataset_file(data, **load_kw)
     by_id = {str(r.id): r for r in loaded.records}

@@ -8,9 +8,9 @@ rank scores a shard, rank 0 merges). See docs/scoring.md.
     df = score("runs/sa", "test.jsonl", "scores.jsonl")
 """
 
+from shortcutlab.score_table import SCORE_COLUMNS, record_rows, to_frame
 from shortcutlab.scoring.journal import summary_path_for
 from shortcutlab.scoring.run import ScoreResult, run_scoring, score
-from shortcutlab.score_table import SCORE_COLUMNS, record_rows, to_frame
 
 __all__ = [
     "SCORE_COLUMNS",

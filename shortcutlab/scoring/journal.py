@@ -18,61 +18,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shortcutlab.data.io import append_jsonl, atomic_write_text, dumps_row
+from shortcutlab.data.writing import append_jsonl, dumps_row
 from shortcutlab.errors import ShortcutlabError
+from shortcutlab.files import atomic_write_text, sha256_folder, sha256_path
+from shortcutlab.provenance import environment_info
 
 SUMMARY_SUFFIX = ".summary.json"
 
 COMMIT = "__commit__"
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".model", ".txt", ".jinja")
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 # ----------------------------------------------------------------------------- fingerprints
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (streamed; cached per (path, size, mtime) in this process)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(8 << 20), b""):
-                h.update(chunk)
-        _HASH_CACHE[key] = h.hexdigest()
-    return _HASH_CACHE[key]
-
-
-def folder_sha256(folder: str | Path, suffixes: tuple[str, ...] | None = None) -> str:
-    """One hash over the (name, sha256) of a folder's files (top level for models)."""
-    root = Path(folder)
-    files = root.iterdir() if suffixes else root.rglob("*")
-    chosen = sorted(
-        p
-        for p in files
-        if p.is_file()
-        and not p.name.startswith(".")
-        and (suffixes is None or p.suffix.lower() in suffixes)
-    )
-    h = hashlib.sha256()
-    for p in chosen:
-        h.update(f"{p.relative_to(root).as_posix()}\0{file_sha256(p)}\n".encode())
-    return h.hexdigest()
 
 
 def data_fingerprint(data: Any) -> str:
     """sha256 of the data file (or folder); for in-memory records, of their content."""
     if isinstance(data, (str, Path)):
         p = Path(data)
-        return folder_sha256(p) if p.is_dir() else file_sha256(p)
+        return sha256_path(p)
     h = hashlib.sha256()
     for rec in data:
         img = rec.image.key() if rec.image is not None else None
@@ -90,12 +60,12 @@ def model_fingerprint(model: Any) -> dict[str, str]:
     if isinstance(model, (str, Path)):
         p = Path(model)
         if p.is_dir():
-            return {"path": str(p.resolve()), "sha256": folder_sha256(p, MODEL_FILE_SUFFIXES)}
+            return {"path": str(p.resolve()), "sha256": sha256_folder(p, MODEL_FILE_SUFFIXES)}
         return {"path": str(model), "sha256": "hub:" + str(model)}
+    import torch  # lazy: only an in-memory model needs it; paths hash without torch
+
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
-        import torch
-
         t = tensor.detach().cpu().contiguous().reshape(-1)
         h.update(f"{name}\0{t.dtype}\0{tuple(tensor.shape)}\n".encode())
         h.update(t.view(torch.uint8).numpy().tobytes())  # raw bytes, any dtype (bf16 too)
@@ -110,10 +80,6 @@ def fingerprint(
 
     Paths are provenance only: moving an unchanged file does not invalidate a journal.
     """
-    from datetime import datetime, timezone
-
-    from shortcutlab.provenance import environment_info
-
     m = model_fingerprint(model)
     is_path = isinstance(data, (str, Path))
     data_sha = data_fingerprint(data if is_path else records)
@@ -269,20 +235,6 @@ class Journal:
         append_jsonl(self.partial_path(rank), [*rows, marker])
 
 
-def fsync_dir(path: Path) -> None:
-    """fsync a folder so a rename inside it survives a crash (best effort)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ----------------------------------------------------------------------------- resume
 
 
@@ -293,8 +245,6 @@ def summary_path_for(output: str | Path) -> Path:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    import json
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -14,67 +14,31 @@ The flow of one run (every rank runs it; see `shortcutlab.distributed`):
 
 from __future__ import annotations
 
-import math
-import os
-import time
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shortcutlab import distributed as dist
+from shortcutlab.data.io import read_table
+from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.errors import ConfigError
+from shortcutlab.files import atomic_write_text
+from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
 from shortcutlab.scoring import journal as jr
-from shortcutlab.scoring.engine import forward_records, plan_batches, resolve_text_only
-from shortcutlab.score_table import check_complete, record_rows, to_frame
+from shortcutlab.scoring.engine import (
+    forward_records,
+    load_model,
+    make_collator,
+    plan_batches,
+    resolve_text_only,
+)
+from shortcutlab.scoring.result import ScoreResult
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
-DELAY_ENV = "SHORTCUTLAB_TEST_BATCH_DELAY"  # seconds to sleep per batch (kill-resume tests)
-Progress = Callable[[int, int], None]  # (records done, records total)
-
-
-@dataclass
-class ScoreResult:
-    """A finished scoring run: the table plus what happened (for the CLI and summary)."""
-
-    table: Any  # pandas.DataFrame, one row per response (score-table contract)
-    output: Path | None = None
-    summary_path: Path | None = None
-    n_records: int = 0
-    resumed_records: int = 0
-    scored_records: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    truncated: int = 0
-    text_only: str | None = None  # the effective mode: None (with image), "drop", "blank"
-    text_only_source: str = "model"  # "option" (given) or "model" (saved with the model)
-    accuracy: Any = None  # diagnostics.accuracy.AccuracyResult, None without pairs
-    already_complete: bool = False
-    num_processes: int = 1
-    fingerprint: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON-able summary written to `<output stem>.summary.json`."""
-        return {
-            "output": str(self.output) if self.output else None,
-            "rows": int(len(self.table)),
-            "records": self.n_records,
-            "resumed_records": self.resumed_records,
-            "scored_records": self.scored_records,
-            "already_complete": self.already_complete,
-            "skipped": dict(self.skipped),
-            "truncated": self.truncated,
-            "text_only": self.text_only,
-            "text_only_source": self.text_only_source,
-            "num_processes": self.num_processes,
-            "accuracy": _json_floats(self.accuracy.to_dict()) if self.accuracy else None,
-            "fingerprint": self.fingerprint,
-            "provenance": self.provenance,
-        }
-
-
-def _json_floats(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+# (records done, records total); called after each batch, once its rows are committed.
+Progress = Callable[[int, int], None]
 
 
 def _check_options(batch_size: int, max_length: int, output: Any) -> None:
@@ -98,8 +62,6 @@ def _load_records(
     loaded keep theirs).
     """
     if isinstance(data, (str, Path)):
-        from shortcutlab.data.schemas import load_dataset_file
-
         res = load_dataset_file(
             data, schema=schema, skip_invalid=skip_invalid, image_root=image_root
         )
@@ -123,14 +85,13 @@ def _score_shard(
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
     `load()` gives (model, collator, device, bf16); it is called only when there are records,
-    so a rank with an empty shard never loads the model. Returns the number of records
-    scored. `SHORTCUTLAB_TEST_BATCH_DELAY` (seconds) sleeps after each committed batch so
-    tests can kill a run mid-way.
+    so a rank with an empty shard never loads the model. `progress(done, total)` runs after
+    `on_batch` returned, i.e. once the batch is committed. Returns the number of records
+    scored.
     """
     if not records:
         return 0
     model, collator, dev, bf16 = load()
-    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     done = 0
     for idx in plan_batches(records, batch_size):
         batch = [records[i] for i in idx]
@@ -144,8 +105,6 @@ def _score_shard(
         done += len(batch)
         if progress is not None:
             progress(done, len(records))
-        if delay > 0:
-            time.sleep(delay)
     return done
 
 
@@ -153,8 +112,6 @@ def _loader(
     model: Any, device: Any, bf16: bool | None, max_length: int, text_only: Any, trust: bool
 ):
     """A function loading (model, collator, device, bf16) once, only if there is work."""
-    from shortcutlab.scoring.engine import load_model, make_collator
-
     cache: list[tuple[Any, Any, Any, bool]] = []
 
     def get() -> tuple[Any, Any, Any, bool]:
@@ -170,8 +127,6 @@ def _loader(
 
 def _accuracy(df: Any) -> Any:
     """Eq. 2 accuracy + 95% record-bootstrap interval, or None when the data has no pairs."""
-    from shortcutlab.diagnostics.accuracy import score_table_accuracy
-
     if len(df) == 0:
         return None
     res = score_table_accuracy(df)
@@ -179,10 +134,6 @@ def _accuracy(df: Any) -> Any:
 
 
 def _write_summary(result: ScoreResult) -> None:
-    import json
-
-    from shortcutlab.data.io import atomic_write_text
-
     assert result.output is not None
     result.summary_path = jr.summary_path_for(result.output)
     text = json.dumps(result.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
@@ -191,14 +142,11 @@ def _write_summary(result: ScoreResult) -> None:
 
 def _finish(result: ScoreResult, journal: jr.Journal, records: list) -> None:
     """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
-    from shortcutlab.data.io import write_table
-
     rows, _, truncated = journal.collect({str(r.id) for r in records})
     df = to_frame(rows, records)
     check_complete(df, records)
     assert result.output is not None
-    write_table(df, result.output)
-    jr.fsync_dir(result.output.parent)
+    write_score_table(df, result.output)  # atomic, folder fsynced: the rename survives a crash
     result.table, result.truncated = df, truncated
     result.accuracy = _accuracy(df)
     _write_summary(result)
@@ -206,8 +154,6 @@ def _finish(result: ScoreResult, journal: jr.Journal, records: list) -> None:
 
 
 def _read_output(out: Path, records: list) -> Any:
-    from shortcutlab.data.io import read_table
-
     return to_frame(read_table(out).to_dict("records"), records)
 
 
@@ -237,7 +183,12 @@ def run_scoring(
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
 ) -> ScoreResult:
-    """Score every response of `data` with `model`; see `score` (this returns the details)."""
+    """Score every response of `data` with `model`; see `score` (this returns the details).
+
+    `progress(done, total)` is called after every batch; with `output`, only once the
+    batch's rows are committed to the journal, so a process killed inside the callback
+    loses nothing (the SIGKILL + resume test sleeps there, see tests/scoring_runner.py).
+    """
     _check_options(batch_size, max_length, output)
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
@@ -380,9 +331,10 @@ def score(
     `model`: a RewardModel folder, a base VLM folder / Hub id (fresh head), or a loaded
     `RewardModel`. `data`: any supported data file (schema auto-detected or `schema=`),
     a `LoadResult` or a list of `Record`s. Returns a pandas DataFrame, one row per
-    response (TEAM.md score-table contract), in the data file's order; `df.attrs["summary"]`
-    holds rows, resumed records, truncation and, for pairwise / ranked data, Eq. 2 accuracy
-    with its 95% record-bootstrap interval (ties are wrong and counted).
+    response (the contract of `shortcutlab.score_table`), in the data file's order;
+    `df.attrs["summary"]` holds rows, resumed records, truncation and, for pairwise /
+    ranked data, Eq. 2 accuracy with its 95% record-bootstrap interval (ties are wrong and
+    counted).
 
     With `output` (.jsonl or .parquet) the run is resumable: rows are committed per batch
     to a journal beside the output and the final table is written atomically; rerunning

@@ -1,0 +1,52 @@
+"""`ScoreResult`: what one scoring run produced, and the summary JSON written beside it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ScoreResult:
+    """A finished scoring run: the table plus what happened (for the CLI and summary)."""
+
+    table: Any  # pandas.DataFrame, one row per response (score-table contract)
+    output: Path | None = None
+    summary_path: Path | None = None
+    n_records: int = 0
+    resumed_records: int = 0
+    scored_records: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    truncated: int = 0
+    text_only: str | None = None  # the effective mode: None (with image), "drop", "blank"
+    text_only_source: str = "model"  # "option" (given) or "model" (saved with the model)
+    accuracy: Any = None  # diagnostics.accuracy.AccuracyResult, None without pairs
+    already_complete: bool = False
+    num_processes: int = 1
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able summary written to `<output stem>.summary.json`."""
+        return {
+            "output": str(self.output) if self.output else None,
+            "rows": int(len(self.table)),
+            "records": self.n_records,
+            "resumed_records": self.resumed_records,
+            "scored_records": self.scored_records,
+            "already_complete": self.already_complete,
+            "skipped": dict(self.skipped),
+            "truncated": self.truncated,
+            "text_only": self.text_only,
+            "text_only_source": self.text_only_source,
+            "num_processes": self.num_processes,
+            "accuracy": _json_floats(self.accuracy.to_dict()) if self.accuracy else None,
+            "fingerprint": self.fingerprint,
+            "provenance": self.provenance,
+        }
+
+
+def _json_floats(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}

@@ -26,7 +26,6 @@ from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
-from shortcutlab.scoring import journal as jr
 from shortcutlab.scoring.engine import (
     forward_records,
     load_model,
@@ -34,6 +33,7 @@ from shortcutlab.scoring.engine import (
     plan_batches,
     resolve_text_only,
 )
+from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, summary_path_for
 from shortcutlab.scoring.result import ScoreResult
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
@@ -135,12 +135,12 @@ def _accuracy(df: Any) -> Any:
 
 def _write_summary(result: ScoreResult) -> None:
     assert result.output is not None
-    result.summary_path = jr.summary_path_for(result.output)
+    result.summary_path = summary_path_for(result.output)
     text = json.dumps(result.summary(), indent=2, ensure_ascii=False, default=str) + "\n"
     atomic_write_text(result.summary_path, text)
 
 
-def _finish(result: ScoreResult, journal: jr.Journal, records: list) -> None:
+def _finish(result: ScoreResult, journal: Journal, records: list) -> None:
     """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
     rows, _, truncated = journal.collect({str(r.id) for r in records})
     df = to_frame(rows, records)
@@ -161,7 +161,7 @@ def _adopt_output(result: ScoreResult, out: Path, records: list) -> None:
     """Fill `result` from a finished output file (already complete, or merged by rank 0)."""
     result.table = _read_output(out, records)
     result.accuracy = _accuracy(result.table)
-    result.summary_path = jr.summary_path_for(out)
+    result.summary_path = summary_path_for(out)
 
 
 def run_scoring(
@@ -202,7 +202,7 @@ def run_scoring(
     }
     if root is not None:  # other images under the same names: a different run
         opts["image_root"] = str(Path(root).resolve())
-    fp, prov = jr.fingerprint(model, data, records, opts, command)
+    fp, prov = fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
         table=None,
@@ -235,9 +235,9 @@ def _run_journaled(
 ) -> ScoreResult:
     """With an output file: decide / resume, score this rank's shard, rank 0 merges."""
     result.output = out
-    journal = jr.Journal(out)
+    journal = Journal(out)
     fp, prov = result.fingerprint, result.provenance
-    action = jr.decide(journal, out, fp, overwrite)
+    action = decide(journal, out, fp, overwrite)
     if action == "complete":
         result.already_complete = True
         result.resumed_records = len(records)
@@ -247,7 +247,7 @@ def _run_journaled(
     dist.barrier()  # everyone decided before rank 0 touches the files
     if dist.is_main():
         meta = {"fingerprint": fp, "provenance": prov, "records": len(records)}
-        jr.prepare(journal, out, action, meta, ids)
+        prepare(journal, out, action, meta, ids)
     dist.barrier()
     done = journal.done_ids() & ids
     result.resumed_records = len(done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import math
@@ -276,3 +277,30 @@ def test_write_records_saves_byte_images(tmp_path: Path) -> None:
     out = write_records([rec], tmp_path / "o.parquet")
     (back,) = load_records(out, check_images=True)
     assert back.is_pairwise and Path(back.image.path).read_bytes() == png_bytes()
+
+
+# ----------------------------------------------------------------------------- layering
+
+
+def _package_imports(module: str) -> set[str]:
+    """The `shortcutlab.*` modules a data module imports (anywhere in the file)."""
+    path = Path(__file__).parents[1] / (module.replace(".", "/") + ".py")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shortcutlab"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("shortcutlab"))
+    return found
+
+
+def test_data_flows_one_way() -> None:
+    """records imports nothing of the package; reading never imports writing or adapters."""
+    assert _package_imports("shortcutlab.data.records") == set()
+    assert _package_imports("shortcutlab.data.io") == {
+        "shortcutlab.data.records",
+        "shortcutlab.errors",
+    }
+    later = ("shortcutlab.data.writing", "shortcutlab.data.adapters", "shortcutlab.data.schemas")
+    for module in ("shortcutlab.data.images", "shortcutlab.data.adapters.base"):
+        assert not {m for m in _package_imports(module) if m.startswith(later)}, module

@@ -1,4 +1,5 @@
-"""The study runner (shortcutlab.study) and its diagnostics (shortcutlab.study_report)."""
+"""The study wing: spec and cache (shortcutlab.study.spec/.cache), the runner
+(shortcutlab.study.run) and its diagnostics (shortcutlab.study.report)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from shortcutlab.data.io import write_table
 from shortcutlab.data.schemas import load_records
 from shortcutlab.errors import ConfigError
 from shortcutlab.scoring.table import record_rows
-from shortcutlab.study import Cells, Study, StudyEnv, load_study, run_study
-from shortcutlab.study_report import write_results
+from shortcutlab.study.cache import Cells
+from shortcutlab.study.report import write_results
+from shortcutlab.study.run import StudyResult, run_study
+from shortcutlab.study.spec import Study, StudyEnv, load_study
 from shortcutlab.synth import templates as T
 from shortcutlab.synth.benchmark import build_benchmark
 
@@ -176,15 +179,19 @@ def test_run_study_end_to_end_and_cached(bench, tiny_base, tmp_path):
     study.score = {"batch_size": 32}
     out = tmp_path / "study"
     first = run_study(study, out, progress=False)
+    assert isinstance(first, StudyResult)
     # 2 modes x 2 envs; 6 models (4 + 2 proxies) x (2 tests + own shift)
-    assert first["ran"] == {"train": 4, "score": 18}
-    assert Path(os.fspath(first)) == out / "scores" / "s0"
+    assert first.ran == {"train": 4, "score": 18}
+    assert first.scores_dir == out / "scores" / "s0"
+    assert first.summary["scores_dir"] == str(out / "scores" / "s0")
+    assert first.score_folders() == [out / "scores" / "s0"]
     files = sorted(p.name for p in (out / "scores" / "s0").glob("*.jsonl"))
     assert "text-only__povid__rlhfv.jsonl" in files and len(files) == 12
-    assert set(first["matrix"]) == {"standard", "shortcut-aware", "text-only"}
-    assert (out / "results" / "summary.json").is_file()
+    assert set(first.summary["matrix"]) == {"standard", "shortcut-aware", "text-only"}
+    on_disk = json.loads((first.results_dir / "summary.json").read_text())
+    assert on_disk["matrix"] == json.loads(json.dumps(first.summary["matrix"]))
     stamps = {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")}
     again = run_study(study, out, progress=False)
-    assert again["ran"] == {"train": 0, "score": 0}
+    assert again.ran == {"train": 0, "score": 0}
     assert {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")} == stamps
-    assert again["matrix"] == first["matrix"]
+    assert again.summary["matrix"] == first.summary["matrix"]

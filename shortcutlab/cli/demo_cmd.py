@@ -1,4 +1,4 @@
-"""`shortcutlab demo`: the one-command demo (thin layer over `shortcutlab.demo.run_demo`)."""
+"""`shortcutlab demo`: the one-command demo (thin layer over `shortcutlab.study.demo.run_demo`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def demo_cmd(
 ) -> None:
     from transformers.utils import logging as hf_logging
 
-    from shortcutlab.demo import run_demo
+    from shortcutlab.study.demo import run_demo
 
     hf_logging.disable_progress_bar()  # one line per stage, not per model load / save
     run_demo(out, seeds=seeds, quick=quick, seed=seed)

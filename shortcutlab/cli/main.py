@@ -13,6 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
+from shortcutlab import __version__
 from shortcutlab.errors import ShortcutlabError
 
 HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
@@ -39,7 +40,11 @@ COMMAND_MODULES = [
     "model_cmd",
     "train_cmd",
     "score_cmd",
-    "diagnostics_cmd",
+    "sfd_cmd",
+    "matrix_cmd",
+    "length_cmd",
+    "bon_cmd",
+    "correlate_cmd",
     "synth_cmd",
     "demo_cmd",
 ]
@@ -61,8 +66,6 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     if version:
-        from shortcutlab import __version__
-
         typer.echo(__version__)
         raise typer.Exit()
     if ctx.invoked_subcommand is None:

@@ -165,6 +165,7 @@ def test_matrix_study_reads_the_study_score_folders(files, monkeypatch):
     score files it would write; the matrix code under test is real.
     """
     from shortcutlab.study import run as study_run
+
     rows = [json.loads(x) for x in files["mm"].read_text().splitlines()]
 
     def fake_run_study(path, out):

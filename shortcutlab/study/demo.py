@@ -93,10 +93,10 @@ def stage_base(out: Path, arch: str, seed: int, say: Say) -> Path:
     return base
 
 
-def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -> dict[str, Any]:
-    """Train the seeing init on the shortcut-free pretrain set; held-out accuracies."""
+def pretrain_config(out: Path, base: Path, plan: DemoPlan, seed: int) -> TrainConfig:
+    """The seeing init's run: a standard RM on the pretrain set, vision encoder unfrozen."""
     bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
-    cfg = TrainConfig.from_dict(
+    return TrainConfig.from_dict(
         {
             "mode": "standard",
             "model": str(base),
@@ -114,6 +114,12 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
             "logging_steps": 20,
         }
     )
+
+
+def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -> dict[str, Any]:
+    """Train the seeing init on the shortcut-free pretrain set; held-out accuracies."""
+    bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
+    cfg = pretrain_config(out, base, plan, seed)
     cells = Cells(out)
     fp = fingerprint([cfg.to_dict(), source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
@@ -128,6 +134,19 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
         "seconds": round(time.time() - t0, 1),
     }
     result["eval_curve"] = _eval_curve(run / "metrics.jsonl")
+    result |= _heldout(run, test, plan)
+    cells.put("pretrain", fp, result)
+    acc, txt = result["with_image"]["accuracy"], result["text_only"]["accuracy"]
+    say(
+        f"seeing init: {plan.pretrain_steps} steps, held-out accuracy {100 * acc:.1f} "
+        f"with image, {100 * txt:.1f} text-only ({result['seconds']} s)"
+    )
+    return result
+
+
+def _heldout(run: Path, test: str, plan: DemoPlan) -> dict[str, Any]:
+    """Held-out accuracy of the seeing init with the image and with it dropped."""
+    accs = {}
     for name, text_only in (("with_image", None), ("text_only", "drop")):
         df = score(
             str(run / "model"),
@@ -137,14 +156,8 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
             batch_size=plan.score_batch,
             overwrite=True,
         )
-        result[name] = df.attrs["summary"]["accuracy"]
-    cells.put("pretrain", fp, result)
-    acc, txt = result["with_image"]["accuracy"], result["text_only"]["accuracy"]
-    say(
-        f"seeing init: {plan.pretrain_steps} steps, held-out accuracy {100 * acc:.1f} "
-        f"with image, {100 * txt:.1f} text-only ({result['seconds']} s)"
-    )
-    return result
+        accs[name] = df.attrs["summary"]["accuracy"]
+    return accs
 
 
 def _eval_curve(metrics: Path) -> list[dict[str, float]]:

@@ -37,6 +37,9 @@ from shortcutlab.errors import DataError
 from shortcutlab.study.spec import TEXT_MODE, Study
 
 Say = Callable[[str], None]
+# the columns of each SFD cell kept in the summary (sfd.csv has them all)
+SFD_CELL_COLUMNS = ["seed", "name", "sfd", "sfd_ci_low", "sfd_ci_high", "n_success", "n_fail"]
+SFD_CELL_COLUMNS += ["acc_success", "acc_fail"]
 
 
 def _clean(x: Any) -> Any:
@@ -180,19 +183,7 @@ def sfd_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
         summary.setdefault(mode, {})[kind] = {
             "mean_sfd": float(grp["sfd"].mean()),
             "over_seeds": _mean_sd(per_seed.tolist()),
-            "cells": grp[
-                [
-                    "seed",
-                    "name",
-                    "sfd",
-                    "sfd_ci_low",
-                    "sfd_ci_high",
-                    "n_success",
-                    "n_fail",
-                    "acc_success",
-                    "acc_fail",
-                ]
-            ].to_dict("records"),
+            "cells": grp[SFD_CELL_COLUMNS].to_dict("records"),
         }
     return summary
 

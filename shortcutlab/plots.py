@@ -16,7 +16,7 @@ import pandas as pd
 
 
 def _plt() -> Any:
-    import matplotlib
+    import matplotlib  # lazy: ~0.3 s, and the backend must be set before pyplot
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""The one-command demo (shortcutlab.demo): CLI wiring, and the --quick smoke run."""
+"""The one-command demo (shortcutlab.study.demo): CLI wiring, and the --quick smoke run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from shortcutlab.demo import FULL, QUICK
+from shortcutlab.study.demo import FULL, QUICK
 
 
 def test_quick_plan_is_small_and_full_plan_is_not():
@@ -37,7 +37,7 @@ def test_demo_help_lists_examples():
 
 @pytest.mark.slow
 def test_demo_quick_smoke(tmp_path):
-    from shortcutlab.demo import run_demo
+    from shortcutlab.study.demo import run_demo
 
     run_demo(tmp_path / "demo", quick=True, progress=False)
     out = tmp_path / "demo"

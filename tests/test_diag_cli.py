@@ -159,12 +159,13 @@ def test_matrix_needs_exactly_one_source(files, capsys):
 
 
 def test_matrix_study_reads_the_study_score_folders(files, monkeypatch):
-    """--study calls shortcutlab.study.run_study, then averages its per-seed score folders.
+    """--study calls shortcutlab.study.run.run_study, then averages its per-seed score folders.
 
     The study runner (training + scoring, minutes) is replaced by one that writes the
     score files it would write; the matrix code under test is real.
     """
-    study = pytest.importorskip("shortcutlab.study")
+    from shortcutlab.study import run as study_run
+
     rows = [json.loads(x) for x in files["mm"].read_text().splitlines()]
 
     def fake_run_study(path, out):
@@ -174,9 +175,9 @@ def test_matrix_study_reads_the_study_score_folders(files, monkeypatch):
             for test in ("a", "b"):
                 tab = [{**r, "reward": -r["reward"]} if flip and test == "b" else r for r in rows]
                 _jsonl(folder / f"standard__a__{test}.jsonl", tab)
-        return {}
+        return study_run.StudyResult(out_dir=out, summary={}, seeds=(0, 1))
 
-    monkeypatch.setattr(study, "run_study", fake_run_study)
+    monkeypatch.setattr(study_run, "run_study", fake_run_study)
     out = files["dir"] / "ms"
     _ok(["matrix", "--study", "s.yaml", "--n-boot", "10", "-o", str(out)])
     m = json.loads((out / "results.json").read_text())["matrices"]["standard"]["a"]

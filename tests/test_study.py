@@ -1,9 +1,10 @@
-"""The study runner (shortcutlab.study) and its diagnostics (shortcutlab.study_report)."""
+"""The study wing: spec and cache (shortcutlab.study.spec/.cache), the runner
+(shortcutlab.study.run) and its diagnostics (shortcutlab.study.report)."""
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from shortcutlab.data.schemas import load_records
 from shortcutlab.data.writing import write_table
 from shortcutlab.errors import ConfigError
 from shortcutlab.score_table import record_rows
-from shortcutlab.study import Cells, Study, StudyEnv, load_study, run_study
-from shortcutlab.study_report import write_results
+from shortcutlab.study.cache import Cells, fingerprint, source_digest
+from shortcutlab.study.report import write_results
+from shortcutlab.study.run import StudyResult, run_study
+from shortcutlab.study.spec import Study, StudyEnv, load_study
 from shortcutlab.synth import templates as T
 from shortcutlab.synth.benchmark import build_benchmark
 
@@ -26,8 +29,15 @@ def bench(tmp_path_factory):
 
 
 def _study(bench, base_model: str = "unused", **kw) -> Study:
-    envs = [StudyEnv(e, str(bench.files[e]["train"]), str(bench.files[e]["test"]),
-                     str(bench.files[e]["shift"])) for e in ENVS]  # fmt: skip
+    envs = [
+        StudyEnv(
+            e,
+            str(bench.files[e]["train"]),
+            str(bench.files[e]["test"]),
+            str(bench.files[e]["shift"]),
+        )
+        for e in ENVS
+    ]
     return Study(base_model=base_model, environments=envs, n_boot=50, **kw)
 
 
@@ -56,7 +66,7 @@ def test_load_study_resolves_paths_against_the_yaml_folder(tmp_path):
         (
             {"base_model": "m", "environments": [{"name": "a", "train": "t", "test": "u"}] * 2},
             "unique names",
-        ),  # fmt: skip
+        ),
         (
             {
                 "base_model": "m",
@@ -64,7 +74,7 @@ def test_load_study_resolves_paths_against_the_yaml_folder(tmp_path):
                 "modes": ["fancy"],
             },
             "unknown study mode",
-        ),  # fmt: skip
+        ),
         (
             {
                 "base_model": "m",
@@ -72,7 +82,7 @@ def test_load_study_resolves_paths_against_the_yaml_folder(tmp_path):
                 "train": {"model": "x"},
             },
             "may not set 'model'",
-        ),  # fmt: skip
+        ),
         ({"base_model": "m", "environments": [], "colour": 1}, "unknown study key"),
         ({"environments": [{"name": "a", "train": "t", "test": "u"}]}, "needs 'base_model'"),
     ],
@@ -154,8 +164,16 @@ def test_write_results_from_hand_made_score_tables(bench, tmp_path):
     assert summary["shift"]["standard"]["by_env"]["povid"] == pytest.approx(10.0)
     assert summary["shift"]["shortcut-aware"]["mean"] == pytest.approx(100.0)
     res = tmp_path / "results"
-    for name in ("matrix.png", "sfd.csv", "shift.csv", "accuracy_long.csv", "correlation.csv",
-                 "length.csv", "matrix_standard.csv", "sfd_standard_s0.png"):  # fmt: skip
+    for name in (
+        "matrix.png",
+        "sfd.csv",
+        "shift.csv",
+        "accuracy_long.csv",
+        "correlation.csv",
+        "length.csv",
+        "matrix_standard.csv",
+        "sfd_standard_s0.png",
+    ):
         assert (res / name).is_file(), name
 
 
@@ -176,15 +194,63 @@ def test_run_study_end_to_end_and_cached(bench, tiny_base, tmp_path):
     study.score = {"batch_size": 32}
     out = tmp_path / "study"
     first = run_study(study, out, progress=False)
+    assert isinstance(first, StudyResult)
     # 2 modes x 2 envs; 6 models (4 + 2 proxies) x (2 tests + own shift)
-    assert first["ran"] == {"train": 4, "score": 18}
-    assert Path(os.fspath(first)) == out / "scores" / "s0"
+    assert first.ran == {"train": 4, "score": 18}
+    assert first.scores_dir == out / "scores" / "s0"
+    assert first.summary["scores_dir"] == str(out / "scores" / "s0")
+    assert first.score_folders() == [out / "scores" / "s0"]
     files = sorted(p.name for p in (out / "scores" / "s0").glob("*.jsonl"))
     assert "text-only__povid__rlhfv.jsonl" in files and len(files) == 12
-    assert set(first["matrix"]) == {"standard", "shortcut-aware", "text-only"}
-    assert (out / "results" / "summary.json").is_file()
+    assert set(first.summary["matrix"]) == {"standard", "shortcut-aware", "text-only"}
+    on_disk = json.loads((first.results_dir / "summary.json").read_text())
+    assert on_disk["matrix"] == json.loads(json.dumps(first.summary["matrix"]))
     stamps = {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")}
     again = run_study(study, out, progress=False)
-    assert again["ran"] == {"train": 0, "score": 0}
+    assert again.ran == {"train": 0, "score": 0}
     assert {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")} == stamps
-    assert again["matrix"] == first["matrix"]
+    assert again.summary["matrix"] == first.summary["matrix"]
+
+
+# ----------------------------------------------------------------------------- layering
+
+
+def _package_imports(path: Path) -> set[str]:
+    """Every `shortcutlab...` module a source file imports (top level or in a function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return {n for n in names if n.startswith("shortcutlab")}
+
+
+def test_library_never_imports_the_apps_wing_or_the_cli():
+    """Library modules (everything but study/ and cli/) import neither study nor cli."""
+    root = Path(__file__).resolve().parents[1] / "shortcutlab"
+    apps = ("shortcutlab.study", "shortcutlab.cli")
+    offenders = {}
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).parts
+        if rel[0] in ("study", "cli") or rel == ("__main__.py",):
+            continue
+        bad = sorted(n for n in _package_imports(f) if n.startswith(apps))
+        if bad:
+            offenders[str(f.relative_to(root))] = bad
+    assert not offenders, offenders
+    assert _package_imports(root / "study" / "run.py")  # the walker sees imports at all
+
+
+def test_fingerprints_follow_content_not_names(tmp_path):
+    """Cache keys: a data file's digest changes with its bytes; a Hub id hashes as an id."""
+    f = tmp_path / "train.jsonl"
+    f.write_text('{"a": 1}\n')
+    first = source_digest(f)
+    assert source_digest(f) == first
+    f.write_text('{"a": 2}\n')
+    assert source_digest(f) != first
+    assert source_digest("org/model-on-the-hub") == "id:org/model-on-the-hub"
+    assert fingerprint([{"b": 1, "a": 2}]) == fingerprint([{"a": 2, "b": 1}])

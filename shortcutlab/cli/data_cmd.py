@@ -7,6 +7,13 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from shortcutlab.data.inspect import inspect_file
+from shortcutlab.data.schemas import list_schemas, load_dataset_file
+from shortcutlab.data.writing import write_records
 
 data_app = typer.Typer(
     help="Inspect preference data files (any supported schema).\n\n"
@@ -55,8 +62,6 @@ def inspect_cmd(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    from shortcutlab.data.inspect import inspect_file
-
     report = inspect_file(
         path,
         schema=schema,
@@ -78,12 +83,6 @@ def inspect_cmd(
     help="List the supported schemas and their fields.\n\nExample:\n\n  shortcutlab data schemas",
 )
 def schemas_cmd() -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    from shortcutlab.data.schemas import list_schemas
-
     table = Table(title="schemas (auto-detected from fields; force with --schema)")
     for col in ("name", "fields", "layout"):
         table.add_column(col)
@@ -121,9 +120,6 @@ def convert_cmd(
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
 ) -> None:
-    from shortcutlab.data.schemas import load_dataset_file
-    from shortcutlab.data.writing import write_records
-
     res = load_dataset_file(src, schema=schema, skip_invalid=skip_invalid, image_root=image_root)
     path = write_records(res.records, out, schema=to)
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items())) or "none"
@@ -131,10 +127,6 @@ def convert_cmd(
 
 
 def _render(r: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     console = Console()
     length = r["length"]
     share = length["chosen_longer_share"]

@@ -1,10 +1,12 @@
-"""`shortcutlab demo`: the one-command demo (thin layer over `shortcutlab.demo.run_demo`)."""
+"""`shortcutlab demo`: the one-command demo (thin layer over `shortcutlab.study.demo.run_demo`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+
+from shortcutlab.study.demo import run_demo
 
 DEMO_HELP = """Run the whole method on the built-in shortcut benchmark and write a report:
 synth -> tiny LLaVA -> a "seeing" initialisation pre-trained on shortcut-free data ->
@@ -29,9 +31,7 @@ def demo_cmd(
     quick: Annotated[bool, typer.Option("--quick", help="Tiny sizes and step budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the benchmark and the init.")] = 0,
 ) -> None:
-    from transformers.utils import logging as hf_logging
-
-    from shortcutlab.demo import run_demo
+    from transformers.utils import logging as hf_logging  # lazy: transformers is heavy
 
     hf_logging.disable_progress_bar()  # one line per stage, not per model load / save
     run_demo(out, seeds=seeds, quick=quick, seed=seed)

@@ -1,18 +1,32 @@
 """The `shortcutlab` console script: a thin typer layer over the library.
 
 Each command module under `shortcutlab.cli` owns one command or group and exposes
-`register(app)`. Errors the user can fix (`ShortcutlabError`) are printed once here as
-one paragraph and exit with code 2; nothing else is caught.
+`register(app)`; each parses options, calls one library function and renders with rich.
+Errors the user can fix (`ShortcutlabError`) are printed once here as one paragraph and
+exit with code 2; nothing else is caught.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 from rich.console import Console
 
+from shortcutlab import __version__
+from shortcutlab.cli import (
+    bon_cmd,
+    correlate_cmd,
+    data_cmd,
+    demo_cmd,
+    length_cmd,
+    matrix_cmd,
+    model_cmd,
+    score_cmd,
+    sfd_cmd,
+    synth_cmd,
+    train_cmd,
+)
 from shortcutlab.errors import ShortcutlabError
 
 HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
@@ -33,17 +47,6 @@ Examples:
   shortcutlab demo --quick
 """
 
-# Command modules, registered in this order (one per command or group).
-COMMAND_MODULES = [
-    "data_cmd",
-    "model_cmd",
-    "train_cmd",
-    "score_cmd",
-    "diagnostics_cmd",
-    "synth_cmd",
-    "demo_cmd",
-]
-
 app = typer.Typer(
     name="shortcutlab",
     help=HELP,
@@ -61,8 +64,6 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     if version:
-        from shortcutlab import __version__
-
         typer.echo(__version__)
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
@@ -70,18 +71,22 @@ def _root(
         raise typer.Exit()
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"shortcutlab.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command module not written yet
-            if exc.name == f"shortcutlab.cli.{name}":
-                continue
-            raise
-        module.register(app)
-
-
-_register_all()
+# One module per command or group, registered in this order (the order of --help).
+COMMAND_MODULES = (
+    data_cmd,
+    model_cmd,
+    train_cmd,
+    score_cmd,
+    sfd_cmd,
+    matrix_cmd,
+    length_cmd,
+    bon_cmd,
+    correlate_cmd,
+    synth_cmd,
+    demo_cmd,
+)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

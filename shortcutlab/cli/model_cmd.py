@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from shortcutlab.modeling.tiny import build_tiny_model
 
 model_app = typer.Typer(
     name="model",
@@ -58,8 +62,6 @@ def tiny_cmd(
         int | None, typer.Option("--vocab-size", help="BPE vocabulary target (default 800).")
     ] = None,
 ) -> None:
-    from shortcutlab.modeling.tiny import build_tiny_model
-
     overrides = {
         k: v
         for k, v in {
@@ -80,10 +82,7 @@ def info_cmd(
         bool, typer.Option("--trust-remote-code", help="Allow the folder's custom code.")
     ] = False,
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from shortcutlab.modeling.reward_model import RewardModel
+    from shortcutlab.modeling.reward_model import RewardModel  # lazy: imports torch
 
     rm = RewardModel.from_pretrained(path, trust_remote_code=trust_remote_code)
     table = Table(title=str(path), show_header=False)

@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from shortcutlab import distributed
+from shortcutlab.errors import ConfigError
+from shortcutlab.scoring import run_scoring
 
 HELP = """Score every response of a data file with a reward model -> a score table.
 
@@ -53,9 +60,6 @@ def _argv(opts: dict[str, Any]) -> list[str]:
 
 def _progress_bar() -> tuple[Any, Any]:
     """A rich progress bar on stderr and the callback that drives it."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -74,9 +78,6 @@ def _progress_bar() -> tuple[Any, Any]:
 
 def _render(result: Any) -> None:
     """Print the run summary: rows, resumed, accuracy in points with CI, ties."""
-    from rich.console import Console
-    from rich.table import Table
-
     s = result.summary()
     table = Table(title="score summary", show_header=False)
     table.add_row("output", str(result.output))
@@ -140,9 +141,6 @@ def score_command(
     ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
-    from shortcutlab import distributed
-    from shortcutlab.errors import ConfigError
-
     if text_only not in (None, "drop", "blank", "none"):
         raise ConfigError(f"--text-only must be 'drop', 'blank' or 'none', got '{text_only}'.")
     opts = dict(
@@ -153,7 +151,6 @@ def score_command(
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
         raise typer.Exit(distributed.relaunch(int(num_processes or 1), argv))
-    from shortcutlab.scoring import run_scoring
 
     main = distributed.is_main()
     bar, update = _progress_bar() if main else (None, None)

@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from shortcutlab.synth.benchmark import build_benchmark
 
 SYNTH_HELP = """Build the shortcut benchmark: three environments (vlf, povid, rlhfv) whose
 preference the image decides, each with a planted text-only shortcut (agreeing with the
@@ -28,11 +32,6 @@ def synth_cmd(
         str, typer.Option("--size", help="Size preset: tiny, small or large.")
     ] = "small",
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from shortcutlab.synth.benchmark import build_benchmark
-
     summary = build_benchmark(out, seed=seed, size=size)
     table = Table(title=f"shortcut benchmark in {summary.out_dir} (seed {seed}, size {size})")
     for col in ("env", "split", "records", "pairs", "cue agrees", "chosen longer"):

@@ -14,8 +14,13 @@ import typing
 from typing import Annotated, Any
 
 import typer
+import yaml
+from rich.console import Console
 
+from shortcutlab import distributed
 from shortcutlab.config import TrainConfig
+from shortcutlab.errors import ConfigError
+from shortcutlab.training import train
 
 HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-aware (Eq. 7).
 
@@ -101,10 +106,6 @@ def _parameters() -> list[inspect.Parameter]:
 
 def _parse_kv(items: list[str]) -> dict[str, Any]:
     """`KEY=VALUE` strings -> dict, values read as YAML scalars (ints, floats, bools)."""
-    import yaml
-
-    from shortcutlab.errors import ConfigError
-
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -127,12 +128,10 @@ def build_config(config: str | None, flags: dict[str, Any]) -> TrainConfig:
 def train_command(**kwargs: Any) -> None:
     config = kwargs.pop("config")
     num_processes = kwargs.pop("num_processes")
-    from shortcutlab import distributed
 
     cfg = build_config(config, kwargs).validate()
     if distributed.should_relaunch(num_processes):
         raise typer.Exit(distributed.relaunch(num_processes))
-    from shortcutlab.training import train
 
     summary = train(cfg, command=_command_line(config, kwargs))
     if distributed.is_main():
@@ -157,8 +156,6 @@ def _command_line(config: str | None, flags: dict[str, Any]) -> list[str]:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-
     console = Console()
     last = summary.get("final_train") or {}
     console.print(

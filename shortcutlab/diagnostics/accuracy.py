@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from shortcutlab.diagnostics.tables import pairs_table
+
 DEFAULT_N_BOOT = 1000
 DEFAULT_CONFIDENCE = 0.95
 _CHUNK_CELLS = 4_000_000  # resampled (boot, record) cells per chunk, bounds memory
@@ -141,6 +143,4 @@ def pairwise_accuracy(
 
 def score_table_accuracy(scores: pd.DataFrame, **kw) -> AccuracyResult:
     """Eq. 2 accuracy straight from a validated score table (pairs per the contract)."""
-    from shortcutlab.diagnostics.tables import pairs_table
-
     return pairwise_accuracy(pairs_table(scores), **kw)

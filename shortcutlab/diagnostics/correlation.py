@@ -61,7 +61,7 @@ def correlation_points(
 
 def correlate(points: pd.DataFrame, level: str = "responses") -> CorrelationResult:
     """Pearson and Spearman of points['mm'] vs points['proxy'] (needs >= 3 points)."""
-    from scipy import stats
+    from scipy import stats  # lazy: scipy.stats takes ~0.5 s to import, used here only
 
     x = points["proxy"].to_numpy(dtype=float)
     y = points["mm"].to_numpy(dtype=float)

@@ -21,7 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortcutlab.data.inspect import length_fn
+from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.writing import WRITE_LAYOUTS, write_records, write_table
 from shortcutlab.diagnostics.accuracy import DEFAULT_N_BOOT, pairwise_accuracy
+from shortcutlab.diagnostics.sfd import data_suffix, subset_records
 from shortcutlab.diagnostics.tables import attach_rewards
 from shortcutlab.errors import ConfigError, DataError
 
@@ -54,8 +58,6 @@ class LengthStats:
 
 def length_function(unit: str, tokenizer: str | None = None) -> tuple[Callable[[str], int], str]:
     """(text -> length, unit label) via the data layer's `length_fn` (tokens need a folder)."""
-    from shortcutlab.data.inspect import length_fn
-
     measure = length_fn(unit, tokenizer)
     return measure, (f"tokens ({tokenizer})" if unit == "tokens" else unit)
 
@@ -153,8 +155,6 @@ def length_balance(
     files: dict[str, str] | None = None,
 ) -> LengthReport:
     """Section 3.5.1 on one data file: stats, balanced subset, accuracies of `scores`."""
-    from shortcutlab.data.schemas import load_dataset_file
-
     if tolerance < 0:
         raise ConfigError("the length tolerance must be >= 0.")
     loaded = load_dataset_file(data, **(load_kw or {}))
@@ -179,10 +179,6 @@ def write_balanced(
     The data file uses the input's layout when it is writable and every record keeps
     all its pairs, else the pairwise layout (see `sfd.write_subsets`).
     """
-    from shortcutlab.data.schemas import load_dataset_file
-    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records, write_table
-    from shortcutlab.diagnostics.sfd import _data_suffix, subset_records
-
     out = Path(out_dir)
     written = {"pairs": write_table(report.balanced, out / f"{name}_pairs.jsonl")}
     loaded = load_dataset_file(data, **(load_kw or {}))
@@ -190,6 +186,6 @@ def write_balanced(
         {str(r.id): r for r in loaded.records}, report.balanced, file=str(data)
     )
     layout = loaded.schema if whole and loaded.schema in WRITE_LAYOUTS else "pairwise"
-    path = out / f"{name}{_data_suffix(data)}"
+    path = out / f"{name}{data_suffix(data)}"
     written["data"] = Path(write_records(recs, path, schema=layout))
     return written

@@ -9,6 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.files import atomic_write_text
+from shortcutlab.provenance import write_run_info
+
 
 def jsonable(v: Any) -> Any:
     """Plain JSON values: NaN -> None, numpy scalars -> Python, Paths -> str."""
@@ -27,8 +30,6 @@ def jsonable(v: Any) -> Any:
 
 def write_csv(df: Any, path: str | Path) -> Path:
     """A DataFrame as CSV (no index), atomically."""
-    from shortcutlab.files import atomic_write_text
-
     return atomic_write_text(path, df.to_csv(index=False))
 
 
@@ -43,9 +44,6 @@ def write_results(
     name: str = "results.json",
 ) -> list[Path]:
     """`out_dir/results.json` plus `run_info.json` (input hashes, versions, command)."""
-    from shortcutlab.files import atomic_write_text
-    from shortcutlab.provenance import write_run_info
-
     out = Path(out_dir)
     text = json.dumps(jsonable(results), indent=2, ensure_ascii=False, default=str) + "\n"
     res = atomic_write_text(out / name, text)

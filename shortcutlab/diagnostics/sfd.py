@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.writing import WRITE_LAYOUTS, write_records, write_table
 from shortcutlab.diagnostics.accuracy import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
@@ -167,13 +169,11 @@ def write_subsets(
 
     Always writes `{name}_{subset}_pairs.jsonl` (id, better_index, worse_index). With
     `data` (the scored test file) also writes each subset as a data file
-    (`{name}_{subset}.jsonl|parquet`) through `shortcutlab.data.writing.write_records`: in
+    (`{name}_{subset}.jsonl|parquet`) through `shortcutlab.data.records.write_records`: in
     the input's layout when that layout is writable (pairwise / vlfeedback / inference)
     and every record keeps all its pairs; otherwise in the pairwise layout, where a
     multi-response record gives one row per pair of the subset (id `<id>-<better>-<worse>`).
     """
-    from shortcutlab.data.writing import write_table
-
     out = Path(out_dir)
     written: dict[str, Path] = {}
     for subset in ("shortcut_success", "shortcut_fail"):
@@ -190,9 +190,6 @@ def write_subsets(
 def _write_data_subsets(
     result: SFDResult, out: Path, data: str | Path, **load_kw: Any
 ) -> dict[str, Path]:
-    from shortcutlab.data.schemas import load_dataset_file
-    from shortcutlab.data.writing import WRITE_LAYOUTS, write_records
-
     loaded = load_dataset_file(data, **load_kw)
     by_id = {str(r.id): r for r in loaded.records}
     written: dict[str, Path] = {}
@@ -200,12 +197,12 @@ def _write_data_subsets(
         part = result.pairs[result.pairs["subset"] == subset]
         recs, whole = subset_records(by_id, part, file=str(data))
         layout = loaded.schema if whole and loaded.schema in WRITE_LAYOUTS else "pairwise"
-        path = out / f"{result.name}_{subset}{_data_suffix(data)}"
+        path = out / f"{result.name}_{subset}{data_suffix(data)}"
         written[subset] = Path(write_records(recs, path, schema=layout))
     return written
 
 
-def _data_suffix(data: str | Path) -> str:
+def data_suffix(data: str | Path) -> str:
     suffix = Path(data).suffix.lower()
     return suffix if suffix in (".jsonl", ".json", ".parquet") else ".jsonl"
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.data.writing import write_table
 from shortcutlab.errors import ConfigError
 from shortcutlab.synth import environments as E
 from shortcutlab.synth import templates as T
@@ -93,7 +94,7 @@ class BenchmarkSpec:
 def load_easyvqa() -> tuple[dict[str, list[E.Question]], dict[str, dict[int, str]]]:
     """easy-vqa open questions grouped by image split, and image paths per split."""
     try:
-        import easy_vqa
+        import easy_vqa  # lazy: only a build needs the easy-vqa images
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise ConfigError(
             "the benchmark needs the `easy-vqa` package.",
@@ -221,8 +222,6 @@ def _img_rel(q: E.Question) -> str:
 
 
 def _write_rows(path: Path, rows: list[dict]) -> Path:
-    from shortcutlab.data.writing import write_table
-
     return write_table(rows, path)
 
 

@@ -16,6 +16,8 @@ import json
 import random
 from pathlib import Path
 
+from PIL import Image, ImageDraw
+
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30),
     "green": (30, 170, 40),
@@ -27,8 +29,6 @@ SHAPES = ("circle", "square", "triangle")
 
 def draw_shape(shape: str, color: str, *, size: int = 64, rng: random.Random) -> object:
     """A `size` x `size` RGB PIL image: white background, one filled shape, jittered."""
-    from PIL import Image, ImageDraw
-
     img = Image.new("RGB", (size, size), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     extent = rng.randint(size * 4 // 10, size * 7 // 10)  # shape width in pixels

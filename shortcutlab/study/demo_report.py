@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.files import atomic_write_text
+
 PAPER = {  # InternVL2-8B, Li et al. (ICML 2025): Fig. 1, Sec. 3.3
     "standard": {"iid": 91.4, "ood": 68.1},
     "shortcut-aware": {"iid": 90.2, "ood": 78.5},
@@ -90,9 +92,13 @@ def _matrix(s: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {mode} | {_pm(m['iid_over_seeds'])} | {_pm(m['ood_over_seeds'])} | {ref} |"
         )
-    lines += ["", "Cells (mean over seeds): `study/results/matrix_{mode}.csv`; every cell of every "
-              "seed with its bootstrap interval: `study/results/accuracy_long.csv`; "
-              "`text-only` rows are the shortcut-aware runs' proxies.", ""]  # fmt: skip
+    lines += [
+        "",
+        "Cells (mean over seeds): `study/results/matrix_{mode}.csv`; every cell of every "
+        "seed with its bootstrap interval: `study/results/accuracy_long.csv`; "
+        "`text-only` rows are the shortcut-aware runs' proxies.",
+        "",
+    ]
     return lines
 
 
@@ -110,13 +116,21 @@ def _shift_sfd(s: dict[str, Any]) -> list[str]:
     for mode, d in s["shift"].items():
         cells = " | ".join(_f(d["by_env"].get(e)) for e in envs)
         lines.append(f"| {mode} | {cells} | {_pm(d['over_seeds'])} |")
-    lines += ["", "Source: `study/results/shift.csv`.", "",
-              "SFD = accuracy on pairs the text-only model gets right minus on pairs it gets "
-              "wrong (points; paper, standard MM-RMs: 14.2-57.5, mean 39.5).", "",
-              "| mode | SFD, o.o.d. cells | SFD, shift splits |", "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Source: `study/results/shift.csv`.",
+        "",
+        "SFD = accuracy on pairs the text-only model gets right minus on pairs it gets "
+        "wrong (points; paper, standard MM-RMs: 14.2-57.5, mean 39.5).",
+        "",
+        "| mode | SFD, o.o.d. cells | SFD, shift splits |",
+        "|---|---|---|",
+    ]
     for mode, d in s["sfd"].items():
-        lines.append(f"| {mode} | {_pm(d.get('ood', {}).get('over_seeds'))} | "
-                     f"{_pm(d.get('shift', {}).get('over_seeds'))} |")  # fmt: skip
+        lines.append(
+            f"| {mode} | {_pm(d.get('ood', {}).get('over_seeds'))} | "
+            f"{_pm(d.get('shift', {}).get('over_seeds'))} |"
+        )
     lines.append("")
     for mode in s["sfd"]:
         lines.append(f"![SFD {mode}](study/results/sfd_{mode}_s0.png)")
@@ -125,23 +139,38 @@ def _shift_sfd(s: dict[str, Any]) -> list[str]:
 
 
 def _corr_length(s: dict[str, Any]) -> list[str]:
-    lines = ["## 5. Correlation with the text-only model (Fig. 3) and length (Sec. 3.5.1)", "",
-             "| mode | mean Pearson of pair margins, MM vs text-only (i.i.d. tests) |",
-             "|---|---|"]  # fmt: skip
+    lines = [
+        "## 5. Correlation with the text-only model (Fig. 3) and length (Sec. 3.5.1)",
+        "",
+        "| mode | mean Pearson of pair margins, MM vs text-only (i.i.d. tests) |",
+        "|---|---|",
+    ]
     for mode, d in s["correlation"].items():
         lines.append(f"| {mode} | {_f(d.get('pearson_mean'), 3)} |")
-    lines += ["", "| env | chosen longer (words) | balanced pairs | accuracy on the "
-              "length-balanced subset |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| env | chosen longer (words) | balanced pairs | accuracy on the length-balanced subset |",
+        "|---|---|---|---|",
+    ]
     for env, d in s["length"].items():
         if "stats" not in d:
             lines.append(f"| {env} | n/a | 0 | {d.get('note', '')} |")
             continue
-        accs = ", ".join(f"{a['model'].split(':')[0]} {100 * a['accuracy']:.1f}"
-                         for a in d["accuracies"] if a["pair_set"] == "balanced")  # fmt: skip
-        lines.append(f"| {env} | {d['stats']['share_chosen_longer']:.0%} | "
-                     f"{d['n_balanced_pairs']} | {accs} |")  # fmt: skip
-    lines += ["", "Sources: `study/results/correlation.csv`, `study/results/length.csv`, "
-              "figures `study/results/length_{env}.png`.", ""]  # fmt: skip
+        accs = ", ".join(
+            f"{a['model'].split(':')[0]} {100 * a['accuracy']:.1f}"
+            for a in d["accuracies"]
+            if a["pair_set"] == "balanced"
+        )
+        lines.append(
+            f"| {env} | {d['stats']['share_chosen_longer']:.0%} | "
+            f"{d['n_balanced_pairs']} | {accs} |"
+        )
+    lines += [
+        "",
+        "Sources: `study/results/correlation.csv`, `study/results/length.csv`, "
+        "figures `study/results/length_{env}.png`.",
+        "",
+    ]
     return lines
 
 
@@ -151,22 +180,28 @@ def reading(demo: dict[str, Any]) -> list[str]:
     mat, sh, sfd = s["matrix"], s.get("shift", {}), s.get("sfd", {})
     out = ["## 6. Reading", ""]
     if demo["quick"]:
-        out.append("*This was `--quick`: a smoke run of the whole pipeline with a step budget "
-                   "far too small to learn; the numbers below are not evidence either way. "
-                   "Run `shortcutlab demo` (no --quick) for a result.*")  # fmt: skip
+        out.append(
+            "*This was `--quick`: a smoke run of the whole pipeline with a step budget "
+            "far too small to learn; the numbers below are not evidence either way. "
+            "Run `shortcutlab demo` (no --quick) for a result.*"
+        )
         out.append("")
     if all(m in mat for m in MM_MODES):
         st, sa = mat["standard"], mat["shortcut-aware"]
         d_ood = sa["ood_mean"] - st["ood_mean"]
         d_iid = sa["iid_mean"] - st["iid_mean"]
-        out.append(f"- o.o.d. mean: shortcut-aware {sa['ood_mean']:.1f} vs standard "
-                   f"{st['ood_mean']:.1f} ({d_ood:+.1f} points; paper +10.4); i.i.d. "
-                   f"{d_iid:+.1f} points (paper -1.2).")  # fmt: skip
+        out.append(
+            f"- o.o.d. mean: shortcut-aware {sa['ood_mean']:.1f} vs standard "
+            f"{st['ood_mean']:.1f} ({d_ood:+.1f} points; paper +10.4); i.i.d. "
+            f"{d_iid:+.1f} points (paper -1.2)."
+        )
     if all(m in sh for m in MM_MODES):
         d = sh["shortcut-aware"]["mean"] - sh["standard"]["mean"]
-        out.append(f"- shift splits (cue reversed): {sh['shortcut-aware']['mean']:.1f} vs "
-                   f"{sh['standard']['mean']:.1f} ({d:+.1f}); the text-only proxies score "
-                   f"{_f(sh.get('text-only', {}).get('mean'))}: the cue they learned.")  # fmt: skip
+        out.append(
+            f"- shift splits (cue reversed): {sh['shortcut-aware']['mean']:.1f} vs "
+            f"{sh['standard']['mean']:.1f} ({d:+.1f}); the text-only proxies score "
+            f"{_f(sh.get('text-only', {}).get('mean'))}: the cue they learned."
+        )
     if all(m in sfd and "ood" in sfd[m] for m in MM_MODES):
         a, b = sfd["shortcut-aware"]["ood"]["mean_sfd"], sfd["standard"]["ood"]["mean_sfd"]
         out.append(
@@ -197,6 +232,4 @@ def write_report(demo: dict[str, Any], out: Path) -> Path:
     if s.get("shift") and s.get("sfd"):
         body += _shift_sfd(s)
     body += _corr_length(s) + reading(demo)
-    from shortcutlab.files import atomic_write_text
-
     return atomic_write_text(out / "report.md", "\n".join(body) + "\n")

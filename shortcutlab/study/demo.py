@@ -12,7 +12,7 @@ Stages (each cached under `out_dir`; a rerun only does what is missing):
    construction, so a high accuracy with the image means it sees). Why: trained from
    scratch, both SFC branches fit the text cue alike and SFC stays ~0.5 (no reweighting);
    the paper's branches start from a VLM that already sees (docs/demo.md);
-4. the study (`shortcutlab.study.run_study`): standard and shortcut-aware RMs per
+4. the study (`shortcutlab.study.run.run_study`): standard and shortcut-aware RMs per
    environment from that init (vision encoder frozen, as in the paper), each scored on
    every test set and on its environment's shift split; matrix, SFD, correlation, length;
 5. `report.md`: figures, tables, a short reading, and the JSON files behind each number.
@@ -29,7 +29,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
+from shortcutlab.files import atomic_write_text
+from shortcutlab.modeling.tiny import build_tiny_model
+from shortcutlab.scoring import score
+from shortcutlab.study.cache import Cells, fingerprint, source_digest
+from shortcutlab.study.demo_report import write_report
+from shortcutlab.study.run import Say, printer, run_study
+from shortcutlab.synth.benchmark import build_benchmark, read_spec
+from shortcutlab.training import train
+from shortcutlab.training.state import read_metrics
 
 
 @dataclass(frozen=True)
@@ -45,29 +55,20 @@ class DemoPlan:
     score_batch: int = 64
 
 
-QUICK = DemoPlan(size="tiny", pretrain_steps=40, env_steps=12, batch=8, learning_rate=3e-4,
-                 n_boot=200)  # fmt: skip
+QUICK = DemoPlan(
+    size="tiny", pretrain_steps=40, env_steps=12, batch=8, learning_rate=3e-4, n_boot=200
+)
 # Pre-training budget: with 2500 steps the seeing init reached only ~66% held-out (still
 # rising); the design notes' probe needed ~5000 steps of 8 pairs for ~90% on a colour task.
-FULL = DemoPlan(size="small", pretrain_steps=6000, env_steps=600, batch=8, learning_rate=3e-4,
-                n_boot=1000)  # fmt: skip
+FULL = DemoPlan(
+    size="small", pretrain_steps=6000, env_steps=600, batch=8, learning_rate=3e-4, n_boot=1000
+)
 ENVIRONMENTS = ("vlf", "povid", "rlhfv")
 BENCH_KEYS = ("seed", "size", "sizes", "rates", "shortcuts", "stats")  # copied into demo.json
 
 
-def _printer(progress: bool) -> Any:
-    if not progress:
-        return lambda msg: None
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    return lambda msg: console.print(f"[green]✓[/] {msg}", highlight=False)
-
-
-def stage_synth(out: Path, plan: DemoPlan, seed: int, say: Any) -> dict[str, Any]:
+def stage_synth(out: Path, plan: DemoPlan, seed: int, say: Say) -> dict[str, Any]:
     """Build the benchmark unless out/bench holds one with the same seed and size."""
-    from shortcutlab.synth.benchmark import build_benchmark, read_spec
-
     bench = out / "bench"
     if (bench / "spec.json").is_file():
         spec = read_spec(bench)
@@ -79,11 +80,8 @@ def stage_synth(out: Path, plan: DemoPlan, seed: int, say: Any) -> dict[str, Any
     return spec
 
 
-def stage_base(out: Path, arch: str, seed: int, say: Any) -> Path:
+def stage_base(out: Path, arch: str, seed: int, say: Say) -> Path:
     """A tiny random-init `arch` VLM folder (built once)."""
-    from shortcutlab.files import atomic_write_text
-    from shortcutlab.modeling.tiny import build_tiny_model
-
     base = out / "models" / f"tiny-{arch}"
     marker = base / ".built.json"
     if marker.is_file() and json.loads(marker.read_text()) == {"arch": arch, "seed": seed}:
@@ -95,52 +93,82 @@ def stage_base(out: Path, arch: str, seed: int, say: Any) -> Path:
     return base
 
 
-def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Any) -> dict[str, Any]:
-    """Train the seeing init on the shortcut-free pretrain set; held-out accuracies."""
-    from shortcutlab.config import TrainConfig
-    from shortcutlab.scoring import score
-    from shortcutlab.study import Cells, _digest, _file_digest
-
+def pretrain_config(out: Path, base: Path, plan: DemoPlan, seed: int) -> TrainConfig:
+    """The seeing init's run: a standard RM on the pretrain set, vision encoder unfrozen."""
     bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
-    cfg = TrainConfig.from_dict({
-        "mode": "standard", "model": str(base), "data": str(bench / "train.jsonl"),
-        "output_dir": str(run), "max_steps": plan.pretrain_steps, "seed": seed,
-        "eval_data": str(bench / "test.jsonl"), "eval_steps": max(plan.pretrain_steps // 5, 1),
-        "per_device_train_batch_size": plan.batch, "learning_rate": plan.learning_rate,
-        "freeze_vision": False, "progress": False, "tensorboard": False, "logging_steps": 20,
-    })  # fmt: skip
+    return TrainConfig.from_dict(
+        {
+            "mode": "standard",
+            "model": str(base),
+            "data": str(bench / "train.jsonl"),
+            "output_dir": str(run),
+            "max_steps": plan.pretrain_steps,
+            "seed": seed,
+            "eval_data": str(bench / "test.jsonl"),
+            "eval_steps": max(plan.pretrain_steps // 5, 1),
+            "per_device_train_batch_size": plan.batch,
+            "learning_rate": plan.learning_rate,
+            "freeze_vision": False,
+            "progress": False,
+            "tensorboard": False,
+            "logging_steps": 20,
+        }
+    )
+
+
+def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -> dict[str, Any]:
+    """Train the seeing init on the shortcut-free pretrain set; held-out accuracies."""
+    bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
+    cfg = pretrain_config(out, base, plan, seed)
     cells = Cells(out)
-    fp = _digest([cfg.to_dict(), _file_digest(base), _file_digest(cfg.data)])
+    fp = fingerprint([cfg.to_dict(), source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
     if done is not None and (run / "model").is_dir():
         return done["result"]
-    from shortcutlab.training import train
-
     t0 = time.time()
     train(cfg, command=["shortcutlab", "demo", "pretrain"])
     test = str(bench / "test.jsonl")
-    result: dict[str, Any] = {"model": str(run / "model"), "steps": plan.pretrain_steps,
-                              "seconds": round(time.time() - t0, 1)}  # fmt: skip
+    result: dict[str, Any] = {
+        "model": str(run / "model"),
+        "steps": plan.pretrain_steps,
+        "seconds": round(time.time() - t0, 1),
+    }
     result["eval_curve"] = _eval_curve(run / "metrics.jsonl")
-    for name, text_only in (("with_image", None), ("text_only", "drop")):
-        df = score(str(run / "model"), test, str(run / f"heldout_{name}.jsonl"),
-                   text_only=text_only, batch_size=plan.score_batch, overwrite=True)  # fmt: skip
-        result[name] = df.attrs["summary"]["accuracy"]
+    result |= _heldout(run, test, plan)
     cells.put("pretrain", fp, result)
     acc, txt = result["with_image"]["accuracy"], result["text_only"]["accuracy"]
-    say(f"seeing init: {plan.pretrain_steps} steps, held-out accuracy {100 * acc:.1f} "
-        f"with image, {100 * txt:.1f} text-only ({result['seconds']} s)")  # fmt: skip
+    say(
+        f"seeing init: {plan.pretrain_steps} steps, held-out accuracy {100 * acc:.1f} "
+        f"with image, {100 * txt:.1f} text-only ({result['seconds']} s)"
+    )
     return result
+
+
+def _heldout(run: Path, test: str, plan: DemoPlan) -> dict[str, Any]:
+    """Held-out accuracy of the seeing init with the image and with it dropped."""
+    accs = {}
+    for name, text_only in (("with_image", None), ("text_only", "drop")):
+        df = score(
+            str(run / "model"),
+            test,
+            str(run / f"heldout_{name}.jsonl"),
+            text_only=text_only,
+            batch_size=plan.score_batch,
+            overwrite=True,
+        )
+        accs[name] = df.attrs["summary"]["accuracy"]
+    return accs
 
 
 def _eval_curve(metrics: Path) -> list[dict[str, float]]:
     """(step, held-out accuracy) of the evaluations logged during a run."""
-    from shortcutlab.training.state import read_metrics
-
     if not metrics.is_file():
         return []
-    return [{"step": r["step"], "eval_acc": r["eval_acc"]} for r in read_metrics(metrics)
-            if r.get("split") == "eval"]  # fmt: skip
+    return [
+        {"step": r["step"], "eval_acc": r["eval_acc"]}
+        for r in read_metrics(metrics)
+        if r.get("split") == "eval"
+    ]
 
 
 def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, Any]:
@@ -155,7 +183,7 @@ def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, An
                 "train": str(bench / e / "train.jsonl"),
                 "test": str(bench / e / "test.jsonl"),
                 "shift": str(bench / e / "shift.jsonl"),
-            }  # fmt: skip
+            }
             for e in ENVIRONMENTS
         ],
         "modes": ["standard", "shortcut-aware"],
@@ -167,7 +195,7 @@ def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, An
             "learning_rate": plan.learning_rate,
             "freeze_vision": True,
             "logging_steps": 20,
-        },  # fmt: skip
+        },
         "score": {"batch_size": plan.score_batch},
         "n_boot": plan.n_boot,
         "length_unit": "words",
@@ -184,26 +212,29 @@ def run_demo(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run every stage (cached) and write `out_dir/report.md` and `out_dir/demo.json`."""
-    from shortcutlab.demo_report import write_report
-    from shortcutlab.files import atomic_write_text
-    from shortcutlab.study import run_study
-
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}.")
     plan = QUICK if quick else FULL
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    say = _printer(progress)
+    say = printer(progress)
     t0 = time.time()
     spec = stage_synth(out, plan, seed, say)
     base = stage_base(out, arch, seed, say)
     init = stage_pretrain(out, base, plan, seed, say)
     study = demo_study(out, init["model"], plan, seeds)
-    summary = dict(run_study(study, out / "study", progress=progress))
-    demo = {"plan": asdict(plan), "quick": quick, "seeds": seeds, "seed": seed, "arch": arch,
-            "benchmark": {k: spec[k] for k in BENCH_KEYS},
-            "seeing_init": init, "study": summary,
-            "seconds": round(time.time() - t0, 1)}  # fmt: skip
+    summary = dict(run_study(study, out / "study", progress=progress).summary)
+    demo = {
+        "plan": asdict(plan),
+        "quick": quick,
+        "seeds": seeds,
+        "seed": seed,
+        "arch": arch,
+        "benchmark": {k: spec[k] for k in BENCH_KEYS},
+        "seeing_init": init,
+        "study": summary,
+        "seconds": round(time.time() - t0, 1),
+    }
     atomic_write_text(out / "demo.json", json.dumps(demo, indent=2, default=str) + "\n")
     report = write_report(demo, out)
     say(f"report: {report} ({demo['seconds']} s in all)")

@@ -1,6 +1,6 @@
 """The diagnostics of a study, from its score tables (never from models).
 
-`write_results(study, out)` reads `out/scores/s{seed}/` (written by `shortcutlab.study`)
+`write_results(study, out)` reads `out/scores/s{seed}/` (written by `shortcutlab.study.run`)
 and writes to `out/results/`:
 - the generalization matrix per mode (Fig. 1 / Table 5): `accuracy_long.csv` (every
   cell of every seed with its bootstrap interval), `matrix_{mode}.csv` (mean over
@@ -11,19 +11,36 @@ and writes to `out/results/`:
 - the MM-vs-text-only correlation on the i.i.d. test sets (Fig. 3): `correlation.csv`;
 - length balance of each test set and the accuracy of every model of the first seed on
   its length-balanced subset (Sec. 3.5.1, Fig. 5): `length.csv`, `length_{env}.png`.
-It returns the numbers as a JSON-able dict (the study's summary).
+It returns the numbers as a JSON-able dict (the study's summary). The matrix, SFD and
+length tables and figures go through the same writers as the CLI
+(`shortcutlab.diagnostics.outputs`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-TEXT_MODE = "text-only"
+from shortcutlab.diagnostics import matrix as mx
+from shortcutlab.diagnostics.accuracy import pairwise_accuracy
+from shortcutlab.diagnostics.correlation import correlate, correlation_points
+from shortcutlab.diagnostics.length import length_balance
+from shortcutlab.diagnostics.outputs import length_outputs, matrix_outputs, sfd_outputs
+from shortcutlab.diagnostics.sfd import sfd
+from shortcutlab.diagnostics.tables import pairs_table
+from shortcutlab.errors import DataError
+from shortcutlab.score_table import read_score_table
+from shortcutlab.study.spec import TEXT_MODE, Study
+
+Say = Callable[[str], None]
+# the columns of each SFD cell kept in the summary (sfd.csv has them all)
+SFD_CELL_COLUMNS = ["seed", "name", "sfd", "sfd_ci_low", "sfd_ci_high", "n_success", "n_fail"]
+SFD_CELL_COLUMNS += ["acc_success", "acc_fail"]
 
 
 def _clean(x: Any) -> Any:
@@ -44,8 +61,13 @@ def _mean_sd(values: list[float]) -> dict[str, Any]:
     if not v.size:
         return {"mean": None, "sd": None, "min": None, "max": None, "n": 0}
     sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
-    return {"mean": float(v.mean()), "sd": sd, "min": float(v.min()), "max": float(v.max()),
-            "n": int(v.size)}  # fmt: skip
+    return {
+        "mean": float(v.mean()),
+        "sd": sd,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
 
 
 def _ordered(mat: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -55,11 +77,8 @@ def _ordered(mat: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     return mat.reindex(index=rows, columns=cols)
 
 
-def matrix_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
+def matrix_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Matrices per seed and their seed means; CSVs and the heatmap figure."""
-    from shortcutlab.diagnostics import matrix as mx
-    from shortcutlab.plots import heatmaps, save_figure
-
     longs = []
     for seed in study.seeds:
         _, long = mx.matrix_from_score_files(out / "scores" / f"s{seed}", n_boot=study.n_boot)
@@ -78,12 +97,7 @@ def matrix_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
             per_seed.setdefault(mode, []).append(
                 {"seed": int(seed), "iid_mean": s["iid_mean"], "ood_mean": s["ood_mean"]}
             )
-    summaries = {m: mx.matrix_summary(mat) for m, mat in mats.items()}
-    for mode, mat in mats.items():
-        mat.reset_index().to_csv(res / f"matrix_{mode}.csv", index=False)
-    mx.summary_table(mats).to_csv(res / "matrix_summary.csv", index=False)
-    fig = heatmaps(mats, mx.matrix_difference(mats), summaries=summaries)
-    save_figure(fig, res, "matrix")
+    summaries, _, _ = matrix_outputs(mats, res)
     return {
         mode: {
             "matrix": mats[mode].to_dict("index"),
@@ -98,7 +112,7 @@ def matrix_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     }
 
 
-def _sfd_cells(study: Any, out: Path, seed: int) -> list[tuple[str, str, str, str, Path, Path]]:
+def _sfd_cells(study: Study, out: Path, seed: int) -> list[tuple[str, str, str, str, Path, Path]]:
     """(mode, kind, train_env, test_env, mm file, proxy file) of every SFD cell."""
     folder = out / "scores" / f"s{seed}"
     cells = []
@@ -108,22 +122,34 @@ def _sfd_cells(study: Any, out: Path, seed: int) -> list[tuple[str, str, str, st
         for e in study.environments:
             for t in names:
                 if t != e.name:
-                    cells.append((mode, "ood", e.name, t, folder / f"{mode}__{e.name}__{t}.jsonl",
-                                  folder / f"{TEXT_MODE}__{e.name}__{t}.jsonl"))  # fmt: skip
+                    cells.append(
+                        (
+                            mode,
+                            "ood",
+                            e.name,
+                            t,
+                            folder / f"{mode}__{e.name}__{t}.jsonl",
+                            folder / f"{TEXT_MODE}__{e.name}__{t}.jsonl",
+                        )
+                    )
             if e.shift:
                 sh = folder / "shift"
                 own = f"{e.name}__{e.name}.jsonl"
-                cells.append((mode, "shift", e.name, e.name, sh / f"{mode}__{own}",
-                              sh / f"{TEXT_MODE}__{own}"))  # fmt: skip
+                cells.append(
+                    (
+                        mode,
+                        "shift",
+                        e.name,
+                        e.name,
+                        sh / f"{mode}__{own}",
+                        sh / f"{TEXT_MODE}__{own}",
+                    )
+                )
     return cells
 
 
-def sfd_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
+def sfd_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Def. 3.1 on every o.o.d. and shift cell; CSV, bars per mode and seed, means."""
-    from shortcutlab.diagnostics.sfd import sfd, sfd_table
-    from shortcutlab.plots import save_figure, sfd_bars
-    from shortcutlab.score_table import read_score_table
-
     frames = []
     for seed in study.seeds:
         for mode in [m for m in study.modes if m != TEXT_MODE]:
@@ -132,14 +158,21 @@ def sfd_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
                 if m != mode:
                     continue
                 name = f"{train}->{test}" + (" (shift)" if kind == "shift" else "")
-                results.append(sfd(read_score_table(mm_f), read_score_table(px_f), name=name,
-                                   n_boot=study.n_boot, files=(str(mm_f), str(px_f))))  # fmt: skip
-                meta.append({"seed": seed, "mode": mode, "kind": kind, "train_env": train,
-                             "test_env": test})  # fmt: skip
+                results.append(
+                    sfd(
+                        read_score_table(mm_f),
+                        read_score_table(px_f),
+                        name=name,
+                        n_boot=study.n_boot,
+                        files=(str(mm_f), str(px_f)),
+                    )
+                )
+                meta.append(
+                    {"seed": seed, "mode": mode, "kind": kind, "train_env": train, "test_env": test}
+                )
             if not results:
                 continue
-            table = sfd_table(results)
-            save_figure(sfd_bars(table), res, f"sfd_{mode}_s{seed}")
+            table, _ = sfd_outputs(results, res, f"sfd_{mode}_s{seed}")
             frames.append(pd.concat([pd.DataFrame(meta), table], axis=1))
     if not frames:
         return {}
@@ -151,29 +184,13 @@ def sfd_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
         summary.setdefault(mode, {})[kind] = {
             "mean_sfd": float(grp["sfd"].mean()),
             "over_seeds": _mean_sd(per_seed.tolist()),
-            "cells": grp[
-                [
-                    "seed",
-                    "name",
-                    "sfd",
-                    "sfd_ci_low",
-                    "sfd_ci_high",
-                    "n_success",
-                    "n_fail",
-                    "acc_success",
-                    "acc_fail",
-                ]
-            ].to_dict("records"),  # fmt: skip
+            "cells": grp[SFD_CELL_COLUMNS].to_dict("records"),
         }
     return summary
 
 
-def shift_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
+def shift_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Accuracy of every model on its own environment's shift split (cue reversed)."""
-    from shortcutlab.diagnostics.accuracy import pairwise_accuracy
-    from shortcutlab.diagnostics.tables import pairs_table
-    from shortcutlab.score_table import read_score_table
-
     rows = []
     for seed in study.seeds:
         for f in sorted((out / "scores" / f"s{seed}" / "shift").glob("*__*__*.jsonl")):
@@ -181,9 +198,18 @@ def shift_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
             acc = pairwise_accuracy(
                 pairs_table(read_score_table(f), file=str(f)), n_boot=study.n_boot
             )
-            rows.append({"seed": seed, "mode": mode, "env": env, "accuracy": 100 * acc.accuracy,
-                         "ci_low": 100 * acc.ci_low, "ci_high": 100 * acc.ci_high,
-                         "n_pairs": acc.n_pairs, "n_ties": acc.n_ties})  # fmt: skip
+            rows.append(
+                {
+                    "seed": seed,
+                    "mode": mode,
+                    "env": env,
+                    "accuracy": 100 * acc.accuracy,
+                    "ci_low": 100 * acc.ci_low,
+                    "ci_high": 100 * acc.ci_high,
+                    "n_pairs": acc.n_pairs,
+                    "n_ties": acc.n_ties,
+                }
+            )
     if not rows:
         return {}
     df = pd.DataFrame(rows)
@@ -198,12 +224,8 @@ def shift_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
     return out_d
 
 
-def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
+def correlation_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Pearson / Spearman of MM vs text-only pair margins on each i.i.d. test (Fig. 3)."""
-    from shortcutlab.diagnostics.correlation import correlate, correlation_points
-    from shortcutlab.errors import DataError
-    from shortcutlab.score_table import read_score_table
-
     rows = []
     for seed in study.seeds:
         folder = out / "scores" / f"s{seed}"
@@ -212,8 +234,9 @@ def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
                 mm_f = folder / f"{mode}__{e.name}__{e.name}.jsonl"
                 px_f = folder / f"{TEXT_MODE}__{e.name}__{e.name}.jsonl"
                 try:
-                    pts = correlation_points(read_score_table(mm_f), read_score_table(px_f),
-                                             level="margins")  # fmt: skip
+                    pts = correlation_points(
+                        read_score_table(mm_f), read_score_table(px_f), level="margins"
+                    )
                     r = correlate(pts, "margins").to_dict()
                 except DataError as err:  # constant rewards: undefined, say why
                     r = {"pearson": None, "spearman": None, "note": err.message}
@@ -224,58 +247,65 @@ def correlation_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
         mode: {
             "pearson_mean": _mean_sd(grp["pearson"].dropna().tolist())["mean"],
             "rows": grp.to_dict("records"),
-        }  # fmt: skip
+        }
         for mode, grp in df.groupby("mode", sort=False)
     }
 
 
-def length_results(study: Any, out: Path, res: Path) -> dict[str, Any]:
+def length_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Length split of each i.i.d. test set; accuracies (first seed) on its balanced subset."""
-    from shortcutlab.diagnostics.length import length_balance
-    from shortcutlab.errors import DataError
-    from shortcutlab.plots import length_bars, save_figure
-    from shortcutlab.score_table import read_score_table
-
     seed = study.seeds[0]
     folder = out / "scores" / f"s{seed}"
     summary, frames = {}, []
     for e in study.environments:
-        scores = {f"{m}:{e.name}": read_score_table(folder / f"{m}__{e.name}__{e.name}.jsonl")
-                  for m in _scored_modes(study)}  # fmt: skip
+        scores = {
+            f"{m}:{e.name}": read_score_table(folder / f"{m}__{e.name}__{e.name}.jsonl")
+            for m in _scored_modes(study)
+        }
         try:
-            rep = length_balance(e.test, scores=scores, unit=study.length_unit, seed=seed,
-                                 n_boot=study.n_boot)  # fmt: skip
+            rep = length_balance(
+                e.test, scores=scores, unit=study.length_unit, seed=seed, n_boot=study.n_boot
+            )
         except DataError as err:  # e.g. no pair of one length class: nothing to balance
             summary[e.name] = {"note": err.message}
             continue
         stats = rep.stats.to_dict()
-        save_figure(length_bars(stats, rep.accuracies), res, f"length_{e.name}")
+        length_outputs(rep, res, f"length_{e.name}")
         frames.append(rep.accuracies.assign(env=e.name))
-        summary[e.name] = {"stats": stats, "n_balanced_pairs": len(rep.balanced),
-                           "accuracies": rep.accuracies.to_dict("records")}  # fmt: skip
+        summary[e.name] = {
+            "stats": stats,
+            "n_balanced_pairs": len(rep.balanced),
+            "accuracies": rep.accuracies.to_dict("records"),
+        }
     if frames:
         pd.concat(frames, ignore_index=True).to_csv(res / "length.csv", index=False)
     return summary
 
 
-def _scored_modes(study: Any) -> list[str]:
+def _scored_modes(study: Study) -> list[str]:
     return list(dict.fromkeys([m for m in study.modes if m != TEXT_MODE] + [TEXT_MODE]))
 
 
-def write_results(study: Any, out: Path, *, say: Any = print) -> dict[str, Any]:
+def write_results(study: Study, out: Path, *, say: Say = print) -> dict[str, Any]:
     """Every diagnostic of the study into out/results; returns the summary dict."""
     res = out / "results"
     res.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"study": study.name, "results_dir": str(res)}
     summary["matrix"] = matrix_results(study, out, res)
-    say("matrix: " + ", ".join(
-        f"{m} iid {v['iid_mean']:.1f} / ood {v['ood_mean']:.1f}"
-        for m, v in summary["matrix"].items()
-    ))  # fmt: skip
+    say(
+        "matrix: "
+        + ", ".join(
+            f"{m} iid {v['iid_mean']:.1f} / ood {v['ood_mean']:.1f}"
+            for m, v in summary["matrix"].items()
+        )
+    )
     summary["sfd"] = sfd_results(study, out, res)
-    say("SFD: " + ", ".join(
-        f"{m} {k} {v['mean_sfd']:.1f}" for m, d in summary["sfd"].items() for k, v in d.items()
-    ))  # fmt: skip
+    say(
+        "SFD: "
+        + ", ".join(
+            f"{m} {k} {v['mean_sfd']:.1f}" for m, d in summary["sfd"].items() for k, v in d.items()
+        )
+    )
     summary["shift"] = shift_results(study, out, res)
     summary["correlation"] = correlation_results(study, out, res)
     summary["length"] = length_results(study, out, res)

@@ -1,0 +1,46 @@
+"""`shortcutlab bon`: Best-of-N curves with the unbiased estimator of Appendix H.
+
+Parses options, calls `diagnostics.outputs.report_bon` and renders the curves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shortcutlab.cli.common import Output, named, print_table, provenance
+from shortcutlab.diagnostics.outputs import report_bon
+
+BON_HELP = """Best-of-N with the unbiased estimator of Appendix H, N = 1..n.
+
+For each prompt, answers are sorted by reward ascending (ties: the lower response_index
+ranks higher) and the judge score of answer i gets weight C(i-1, N-1) / C(n, N). The
+judge table has columns id, response_index, score; reward tables follow the score-table
+contract. One curve per --rewards table.
+
+Examples:
+
+  shortcutlab bon --judge judge.jsonl --rewards std=std.jsonl --rewards sa=sa.jsonl -o out/bon
+
+  shortcutlab bon --judge gpt4_scores.parquet --rewards rm.parquet --max-n 64 -o out/bon
+"""
+
+
+def bon_cmd(
+    output: Output,
+    judge: Annotated[str, typer.Option("--judge", help="Judge table: id, response_index, score.")],
+    rewards: Annotated[list[str], typer.Option("--rewards", help="[NAME=]reward score table.")],
+    max_n: Annotated[int | None, typer.Option("--max-n", help="Largest N.")] = None,
+) -> None:
+    rep = report_bon(judge, [named(s) for s in rewards], output, provenance(), max_n=max_n)
+    wide = rep.curves.pivot(index="N", columns="model", values="expected_score")
+    rows = [[str(n), *[f"{v:.3f}" for v in wide.loc[n]]] for n in wide.index]
+    print_table(
+        "Best-of-N expected judge score (App. H)", ["N", *map(str, wide.columns)], rows, rep.files
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `shortcutlab bon`."""
+    app.command("bon", help=BON_HELP)(bon_cmd)

@@ -1,0 +1,278 @@
+"""The study runner: train reward models per environment and mode, score each on every
+test set, then compute the generalization matrix (Fig. 1 / Table 5), SFD (Def. 3.1) and
+the rest (`shortcutlab.study.report`).
+
+What to run is a `Study` (`shortcutlab.study.spec`). Everything is cached under
+`out_dir` (`shortcutlab.study.cache`): each finished cell (one training run, one score
+table) writes a done-marker atomically, holding a fingerprint of what produced it; a
+rerun skips every cell whose marker matches and redoes only what is missing or changed.
+Diagnostics are recomputed each time (they read score tables only and take seconds).
+
+Layout of out_dir:
+    study.json                     the resolved study
+    runs/s{seed}/{mode}__{env}/    training run folders (model/, proxy/, metrics.jsonl)
+    scores/s{seed}/{mode}__{train_env}__{test_env}.jsonl  (diagnostics.matrix naming;
+                                   mode `text-only` = the text-only models)
+    scores/s{seed}/shift/...       the same models on each environment's shift split
+    .done/                         one JSON done-marker per finished cell
+    results/                       CSV / JSON / PNG written by `shortcutlab.study.report`
+
+    result = run_study("study.yaml", "out/study")
+    result.summary["matrix"], result.scores_dir
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from shortcutlab.config import TrainConfig
+from shortcutlab.errors import ConfigError
+from shortcutlab.files import atomic_write_text
+from shortcutlab.scoring import score
+from shortcutlab.study.cache import Cells, fingerprint, source_digest
+from shortcutlab.study.report import write_results
+from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
+from shortcutlab.training import train
+
+Say = Callable[[str], None]  # one progress line
+DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
+
+
+# ----------------------------------------------------------------------------- cells
+
+
+@dataclass
+class Model:
+    """A trained model of the study: which run, where its folder is, how it is scored."""
+
+    mode: str  # standard | shortcut-aware | text-only (incl. proxies)
+    env: str
+    seed: int
+    path: Path
+    fingerprint: str
+    text_only: str | None = None
+
+
+def _train_cell(
+    study: Study,
+    env: StudyEnv,
+    mode: str,
+    seed: int,
+    out: Path,
+    cells: Cells,
+    base_fp: str,
+    say: Say,
+) -> dict[str, Any]:
+    """Train one (mode, env, seed) run unless its done-marker matches; returns the marker."""
+    run_dir = out / "runs" / f"s{seed}" / f"{mode}__{env.name}"
+    values = {
+        **DEFAULT_TRAIN,
+        **study.train,
+        "mode": mode,
+        "model": study.base_model,
+        "data": env.train,
+        "output_dir": str(run_dir),
+        "seed": seed,
+    }
+    cfg = TrainConfig.from_dict(values, source=f"study train options ({mode}, {env.name})")
+    fp_src = {k: v for k, v in cfg.to_dict().items() if k not in ("output_dir", "progress")}
+    fp = fingerprint([fp_src, base_fp, source_digest(env.train)])
+    key = f"train__s{seed}__{mode}__{env.name}"
+    done = cells.get(key, fp)
+    if done is not None and (run_dir / "model").is_dir():
+        return done
+    if run_dir.exists():  # a crashed or outdated run: start it again
+        shutil.rmtree(run_dir)
+    t0 = time.time()
+    summary = train(cfg, command=["shortcutlab-study", study.name, key])
+    cells.ran["train"] += 1
+    result = {
+        "model": str(run_dir / "model"),
+        "proxy": summary.get("proxy_dir"),
+        "seconds": round(time.time() - t0, 1),
+        "steps": summary.get("steps"),
+    }
+    cells.put(key, fp, result)
+    say(
+        f"trained {mode} on {env.name} (seed {seed}, {result['steps']} steps, "
+        f"{result['seconds']} s)"
+    )
+    return cells.get(key, fp) or {"fingerprint": fp, "result": result}
+
+
+def trained_models(study: Study, out: Path, cells: Cells, say: Say) -> list[Model]:
+    """Train every missing run; the models to score (MM models and text-only models)."""
+    base_fp = source_digest(study.base_model)
+    text_mode = study.train.get("text_only", "drop")
+    models: list[Model] = []
+    for seed in study.seeds:
+        for env in study.environments:
+            for mode in study.train_modes:
+                done = _train_cell(study, env, mode, seed, out, cells, base_fp, say)
+                res, fp = done["result"], done["fingerprint"]
+                is_text = mode == TEXT_MODE
+                models.append(
+                    Model(
+                        mode, env.name, seed, Path(res["model"]), fp, text_mode if is_text else None
+                    )
+                )
+                if mode == "shortcut-aware" and study.proxy_from_runs:
+                    if not res.get("proxy"):
+                        raise ConfigError(f"shortcut-aware run {env.name} has no proxy/ folder.")
+                    models.append(
+                        Model(
+                            TEXT_MODE, env.name, seed, Path(res["proxy"]), fp + "/proxy", text_mode
+                        )
+                    )
+    return models
+
+
+def score_file(out: Path, m: Model, test_env: str, *, shift: bool = False) -> Path:
+    """Where the scores of model `m` on `test_env` live (diagnostics.matrix naming)."""
+    folder = out / "scores" / f"s{m.seed}" / ("shift" if shift else "")
+    return folder / f"{m.mode}__{m.env}__{test_env}.jsonl"
+
+
+def _score_cell(
+    study: Study, m: Model, test: StudyEnv, out: Path, cells: Cells, say: Say, *, shift: bool
+) -> Path:
+    """Score model `m` on a test set unless its done-marker matches."""
+    data = test.shift if shift else test.test
+    path = score_file(out, m, test.name, shift=shift)
+    opts = {**{"batch_size": 32}, **study.score, "text_only": m.text_only}
+    fp = fingerprint([m.fingerprint, source_digest(data), opts])
+    key = f"score__s{m.seed}__{m.mode}__{m.env}__{test.name}" + ("__shift" if shift else "")
+    if cells.get(key, fp) is not None and path.is_file():
+        return path
+    df = score(str(m.path), data, str(path), environment=test.name, overwrite=True, **opts)
+    cells.ran["score"] += 1
+    acc = (df.attrs.get("summary") or {}).get("accuracy") or {}
+    cells.put(key, fp, {"file": str(path), "accuracy": acc.get("accuracy")})
+    what = f"{test.name} shift" if shift else test.name
+    say(
+        f"scored {m.mode} ({m.env}, seed {m.seed}) on {what}: "
+        f"acc {acc.get('accuracy', float('nan')):.3f}"
+    )
+    return path
+
+
+def score_all(study: Study, models: list[Model], out: Path, cells: Cells, say: Say) -> None:
+    """Every model on every environment's test set, and on its own environment's shift."""
+    for m in models:
+        for test in study.environments:
+            _score_cell(study, m, test, out, cells, say, shift=False)
+            if test.shift and test.name == m.env:
+                _score_cell(study, m, test, out, cells, say, shift=True)
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What `run_study` did: the summary (also `results/summary.json`) and where it is.
+
+    `summary` holds the accuracy matrices and their i.i.d./o.o.d. means per mode (mean
+    and per seed), SFD of every o.o.d. cell, shift accuracies, correlations, length
+    balance, the files written, `ran` and `scores_dir` (as written to summary.json).
+    """
+
+    out_dir: Path
+    summary: dict[str, Any]
+    seeds: tuple[int, ...]
+
+    @property
+    def ran(self) -> dict[str, int]:
+        """Cells actually run this time ({"train": n, "score": n}; 0 on a cached rerun)."""
+        return self.summary["ran"]
+
+    @property
+    def scores_dir(self) -> Path:
+        """The first seed's score folder (`diagnostics.matrix` reads it)."""
+        return self.out_dir / "scores" / f"s{self.seeds[0]}"
+
+    @property
+    def results_dir(self) -> Path:
+        """The CSV / JSON / PNG files of the diagnostics."""
+        return self.out_dir / "results"
+
+    def score_folders(self) -> list[Path]:
+        """Every seed's score folder (`scores/s*`), in name order."""
+        return sorted(p for p in (self.out_dir / "scores").glob("s*") if p.is_dir())
+
+
+def run_study(
+    study_yaml_or_dict: str | Path | dict[str, Any] | Study,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+) -> StudyResult:
+    """Train what is missing, score every model on every test set, write the diagnostics
+    (`out_dir/results/`, `summary.json` among them)."""
+    study = load_study(study_yaml_or_dict)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "study.json", json.dumps(study.to_dict(), indent=2) + "\n")
+    say = printer(progress)
+    cells = Cells(out)
+    models = trained_models(study, out, cells, say)
+    score_all(study, models, out, cells, say)
+    summary = write_results(study, out, say=say)
+    summary["ran"] = dict(cells.ran)
+    summary["scores_dir"] = str(out / "scores" / f"s{study.seeds[0]}")
+    atomic_write_text(
+        out / "results" / "summary.json", json.dumps(summary, indent=2, default=str) + "\n"
+    )
+    return StudyResult(out_dir=out, summary=summary, seeds=tuple(study.seeds))
+
+
+def study_score_folders(study: str | Path | dict[str, Any] | Study, out_dir: Path) -> list[Path]:
+    """Run the study (cached) and return its per-seed score folders (`matrix --study`)."""
+    result = run_study(study, out_dir)
+    folders = result.score_folders()
+    if not folders:
+        raise ConfigError(f"the study wrote no score folders under {out_dir / 'scores'}.")
+    return folders
+
+
+def score_mm_and_proxy(
+    mm_model: str | None,
+    proxy_model: str | None,
+    data: list[str],
+    out_dir: Path,
+    *,
+    text_only: str = "drop",
+) -> tuple[list[str], list[str]]:
+    """Score each data file with an MM-RM and with a text-only proxy RM (`sfd --mm-model`).
+
+    Writes `out_dir/{stem}__mm.jsonl` and `{stem}__proxy.jsonl` per file (the proxy sees
+    no image: `text_only` is drop or blank); returns the two lists of score-table paths.
+    """
+    if not (mm_model and proxy_model and data):
+        raise ConfigError("--mm-model needs --proxy-model and at least one --data.")
+    if text_only not in ("drop", "blank"):
+        raise ConfigError("--proxy-text-only must be 'drop' or 'blank'.")
+    mm_out, px_out = [], []
+    for d in data:
+        stem = Path(d).stem
+        mm_out.append(str(out_dir / f"{stem}__mm.jsonl"))
+        px_out.append(str(out_dir / f"{stem}__proxy.jsonl"))
+        score(mm_model, d, mm_out[-1])
+        score(proxy_model, d, px_out[-1], text_only=text_only)
+    return mm_out, px_out
+
+
+def printer(progress: bool) -> Say:
+    """A `say` that prints a green tick line to stderr, or does nothing."""
+    if not progress:
+        return lambda msg: None
+    console = Console(stderr=True)
+    return lambda msg: console.print(f"[green]✓[/] {msg}", highlight=False)

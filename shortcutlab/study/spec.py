@@ -1,0 +1,152 @@
+"""What a study is: its environments, modes, seeds and options (`Study`), and `load_study`
+(from a YAML file, a mapping or a Study).
+
+A study names environments (name, train file, test file, optional `shift` test file),
+the modes to compare (`standard`, `shortcut-aware`, `text-only`), a base model, seeds
+and training options (any `TrainConfig` field). Text-only models (the SFD proxy,
+Def. 3.1) are the `proxy/` branch of the shortcut-aware runs (trained jointly on the
+same data, Eq. 7), unless `text-only` is listed in `modes` or `text_only_models: train`
+is set: then separate `text-only` runs are trained (also when no shortcut-aware mode is
+listed). The runner is `shortcutlab.study.run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shortcutlab.errors import ConfigError
+
+MM_MODES = ("standard", "shortcut-aware")
+TEXT_MODE = "text-only"
+DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
+
+
+@dataclass
+class StudyEnv:
+    """One environment: its training data, its i.i.d. test set, an optional shift test."""
+
+    name: str
+    train: str
+    test: str
+    shift: str | None = None
+
+
+@dataclass
+class Study:
+    """What to train and compare (see the module docstring)."""
+
+    base_model: str
+    environments: list[StudyEnv]
+    name: str = "study"
+    modes: list[str] = field(default_factory=lambda: list(MM_MODES))
+    text_only_models: str = "proxy"  # "proxy" (from shortcut-aware runs) or "train"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    score: dict[str, Any] = field(default_factory=lambda: {"batch_size": 32})
+    n_boot: int = 1000
+    length_unit: str = "words"
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.environments]
+        if len(names) < 1 or len(set(names)) != len(names):
+            raise ConfigError(f"study environments need unique names, got {names}.")
+        for n in names:
+            if "__" in n or "/" in n:
+                raise ConfigError(f"environment name {n!r} may not contain '__' or '/'.")
+        bad = [m for m in self.modes if m not in (*MM_MODES, TEXT_MODE)]
+        if bad or not self.modes:
+            raise ConfigError(f"unknown study mode(s) {bad}; use {MM_MODES + (TEXT_MODE,)}.")
+        if self.text_only_models not in ("proxy", "train"):
+            raise ConfigError("text_only_models must be 'proxy' or 'train'.")
+        if self.proxy_from_runs and self.train.get("proxy", "text-only") != "text-only":
+            raise ConfigError(
+                "an image-only proxy (App. F) is not a text-only model; set "
+                "text_only_models: train to train text-only models for SFD."
+            )
+        for key in ("mode", "model", "data", "output_dir", "seed"):
+            if key in self.train:
+                raise ConfigError(f"study 'train' options may not set {key!r}; the study sets it.")
+
+    @property
+    def proxy_from_runs(self) -> bool:
+        """Whether text-only models come from the shortcut-aware runs' proxy/ folder
+        (not when `text-only` is listed as a mode: then its runs are the text-only models)."""
+        return (
+            self.text_only_models == "proxy"
+            and "shortcut-aware" in self.modes
+            and TEXT_MODE not in self.modes
+        )
+
+    @property
+    def train_modes(self) -> list[str]:
+        """Modes that get a training run per environment and seed."""
+        modes = list(dict.fromkeys(self.modes))
+        if not self.proxy_from_runs and TEXT_MODE not in modes:
+            modes.append(TEXT_MODE)
+        return modes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_study(study: str | Path | dict[str, Any] | Study) -> Study:
+    """A `Study` from a YAML file, a mapping or a Study; relative paths in a YAML file
+    resolve against the file's folder."""
+    if isinstance(study, Study):
+        return study
+    base = Path(".")
+    if isinstance(study, (str, Path)):
+        p = Path(study)
+        if not p.is_file():
+            raise ConfigError(f"{p}: study file not found.")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({exc}).") from None
+        base = p.parent
+    else:
+        raw = dict(study)
+    if not isinstance(raw, dict):
+        raise ConfigError("a study is a mapping with base_model, environments, modes, ...")
+    return _study_from_dict(raw, base)
+
+
+def _study_from_dict(raw: dict[str, Any], base: Path) -> Study:
+    known = {f for f in Study.__dataclass_fields__}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown study key(s) {unknown}; known: {sorted(known)}.")
+    for key in ("base_model", "environments"):
+        if not raw.get(key):
+            raise ConfigError(f"the study needs '{key}'.")
+
+    def resolve(path: str | None) -> str | None:
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        return str(p if p.is_absolute() else (base / p))
+
+    envs = []
+    for i, e in enumerate(raw["environments"]):
+        if not isinstance(e, dict) or not {"name", "train", "test"} <= set(e):
+            raise ConfigError(
+                f"environment #{i + 1} needs name, train and test (and optional shift)."
+            )
+        extra = set(e) - {"name", "train", "test", "shift"}
+        if extra:
+            raise ConfigError(f"environment {e['name']!r}: unknown key(s) {sorted(extra)}.")
+        envs.append(
+            StudyEnv(
+                str(e["name"]), resolve(e["train"]), resolve(e["test"]), resolve(e.get("shift"))
+            )
+        )
+    model = str(raw["base_model"])
+    local = base / model
+    vals = {k: v for k, v in raw.items() if k not in ("environments", "base_model")}
+    if "seeds" in vals and isinstance(vals["seeds"], int):
+        vals["seeds"] = list(range(vals["seeds"]))
+    return Study(base_model=str(local) if local.exists() else model, environments=envs, **vals)

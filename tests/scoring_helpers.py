@@ -1,4 +1,5 @@
-"""Helpers (no tests) shared by tests/test_scoring*.py: small data files with real images."""
+"""Helpers (no tests) for the scoring and crash-recovery tests: small data files with real
+images, and running the CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -62,11 +63,19 @@ def write_ranked(path: Path) -> Path:
         }
 
     rows = [
-        {"id": "v0", "prompt": "Describe the image.", "img_path": images["red"],
-         "completions": comp(["5", "2", "3"], ["A red circle.", "A cat.", "Something red."])},
-        {"id": "v1", "prompt": "What shape?", "img_path": images["blue"],
-         "completions": comp(["4", "4", "1"], ["A circle.", "Round shape.", "A square."])},
-    ]  # fmt: skip
+        {
+            "id": "v0",
+            "prompt": "Describe the image.",
+            "img_path": images["red"],
+            "completions": comp(["5", "2", "3"], ["A red circle.", "A cat.", "Something red."]),
+        },
+        {
+            "id": "v1",
+            "prompt": "What shape?",
+            "img_path": images["blue"],
+            "completions": comp(["4", "4", "1"], ["A circle.", "Round shape.", "A square."]),
+        },
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from shortcutlab.data.records import Record
 from shortcutlab.losses import PairObjective, build_pair_index, pair_objective
@@ -160,6 +161,6 @@ class Trainer:
         return row
 
 
-def lr_now(scheduler: Any) -> float:
+def lr_now(scheduler: LRScheduler) -> float:
     """The current learning rate of the first parameter group."""
     return float(scheduler.get_last_lr()[0])

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from shortcutlab import distributed
 from shortcutlab.config import TrainConfig
@@ -27,6 +28,9 @@ from shortcutlab.training.branches import build_branches
 from shortcutlab.training.order import DataOrder
 from shortcutlab.training.state import MetricsWriter
 
+if TYPE_CHECKING:  # accelerate is heavy to import; make_accelerator imports it when used
+    from accelerate import Accelerator
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +40,7 @@ class RunParts:
 
     cfg: TrainConfig
     out: Path  # output_dir
-    accelerator: Any  # accelerate.Accelerator (imported lazily: heavy)
+    accelerator: Accelerator
     records: list[Record]  # training records with at least one pair
     records_without_pairs: int
     skipped: dict[str, int]  # --skip-invalid rows dropped from data, by reason
@@ -44,9 +48,9 @@ class RunParts:
     eval_skipped: dict[str, int]
     order: DataOrder
     total_steps: int
-    model: Any  # the prepared (possibly DDP/FSDP-wrapped) branches.Branches
-    optimizer: Any  # the prepared AdamW
-    scheduler: Any  # LR schedule (registered for checkpointing)
+    model: torch.nn.Module  # the prepared (possibly DDP/FSDP-wrapped) branches.Branches
+    optimizer: torch.optim.Optimizer  # the prepared AdamW
+    scheduler: LRScheduler  # LR schedule (registered for checkpointing)
     trainable: list[torch.nn.Parameter]  # parameters clipped and stepped
     collator: RewardCollator  # primary branch inputs
     proxy_collator: RewardCollator | None  # proxy branch inputs (shortcut-aware only)
@@ -81,7 +85,7 @@ class RunParts:
         return self.proxy_collator is not None
 
 
-def make_accelerator(cfg: TrainConfig) -> Any:
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
     """An Accelerator for this process (fresh state in a plain process, so repeated
     `train()` calls in one Python session do not inherit the previous run's settings)."""
     from accelerate import Accelerator
@@ -116,7 +120,9 @@ def make_collators(
     return primary, proxy
 
 
-def make_optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig) -> Any:
+def make_optimizer(
+    params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     """AdamW; weight decay on matrices only (not on biases and norms), as HF Trainer does."""
     decay = [p for _, p in params if p.ndim >= 2]
     no_decay = [p for _, p in params if p.ndim < 2]
@@ -145,7 +151,9 @@ def _warmup_factor(step: int, *, warmup: int, total: int, kind: str) -> float:
 NATIVE_SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 
 
-def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any:
+def make_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, *, warmup: int, total: int
+) -> LRScheduler:
     """The LR schedule `name` (transformers.get_scheduler names).
 
     The common schedules are built here on torch's LambdaLR: importing
@@ -153,8 +161,6 @@ def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any
     prints a "Failed to load CPU gemm_4bit_forward" warning on every run that does not
     even quantize. Other names still go to transformers.
     """
-    from torch.optim.lr_scheduler import LambdaLR
-
     if name == "constant":
         return LambdaLR(optimizer, lambda _: 1.0)
     if name in NATIVE_SCHEDULES:

@@ -231,10 +231,16 @@ def build(cfg: TrainConfig) -> RunParts:
     if cfg.eval_data:
         eval_records, _, eval_skipped = load_training_records(cfg.eval_data, cfg)
     b, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
+    world = acc.num_processes
     order = DataOrder(
-        records, cfg.seed, b, accum, acc.num_processes, acc.process_index, steps_per_epoch=0
+        records,
+        seed=cfg.seed,
+        per_device=b,
+        accumulation=accum,
+        world=world,
+        rank=acc.process_index,
+        steps_per_epoch=check_steps(len(records), b * world * accum, cfg.data),
     )
-    order.steps_per_epoch = check_steps(len(records), order.global_batch, cfg.data)
     steps = total_steps(cfg, order.steps_per_epoch)
 
     branches, processor = build_branches(cfg)

@@ -17,14 +17,21 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shortcutlab.modeling.reward_model import RewardModel
+from shortcutlab.scoring.engine import (
+    forward_records,
+    make_collator,
+    score_one_by_one,
+    single_response,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: find workload
+from workload import SIZES, make_records  # noqa: E402 (needs the path set just above)
 
 
 def prefix_rewards(model, collator, rec):
     """Rewards (K,) of one record: prefix once, answers batched on the repeated cache."""
     import torch
-
-    from shortcutlab.scoring.engine import single_response
 
     rows = [collator.encode([single_response(rec, j)]).inputs for j in range(len(rec.responses))]
     ids = [r["input_ids"][0] for r in rows]
@@ -71,10 +78,6 @@ def main() -> None:
     a.add_argument("--threads", type=int, default=None)
     args = a.parse_args()
     import torch
-    from workload import SIZES, make_records
-
-    from shortcutlab.modeling.reward_model import RewardModel
-    from shortcutlab.scoring.engine import forward_records, make_collator, score_one_by_one
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -15,8 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from shortcutlab.modeling.reward_model import RewardModel
+from shortcutlab.scoring.engine import forward_records, make_collator, score_one_by_one
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE))  # run as a script: find workload
+from workload import SIZES, make_records  # noqa: E402 (needs the path set just above)
 
 
 def main() -> None:
@@ -26,10 +30,6 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args()
     import torch
-    from workload import SIZES, make_records
-
-    from shortcutlab.modeling.reward_model import RewardModel
-    from shortcutlab.scoring.engine import forward_records, make_collator, score_one_by_one
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 TARGETS = [
@@ -151,7 +153,4 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":  # python benchmarks/report.py benchmarks/results.json
-    import json
-    import sys
-
     print(markdown(json.loads(open(sys.argv[1]).read())))

@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from report import markdown
+from workload import SIZES, build_model, make_records, text_tokens, write_data
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
@@ -52,7 +55,7 @@ TRAIN_CONFIGS = [
 def run_worker(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in this process (called in a fresh subprocess by `spawn`)."""
     import torch
-    import workers
+    import workers  # torch + the trainer: loaded only in worker processes / parity
 
     torch.manual_seed(0)
     if job.get("threads"):
@@ -98,8 +101,7 @@ def parity_check(
     the per-quantity max abs differences (see workers.parity); `ok` is True when all are
     <= 1e-5.
     """
-    import workers
-    from workload import SIZES, build_model, make_records, write_data
+    import workers  # torch + the trainer: loaded only in worker processes / parity
 
     work = Path(workdir or tempfile.mkdtemp(prefix="bench_parity_"))
     size = SIZES["tiny"]
@@ -163,8 +165,6 @@ def detect_peak_tflops(device: str, given: float | None) -> float | None:
 
 def run_size(size_name: str, args: argparse.Namespace, work: Path, peak: float | None) -> dict:
     """All jobs of one size; returns {"parity", "train", "score", "meta", "ratios"}."""
-    from workload import SIZES, build_model, make_records, text_tokens, write_data
-
     size = SIZES[size_name]
     dev = args.device
     base = work / size_name
@@ -314,13 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(MARK + json.dumps(run_worker(json.loads(args.worker))), flush=True)
         return 0
-    from report import markdown
-
     work = Path(args.workdir or tempfile.mkdtemp(prefix="shortcutlab_bench_"))
     peak = detect_peak_tflops(args.device, args.peak_tflops)
     if args.cpu_layers:
-        from workload import SIZES
-
         SIZES["realistic"].cpu_layers = args.cpu_layers
     results: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),

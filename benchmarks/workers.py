@@ -13,6 +13,7 @@ Each returns a JSON-able dict; `run.py` starts them as `python benchmarks/run.py
 from __future__ import annotations
 
 import contextlib
+import gc
 import resource
 import time
 from pathlib import Path
@@ -20,6 +21,16 @@ from typing import Any
 
 import torch
 from official_reference import OfficialStep, encode_official, official_losses
+from workload import SIZES, make_records
+
+from shortcutlab.config import TrainConfig
+from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.reward_model import RewardModel
+from shortcutlab.scoring import score as score_fn
+from shortcutlab.scoring.engine import make_collator, score_one_by_one
+from shortcutlab.training.branches import build_branches
+from shortcutlab.training.loop import Trainer
+from shortcutlab.training.setup import build, load_training_records, make_optimizer
 
 
 def _sync(device: torch.device) -> None:
@@ -66,9 +77,7 @@ def step_peak_mb(device: torch.device, was_reset: bool) -> float:
     return peak_mb(device)
 
 
-def train_config(job: dict[str, Any], out: Path) -> Any:
-    from shortcutlab.config import TrainConfig
-
+def train_config(job: dict[str, Any], out: Path) -> TrainConfig:
     return TrainConfig(
         mode=job["mode"],
         model=job["model"],
@@ -109,8 +118,6 @@ def _base_rm(branches: Any) -> Any:
 
 def _before_steps(device: torch.device) -> tuple[float, bool]:
     """(memory in use before the steps in MiB, whether the peak window was reset)."""
-    import gc
-
     gc.collect()
     used = torch.cuda.memory_allocated() / 2**20 if device.type == "cuda" else rss_mb()
     return used, reset_peak(device)
@@ -153,15 +160,13 @@ def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm
 
 def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
     """Time `Trainer.train_step` (shortcutlab's step) for one configuration."""
-    from shortcutlab.training.loop import Trainer
-
-    tr = Trainer(train_config(job, out))
-    device = tr.accelerator.device
+    tr = Trainer(build(train_config(job, out)))
+    device = tr.parts.accelerator.device
     counted = {"tokens": 0}
     encode = tr.encode
 
-    def counting_encode(collator: Any, records: list) -> dict[str, Any]:
-        inputs = encode(collator, records)  # the trainer's own encode, unchanged
+    def counting_encode(collator: Any, records: list, share: bool) -> dict[str, Any]:
+        inputs = encode(collator, records, share)  # the trainer's own encode, unchanged
         counted["tokens"] += int(inputs["attention_mask"].sum())
         return inputs
 
@@ -170,16 +175,11 @@ def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
     warmup, timed = job["steps"]
     times = _time_steps(tr.train_step, warmup, timed, device)
     tokens = counted["tokens"] * timed / (warmup + timed)
-    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.model)), mem)
+    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.parts.model)), mem)
 
 
 def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
     """Time the official scheme's step on the same model, data, optimizer and clipping."""
-    from shortcutlab.modeling.batching import RewardCollator
-    from shortcutlab.training.branches import build_branches
-    from shortcutlab.training.loop import load_training_records
-    from shortcutlab.training.setup import make_optimizer
-
     cfg = train_config(job, out)
     torch.manual_seed(cfg.seed)
     device = torch.device(job["device"])
@@ -222,43 +222,38 @@ def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
     difference of d(objective)/d(parameter) over all trained parameters (both branches).
     `modes` (default both) picks standard and/or shortcut-aware.
     """
-    from shortcutlab.training.loop import Trainer
-
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     result: dict[str, Any] = {"name": "parity", "n_records": job["batch"]}
     modes = job.get("modes", ["standard", "shortcut-aware"])
     for mode in modes:
         cfg_job = {**job, "mode": mode, "text_only": "blank", "lora": False, "bf16": False}
-        tr = Trainer(train_config(cfg_job, out / mode))
-        result[mode] = _parity_one(tr, tr.records[: job["batch"]], job.get("grads", True))
+        tr = Trainer(build(train_config(cfg_job, out / mode)))
+        result[mode] = _parity_one(tr, tr.parts.records[: job["batch"]], job.get("grads", True))
     result["max_abs_diff"] = max(
         v for m in modes for k, v in result[m].items() if k not in ("pairs", "grad_scale")
     )
     return result
 
 
-def _parity_one(tr: Any, records: list, grads: bool) -> dict[str, Any]:
-    """Losses (and gradients) of one trainer's path vs the official scheme on its weights."""
-    from shortcutlab.losses import shortcut_aware_loss
-    from shortcutlab.modeling.batching import RewardCollator
+def _parity_one(tr: Trainer, records: list, grads: bool) -> dict[str, Any]:
+    """Losses (and gradients) of one trainer's path vs the official scheme on its weights.
 
-    branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
-    processor, max_len = tr.collator.processor, tr.cfg.max_length
+    Ours is the trainer's own forward + `losses.pair_objective` (the micro-step's code);
+    `train_config` keeps the official SFC (eps) and no App. E normalisation.
+    """
+    branches = _unwrap(tr.parts.model).eval()  # eval: no dropout in either path
+    processor, max_len = tr.parts.collator.processor, tr.cfg.max_length
     context = contextlib.nullcontext() if grads else torch.no_grad()
     with context:
-        ours = tr.forward_losses(records, tr.model)
-    if "proxy_loss" in ours:
-        total, weights = shortcut_aware_loss(ours["loss"], ours["proxy_loss"])
-    else:
-        total, weights = ours["loss"].mean(), None
-    g_ours = _grads(branches, total) if grads else {}
+        ours = tr.objective(records)
+    g_ours = _grads(branches, ours.objective) if grads else {}
     blank = RewardCollator(processor, max_length=max_len, text_only="blank")
     batch = encode_official(
         records,
         RewardCollator(processor, max_length=max_len),
         blank if branches.proxy is not None else None,
-        tr.accelerator.device,
+        tr.parts.accelerator.device,
     )
     with context:
         ref = official_losses(branches.primary, branches.proxy, batch)
@@ -267,13 +262,13 @@ def _parity_one(tr: Any, records: list, grads: bool) -> dict[str, Any]:
         raise AssertionError("the two paths train different parameters")
     diffs = {
         "pairs": int(ref["loss"].numel()),
-        "loss": _maxdiff(ours["loss"], ref["loss"]),
-        "objective": _maxdiff(total, ref["objective"]),
+        "loss": _maxdiff(ours.loss, ref["loss"]),
+        "objective": _maxdiff(ours.objective, ref["objective"]),
     }
-    if weights is not None:
+    if ours.sfc is not None:
         diffs.update(
-            proxy_loss=_maxdiff(ours["proxy_loss"], ref["proxy_loss"]),
-            sfc=_maxdiff(weights, ref["sfc"]),
+            proxy_loss=_maxdiff(ours.proxy_loss, ref["proxy_loss"]),
+            sfc=_maxdiff(ours.sfc, ref["sfc"]),
         )
     if grads:
         diffs["grad"] = max(_maxdiff(g_ours[n], g_ref[n]) for n in g_ours)
@@ -296,12 +291,6 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
     """Responses/s of shortcutlab's scorer vs one response per forward (+ their max diff)."""
-    from workload import SIZES, make_records
-
-    from shortcutlab.modeling.reward_model import RewardModel
-    from shortcutlab.scoring import score as score_fn
-    from shortcutlab.scoring.engine import make_collator, score_one_by_one
-
     device = torch.device(job["device"])
     bf16 = job.get("bf16", False)
     model = RewardModel.from_pretrained(job["model"], seed=0).to(device).eval()

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.data.records import ImageRef, Record, pairs_from_scores
+from shortcutlab.data.writing import write_records
+from shortcutlab.modeling.tiny import build_tiny_model
 
 COLOURS = "red green blue yellow orange purple pink brown black white gray teal".split()
 SHAPES = "circle square triangle rectangle star oval diamond hexagon".split()
@@ -82,8 +84,6 @@ SIZES: dict[str, Size] = {
 
 def build_model(size: Size, out_dir: Path, device: str) -> Path:
     """Build (once) and save the size's random-init LLaVA folder; returns the folder."""
-    from shortcutlab.modeling.tiny import build_tiny_model
-
     if (out_dir / "config.json").is_file():
         return out_dir
     return build_tiny_model(
@@ -155,8 +155,6 @@ def make_records(size: Size, n: int, image_dir: Path, *, k: int = 4, seed: int =
 
 def write_data(records: list[Record], path: Path) -> Path:
     """Write records as a VLFeedback-style JSONL the trainer loads (all C(K,2) pairs)."""
-    from shortcutlab.data.writing import write_records
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_records(records, path, "vlfeedback")
     return path

@@ -25,6 +25,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from shortcutlab.errors import ConfigError
+
 T = TypeVar("T")
 
 LAUNCHED_ENV = "SHORTCUTLAB_LAUNCHED"
@@ -161,8 +163,6 @@ def relaunch(
     `--num-processes` option is removed so the children do not relaunch again (they also
     see `SHORTCUTLAB_LAUNCHED=1`). Returns the launcher's exit code; the caller exits with it.
     """
-    from shortcutlab.errors import ConfigError
-
     if num_processes < 1:
         raise ConfigError(f"--num-processes must be >= 1, got {num_processes}.")
     if os.environ.get(LAUNCHED_ENV) == "1" or launched():

@@ -61,3 +61,12 @@ class ConfigError(ShortcutlabError):
 
 class ModelError(ShortcutlabError):
     """A model folder or Hub id that cannot be loaded as asked."""
+
+
+class SharedImageUnsupported(ModelError):
+    """The backbone cannot share one image encoding across a record's K responses.
+
+    Raised by `RewardModel.forward` on a batch encoded with `share_images=True` (e.g.
+    multi-tile images whose feature groups do not map back to the unique images); callers
+    catch it and encode the batch again per row (`modeling.forward.with_shared_images`).
+    """

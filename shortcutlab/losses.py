@@ -9,6 +9,9 @@
   total = mean(SFC * L) + mean(L_t) (official code); Appendix E's normalised weights
   SFC / mean(SFC) are optional.
 
+`pair_objective` is the one place that turns a batch's rewards into the training objective
+and its statistics; the trainer's micro-step, its evaluation and the benchmarks call it.
+
 Rewards come as one flat vector over all rows of a batch (N,), each record's K responses
 contiguous; pairs as an index tensor (P, 2) of (better_row, worse_row). One forward over
 the K responses of a record thus gives the losses of all its pairs, instead of running
@@ -93,6 +96,69 @@ def pair_accuracy(rewards: torch.Tensor, pairs: torch.Tensor) -> tuple[int, int,
     """Eq. 2 counts: (correct, ties, total); correct means Delta > 0 strictly (ties wrong)."""
     margins = pair_margins(rewards.detach(), pairs)
     return int((margins > 0).sum()), int((margins == 0).sum()), int(margins.numel())
+
+
+@dataclass
+class PairObjective:
+    """The objective of one batch of pairs and the statistics logged with it.
+
+    `stats` holds plain numbers summed over the batch's P pairs (so batches, micro-steps
+    and ranks add up): objective (objective x P), loss (sum L), correct / ties (Eq. 2,
+    ties wrong), pairs (P); with a proxy also proxy_loss (sum L_t), proxy_correct (Eq. 4),
+    sfc_sum / sfc_min / sfc_max (Eq. 5, App. E logging).
+    """
+
+    objective: torch.Tensor  # () with gradient: mean(L) (Eq. 1 / 3) or Eq. 7 + mean(L_t)
+    loss: torch.Tensor  # (P,) L of the primary branch
+    proxy_loss: torch.Tensor | None  # (P,) L_t of the proxy branch, or None
+    sfc: torch.Tensor | None  # (P,) SFC (Eq. 5), detached, before normalisation
+    stats: dict[str, float]
+
+
+def pair_objective(
+    rewards: torch.Tensor,
+    proxy_rewards: torch.Tensor | None,
+    pairs: torch.Tensor,
+    *,
+    official_eps: bool = True,
+    normalize: bool = False,
+) -> PairObjective:
+    """Losses, objective and statistics of one batch of pairs (all three modes).
+
+    rewards: (N,) primary rewards; proxy_rewards: (M,) rewards of the proxy branch
+    (text-only Eq. 3, or image-only App. F) on the same rows, or None; pairs: (P, 2)
+    (better_row, worse_row).
+    - no proxy (standard Eq. 1, text-only Eq. 3): objective = mean(L).
+    - proxy (shortcut-aware): objective = mean(w * L) + mean(L_t), w = SFC (Eq. 5, 7) or
+      SFC / mean(SFC) with `normalize` (App. E); `official_eps` picks the official SFC.
+    Accuracy counts use the rewards' own dtype (Eq. 2: Delta > 0 strictly, ties wrong).
+    """
+    loss = bradley_terry_loss(rewards, pairs)  # (P,) Eq. 1 (Eq. 3 for text-only inputs)
+    proxy_loss = weights = None
+    stats: dict[str, float] = {}
+    if proxy_rewards is not None:
+        proxy_loss = bradley_terry_loss(proxy_rewards, pairs)  # (P,) Eq. 3 / App. F
+        objective, weights = shortcut_aware_loss(
+            loss, proxy_loss, official_eps=official_eps, normalize=normalize
+        )  # weights: (P,) SFC, detached
+        stats.update(
+            proxy_loss=proxy_loss.detach().sum().item(),
+            proxy_correct=pair_accuracy(proxy_rewards, pairs)[0],
+            sfc_sum=weights.sum().item(),
+            sfc_min=weights.min().item(),
+            sfc_max=weights.max().item(),
+        )
+    else:
+        objective = loss.mean()
+    correct, ties, n_pairs = pair_accuracy(rewards, pairs)
+    stats.update(
+        objective=objective.detach().double().item() * n_pairs,
+        loss=loss.detach().sum().item(),
+        correct=correct,
+        ties=ties,
+        pairs=n_pairs,
+    )
+    return PairObjective(objective, loss, proxy_loss, weights, stats)
 
 
 @dataclass

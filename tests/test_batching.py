@@ -86,3 +86,29 @@ def test_shared_images_on_cuda(tiny_dirs, shape_records):
             cpu = rm(**batch.inputs)
             gpu = rm.to("cuda")(**batch.to("cuda").inputs)
         torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-3)
+
+
+class _OneGroupPerRowCollator(RewardCollator):
+    """Shared encodings that claim one unique image per image row, while the batch holds
+    fewer: what a backbone whose feature groups do not map back to the images looks like."""
+
+    def encode(self, records, *, share_images=False):
+        batch = super().encode(records, share_images=share_images)
+        if share_images:
+            index = batch.inputs["image_index"]  # (N,) unique-image index, -1 = none
+            rows = index >= 0
+            index[rows] = torch.arange(int(rows.sum()))
+        return batch
+
+
+def test_unsupported_sharing_is_a_typed_error_and_scoring_falls_back(models, shape_records):
+    from shortcutlab.errors import SharedImageUnsupported
+    from shortcutlab.scoring.engine import forward_records
+
+    rm = models["llava"].eval()
+    col = _OneGroupPerRowCollator(rm.processor)
+    with torch.no_grad(), pytest.raises(SharedImageUnsupported, match="share_images=False"):
+        rm(**col.encode(shape_records, share_images=True).inputs)
+    fallback, _ = forward_records(rm, col, shape_records, device=rm.device, share_images=True)
+    unshared, _ = forward_records(rm, col, shape_records, device=rm.device, share_images=False)
+    assert fallback == unshared

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_scoring_support import cli_env, run_cli
+from scoring_helpers import cli_env, run_cli
 
 from shortcutlab.training.state import TRAINER_STATE, checkpoint_dirs, read_metrics
 

@@ -13,6 +13,7 @@ from shortcutlab.losses import (
     bradley_terry_loss,
     build_pair_index,
     pair_accuracy,
+    pair_objective,
     sfc,
     shortcut_aware_loss,
 )
@@ -76,6 +77,45 @@ def test_pair_accuracy_counts_ties_as_wrong():
     rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, -1.0, 2.0])
     pairs = torch.tensor([[0, 1], [2, 3], [4, 5]])
     assert pair_accuracy(rewards, pairs) == (1, 1, 3)
+
+
+def test_pair_objective_without_proxy_is_mean_bt_with_its_counts():
+    rewards = torch.tensor([2.0, 0.5, 1.0, 1.0], requires_grad=True)
+    pairs = torch.tensor([[0, 1], [2, 3], [1, 0]])
+    out = pair_objective(rewards, None, pairs)
+    bt = bradley_terry_loss(rewards, pairs)
+    assert out.objective.item() == pytest.approx(bt.mean().item())
+    assert out.proxy_loss is None and out.sfc is None
+    assert out.stats["correct"] == 1 and out.stats["ties"] == 1 and out.stats["pairs"] == 3
+    assert out.stats["loss"] == pytest.approx(bt.sum().item())
+    assert out.stats["objective"] == pytest.approx(bt.mean().item() * 3)
+    assert "sfc_sum" not in out.stats
+    out.objective.backward()  # the objective carries the gradient to the rewards
+    assert rewards.grad is not None and rewards.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_pair_objective_with_proxy_is_eq7_with_sfc_statistics(normalize):
+    rewards = torch.tensor([1.0, -0.5, 0.3, 0.2])
+    proxy = torch.tensor([0.1, 0.4, 0.0, 0.0])
+    pairs = torch.tensor([[0, 1], [2, 3], [3, 0]])
+    out = pair_objective(rewards, proxy, pairs, official_eps=False, normalize=normalize)
+    lm, lt = bradley_terry_loss(rewards, pairs), bradley_terry_loss(proxy, pairs)
+    total, w = shortcut_aware_loss(lm, lt, official_eps=False, normalize=normalize)
+    assert out.objective.item() == pytest.approx(total.item())
+    assert torch.equal(out.sfc, w) and torch.equal(out.proxy_loss, lt)
+    assert out.stats["proxy_correct"] == 0  # 0.1 < 0.4, 0.0 == 0.0 (tie), 0.0 < 0.1
+    assert out.stats["correct"] == 2
+    assert out.stats["sfc_sum"] == pytest.approx(w.sum().item())
+    assert (out.stats["sfc_min"], out.stats["sfc_max"]) == (w.min().item(), w.max().item())
+    assert out.stats["proxy_loss"] == pytest.approx(lt.sum().item())
+
+
+def test_pair_objective_counts_ties_in_the_rewards_dtype():
+    """bf16 rewards that round to the same value are a tie (Eq. 2), as the trainer sees them."""
+    rewards = torch.tensor([1.0, 1.001], dtype=torch.bfloat16)
+    out = pair_objective(rewards, None, torch.tensor([[1, 0]]))
+    assert out.stats["ties"] == 1 and out.stats["correct"] == 0
 
 
 def test_build_pair_index_offsets_records():

@@ -243,3 +243,29 @@ def test_warnings_clean_on_plain_load(tiny_llava_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         RewardModel.from_pretrained(tiny_llava_dir)
+
+
+def test_shared_image_fallback_only_on_the_typed_error():
+    """`with_shared_images` retries per row on SharedImageUnsupported, nothing else."""
+    from shortcutlab.errors import SharedImageUnsupported
+    from shortcutlab.modeling.forward import with_shared_images
+
+    calls = []
+
+    def refuses_sharing(share: bool) -> str:
+        calls.append(share)
+        if share:
+            raise SharedImageUnsupported("3 feature groups for 2 unique images")
+        return "rewards"
+
+    assert with_shared_images(refuses_sharing) == ("rewards", False)
+    assert calls == [True, False]
+    assert with_shared_images(refuses_sharing, share_images=False) == ("rewards", False)
+    assert with_shared_images(lambda share: share) == (True, True)
+
+    def broken(share: bool) -> None:
+        raise ModelError("model folder not found")
+
+    with pytest.raises(ModelError, match="not found"):
+        with_shared_images(broken)
+    assert issubclass(SharedImageUnsupported, ModelError)  # callers that catch ModelError

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from test_scoring_support import write_pairwise, write_ranked
+from scoring_helpers import write_pairwise, write_ranked
 
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, ShortcutlabError

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_scoring_support import cli_env, run_cli, write_pairwise
+from scoring_helpers import cli_env, run_cli, write_pairwise
 
 from shortcutlab import distributed
 from shortcutlab.scoring import score

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_scoring_support import write_pairwise
+from scoring_helpers import write_pairwise
 
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.scoring import score

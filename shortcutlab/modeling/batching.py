@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from shortcutlab.data.images import load_image
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, DataError
 
@@ -274,8 +275,6 @@ class RewardCollator:
 
 def _load(rec: Record, max_pixels: int | None) -> Any:
     """A record's image as RGB PIL, through the data layer (clear DataError on failure)."""
-    from shortcutlab.data.images import load_image
-
     # no `field=`: load_image then names the field the image came from (ref.field, e.g. img_path)
     kwargs: dict[str, Any] = {"loc": rec.loc}
     if max_pixels is not None:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shortcutlab.errors import ModelError
+from shortcutlab.errors import ModelError, SharedImageUnsupported
 from shortcutlab.modeling.loading import (
     check_model_source,
     config_wants_remote_code,
@@ -211,7 +211,7 @@ class RewardModel(nn.Module):
             return {"image": enc}
         n_unique = int(image_index.max()) + 1
         if len(pooled) != n_unique:
-            raise ModelError(
+            raise SharedImageUnsupported(
                 f"{type(self.backbone).__name__} returned {len(pooled)} feature groups for "
                 f"{n_unique} unique images; encode this model with share_images=False"
             )

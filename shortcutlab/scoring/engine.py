@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.data.records import Record
+from shortcutlab.modeling.forward import with_shared_images
 
 
 def record_length(rec: Record) -> int:
@@ -91,17 +92,13 @@ def forward_records(
     `cuts` counts rows cut to fit max_length (prompt cuts + answer-tail cuts).
 
     `rewards[i][j]` is the reward of response j of record i (float32 on the CPU). When the
-    backbone cannot share image encodings (multi-tile images) the batch is redone without.
+    backbone cannot share image encodings (multi-tile images: `SharedImageUnsupported`)
+    the batch is redone without.
     """
-    from shortcutlab.errors import ModelError
-
-    if share_images:
-        try:
-            return _forward(model, collator, records, device, bf16, True)
-        except ModelError as err:
-            if "share_images=False" not in str(err):
-                raise
-    return _forward(model, collator, records, device, bf16, False)
+    result, _ = with_shared_images(
+        lambda share: _forward(model, collator, records, device, bf16, share), share_images
+    )
+    return result
 
 
 def _forward(

@@ -6,10 +6,14 @@
     summary = train(TrainConfig(mode="shortcut-aware", model="models/tiny-llava",
                                 data="train.jsonl", output_dir="runs/sa"))
 
-Modules: `branches` (model, freezing, LoRA/QLoRA, the proxy branch), `setup` (accelerator,
-optimizer, schedule), `loop` (data order, losses, one step, evaluation), `run` (the loop
-driver, logs, checkpoints, summary), `state` (checkpoint and metrics files), `export`
-(saving branches as RewardModel folders). Losses are in `shortcutlab.losses`.
+Parts -> loop -> driver, each module importing only the ones before it:
+`setup.build(cfg) -> RunParts` (accelerator, records, `order.DataOrder`, branches,
+collators, optimizer, schedule, metrics writer), `loop.Trainer(parts)` (forward,
+objective, one optimizer step, evaluation), `run.run_training(trainer)` (resume, the
+step loop, logs, checkpoints, export, summary). Leaves: `stats` (the per-step statistics
+vector), `state` (checkpoint and metrics files), `branches` (model, freezing, LoRA/QLoRA,
+the proxy branch), `export` (saving branches as RewardModel folders). The objective and
+its statistics come from `shortcutlab.losses.pair_objective`.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ def train(config: TrainConfig | dict[str, Any], *, command: list[str] | None = N
     command.txt / run_info.json (the CLI passes its argv). Runs on whatever accelerate was
     given: a plain process (CPU or one GPU) or each process of `accelerate launch`.
     """
-    from shortcutlab.training.loop import Trainer
-    from shortcutlab.training.run import run_loop
+    from shortcutlab.training.loop import Trainer  # torch / accelerate: only when training
+    from shortcutlab.training.run import run_training
+    from shortcutlab.training.setup import build
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     cfg.validate()
-    trainer = Trainer(cfg)
-    return run_loop(trainer, command)
+    return run_training(Trainer(build(cfg)), command)

@@ -25,6 +25,7 @@ from torch import nn
 
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
+from shortcutlab.modeling.reward_model import RewardModel
 
 log = logging.getLogger(__name__)
 PRIMARY, PROXY = "default", "proxy"
@@ -32,8 +33,6 @@ PRIMARY, PROXY = "default", "proxy"
 
 def load_reward_model(cfg: TrainConfig) -> nn.Module:
     """Load the starting RewardModel (a base VLM gets a fresh head) per the config."""
-    from shortcutlab.modeling.reward_model import RewardModel
-
     dtype = torch.bfloat16 if cfg.bf16 and cfg.load_in_4bit else None
     rm = RewardModel.from_pretrained(
         cfg.model,

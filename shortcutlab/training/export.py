@@ -14,7 +14,14 @@ from typing import Any
 from torch import nn
 
 from shortcutlab.config import TrainConfig
-from shortcutlab.training.branches import PRIMARY, PROXY, Branches, load_reward_model
+from shortcutlab.training.branches import (
+    PRIMARY,
+    PROXY,
+    Branches,
+    _peft_compatible,
+    load_reward_model,
+    lora_config,
+)
 
 
 def export_branches(branches: Branches, cfg: TrainConfig, out_dir: Path) -> dict[str, str]:
@@ -45,8 +52,6 @@ def _export_lora(
 ) -> str:
     """Merge one trained adapter into a fresh full-precision base and save it."""
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
-
-    from shortcutlab.training.branches import _peft_compatible, lora_config
 
     state = get_peft_model_state_dict(peft_model, adapter_name=adapter)
     full_cfg = TrainConfig(**{**cfg.to_dict(), "load_in_4bit": False, "bf16": False})

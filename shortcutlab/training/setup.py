@@ -1,21 +1,91 @@
-"""Building a run: accelerator, records, branches, collators, optimizer and LR schedule."""
+"""Building a run's parts: accelerator, records, data order, branches, collators,
+optimizer, LR schedule and metrics writer, held by one typed `RunParts`.
+
+`build(cfg)` is the only place that creates them, in a fixed order (the RNG is seeded
+before the model's head is initialised); `loop.Trainer` runs steps on them and
+`run.run_training` drives the run.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from shortcutlab import distributed
 from shortcutlab.config import TrainConfig
+from shortcutlab.data.records import Record
+from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.errors import ConfigError, DataError
+from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.training.branches import build_branches
+from shortcutlab.training.order import DataOrder
+from shortcutlab.training.state import MetricsWriter
+
+if TYPE_CHECKING:  # accelerate is heavy to import; make_accelerator imports it when used
+    from accelerate import Accelerator
 
 log = logging.getLogger(__name__)
 
 
-def make_accelerator(cfg: TrainConfig) -> Any:
+@dataclass
+class RunParts:
+    """Everything one training run is made of (built once by `build`)."""
+
+    cfg: TrainConfig
+    out: Path  # output_dir
+    accelerator: Accelerator
+    records: list[Record]  # training records with at least one pair
+    records_without_pairs: int
+    skipped: dict[str, int]  # --skip-invalid rows dropped from data, by reason
+    eval_records: list[Record]
+    eval_skipped: dict[str, int]
+    order: DataOrder
+    total_steps: int
+    model: torch.nn.Module  # the prepared (possibly DDP/FSDP-wrapped) branches.Branches
+    optimizer: torch.optim.Optimizer  # the prepared AdamW
+    scheduler: LRScheduler  # LR schedule (registered for checkpointing)
+    trainable: list[torch.nn.Parameter]  # parameters clipped and stepped
+    collator: RewardCollator  # primary branch inputs
+    proxy_collator: RewardCollator | None  # proxy branch inputs (shortcut-aware only)
+    n_trainable: int
+    n_params: int
+    writer: MetricsWriter
+
+    @property
+    def rank(self) -> int:
+        return self.order.rank
+
+    @property
+    def world(self) -> int:
+        return self.order.world
+
+    @property
+    def global_batch(self) -> int:
+        return self.order.global_batch
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.order.steps_per_epoch
+
+    @property
+    def last_epoch(self) -> int:
+        """The epoch of the last step (its per-pair SFC is what save_sfc keeps)."""
+        return (self.total_steps - 1) // self.order.steps_per_epoch
+
+    @property
+    def proxy(self) -> bool:
+        """Whether the run trains a proxy branch (shortcut-aware)."""
+        return self.proxy_collator is not None
+
+
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
     """An Accelerator for this process (fresh state in a plain process, so repeated
     `train()` calls in one Python session do not inherit the previous run's settings)."""
     from accelerate import Accelerator
@@ -35,10 +105,10 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     )
 
 
-def make_collators(cfg: TrainConfig, processor: Any) -> tuple[Any, Any]:
+def make_collators(
+    cfg: TrainConfig, processor: Any
+) -> tuple[RewardCollator, RewardCollator | None]:
     """(primary collator, proxy collator or None) for the mode."""
-    from shortcutlab.modeling.batching import RewardCollator
-
     primary_text_only = cfg.text_only if cfg.mode == "text-only" else None
     primary = RewardCollator(processor, max_length=cfg.max_length, text_only=primary_text_only)
     if cfg.mode != "shortcut-aware":
@@ -50,7 +120,9 @@ def make_collators(cfg: TrainConfig, processor: Any) -> tuple[Any, Any]:
     return primary, proxy
 
 
-def make_optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig) -> Any:
+def make_optimizer(
+    params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     """AdamW; weight decay on matrices only (not on biases and norms), as HF Trainer does."""
     decay = [p for _, p in params if p.ndim >= 2]
     no_decay = [p for _, p in params if p.ndim < 2]
@@ -79,7 +151,9 @@ def _warmup_factor(step: int, *, warmup: int, total: int, kind: str) -> float:
 NATIVE_SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 
 
-def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any:
+def make_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, *, warmup: int, total: int
+) -> LRScheduler:
     """The LR schedule `name` (transformers.get_scheduler names).
 
     The common schedules are built here on torch's LambdaLR: importing
@@ -87,8 +161,6 @@ def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any
     prints a "Failed to load CPU gemm_4bit_forward" warning on every run that does not
     even quantize. Other names still go to transformers.
     """
-    from torch.optim.lr_scheduler import LambdaLR
-
     if name == "constant":
         return LambdaLR(optimizer, lambda _: 1.0)
     if name in NATIVE_SCHEDULES:
@@ -99,40 +171,106 @@ def make_scheduler(name: str, optimizer: Any, *, warmup: int, total: int) -> Any
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total)
 
 
-def setup_run(tr: Any) -> None:
-    """Fill a Trainer with everything the loop needs."""
-    from shortcutlab.training.branches import build_branches
-    from shortcutlab.training.loop import check_steps, load_training_records, total_steps
-    from shortcutlab.training.state import MetricsWriter
+def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int, dict[str, int]]:
+    """Records that have at least one pair: (records, n_without_pairs, skipped).
 
-    cfg = tr.cfg
-    tr.out.mkdir(parents=True, exist_ok=True)
-    tr.accelerator = acc = make_accelerator(cfg)
-    tr.rank, tr.world = acc.process_index, acc.num_processes
+    `skipped` counts the rows `--skip-invalid` dropped, by reason ("missing_field": 2, ...),
+    so the run can report them (summary, run_info.json) instead of losing them silently.
+    """
+    result = load_dataset_file(
+        path, schema=cfg.schema, skip_invalid=cfg.skip_invalid, image_root=cfg.image_root
+    )
+    skipped = {k: int(v) for k, v in result.skipped.items() if v}
+    if skipped:
+        log.warning(
+            "%s: skipped %d invalid rows (%s)",
+            path,
+            sum(skipped.values()),
+            ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items())),
+        )
+    usable = [r for r in result.records if r.pairs]
+    if not usable:
+        raise DataError(
+            "no record has a preference pair to train on.",
+            file=str(path),
+            hint="pairwise data needs chosen/rejected; multi-response data needs scores "
+            "with at least one strict difference.",
+            reason="no_pairs",
+        )
+    return usable, len(result.records) - len(usable), skipped
+
+
+def check_steps(n_records: int, global_batch: int, path: str) -> int:
+    """Optimizer steps per epoch (the last partial global batch is dropped)."""
+    steps = n_records // global_batch
+    if steps == 0:
+        raise ConfigError(
+            f"{path}: {n_records} records with pairs is fewer than one global batch "
+            f"({global_batch} = per-device batch x processes x accumulation steps). "
+            "Lower per_device_train_batch_size or gradient_accumulation_steps."
+        )
+    return steps
+
+
+def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """max_steps when set, else the epochs' steps (at least one)."""
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    return max(1, math.ceil(cfg.num_train_epochs * steps_per_epoch))
+
+
+def build(cfg: TrainConfig) -> RunParts:
+    """Create the run's parts in a fixed order (seed, data, model, optimizer, prepare)."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    acc = make_accelerator(cfg)
     torch.manual_seed(cfg.seed)
-    tr.records, tr.records_without_pairs, tr.skipped = load_training_records(cfg.data, cfg)
-    tr.eval_records, tr.eval_skipped = [], {}
+    records, without_pairs, skipped = load_training_records(cfg.data, cfg)
+    eval_records: list[Record] = []
+    eval_skipped: dict[str, int] = {}
     if cfg.eval_data:
-        tr.eval_records, _, tr.eval_skipped = load_training_records(cfg.eval_data, cfg)
-    tr.global_batch = cfg.per_device_train_batch_size * tr.world * cfg.gradient_accumulation_steps
-    tr.steps_per_epoch = check_steps(len(tr.records), tr.global_batch, cfg.data)
-    tr.total_steps = total_steps(cfg, tr.steps_per_epoch)
-    tr.last_epoch = (tr.total_steps - 1) // tr.steps_per_epoch
-    tr._orders, tr._truncated = {}, 0
+        eval_records, _, eval_skipped = load_training_records(cfg.eval_data, cfg)
+    b, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
+    world = acc.num_processes
+    order = DataOrder(
+        records,
+        seed=cfg.seed,
+        per_device=b,
+        accumulation=accum,
+        world=world,
+        rank=acc.process_index,
+        steps_per_epoch=check_steps(len(records), b * world * accum, cfg.data),
+    )
+    steps = total_steps(cfg, order.steps_per_epoch)
 
     branches, processor = build_branches(cfg)
-    tr.collator, tr.proxy_collator = make_collators(cfg, processor)
+    collator, proxy_collator = make_collators(cfg, processor)
     named = [(n, p) for n, p in branches.named_parameters() if p.requires_grad]
-    tr.n_trainable = sum(p.numel() for _, p in named)
-    tr.n_params = sum(p.numel() for p in branches.parameters())
     optimizer = make_optimizer(named, cfg)
-    warmup = int(round(cfg.warmup_ratio * tr.total_steps))
-    tr.scheduler = make_scheduler(
-        cfg.lr_scheduler_type, optimizer, warmup=warmup, total=tr.total_steps
-    )
-    tr.model, tr.optimizer = acc.prepare(branches, optimizer)
-    tr.trainable = [p for p in tr.model.parameters() if p.requires_grad]
-    acc.register_for_checkpointing(tr.scheduler)
-    tr.output_writer = MetricsWriter(
-        tr.out, enabled=acc.is_main_process, tensorboard=cfg.tensorboard
+    warmup = int(round(cfg.warmup_ratio * steps))
+    scheduler = make_scheduler(cfg.lr_scheduler_type, optimizer, warmup=warmup, total=steps)
+    n_trainable = sum(p.numel() for _, p in named)
+    n_params = sum(p.numel() for p in branches.parameters())
+    model, optimizer = acc.prepare(branches, optimizer)
+    acc.register_for_checkpointing(scheduler)
+    return RunParts(
+        cfg=cfg,
+        out=out,
+        accelerator=acc,
+        records=records,
+        records_without_pairs=without_pairs,
+        skipped=skipped,
+        eval_records=eval_records,
+        eval_skipped=eval_skipped,
+        order=order,
+        total_steps=steps,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        trainable=[p for p in model.parameters() if p.requires_grad],
+        collator=collator,
+        proxy_collator=proxy_collator,
+        n_trainable=n_trainable,
+        n_params=n_params,
+        writer=MetricsWriter(out, enabled=acc.is_main_process, tensorboard=cfg.tensorboard),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.errors import ConfigError
+from shortcutlab.files import atomic_write_text
 
 TRAINER_STATE = "trainer_state.json"
 
@@ -50,8 +51,6 @@ def save_checkpoint(accelerator: Any, output_dir: Path, state: dict, keep: int) 
     path = output_dir / "checkpoints" / f"step-{state['global_step']:06d}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
-        from shortcutlab.files import atomic_write_text
-
         # written last and atomically: its presence marks the checkpoint complete, so a
         # kill mid-save (or mid-write of this file) never leaves a loadable half checkpoint
         atomic_write_text(path / TRAINER_STATE, json.dumps(state) + "\n")

@@ -1,4 +1,5 @@
-"""Helpers (no tests) shared by tests/test_scoring*.py: small data files with real images."""
+"""Helpers (no tests) for the scoring and crash-recovery tests: small data files with real
+images, and running the CLI in a subprocess."""
 
 from __future__ import annotations
 

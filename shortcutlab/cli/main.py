@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "train_cmd",
     "score_cmd",
     "diagnostics_cmd",
+    "audit_cmd",
     "synth_cmd",
     "demo_cmd",
 ]

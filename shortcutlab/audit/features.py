@@ -103,9 +103,7 @@ class PairFeaturizer:
         self.vectorizer: CountVectorizer | None = None
         self.dense_scale = np.ones(len(DENSE))
 
-    def fit(
-        self, texts: Sequence[str], first: np.ndarray, second: np.ndarray
-    ) -> PairFeaturizer:
+    def fit(self, texts: Sequence[str], first: np.ndarray, second: np.ndarray) -> PairFeaturizer:
         """Learn the n-gram vocabulary from `texts` and the dense scales from the pairs.
 
         `first`, `second`: (P,) indices into `texts` of each training pair's two responses.

@@ -134,8 +134,8 @@ def token_counts(texts: Sequence[str], model: str) -> np.ndarray:
         tok = AutoTokenizer.from_pretrained(model)
     except Exception as exc:  # OSError, ValueError, ... from hub / local folders
         raise ConfigError(
-            f"cannot load a tokenizer from '{model}': {exc}",
-            hint="Give a local model folder or a hub name available offline.",
+            f"cannot load a tokenizer from '{model}': {exc}. Give a local model folder or "
+            "a hub name available offline."
         ) from None
     enc = tok(list(texts), add_special_tokens=False)["input_ids"]
     return np.array([len(ids) for ids in enc], dtype=float)

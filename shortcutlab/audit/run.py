@@ -75,8 +75,8 @@ def record_groups(records: list[Record], column: str, where: str = "") -> np.nda
     if not any(column in r.meta for r in records):
         present = sorted({k for r in records for k in r.meta})
         raise ConfigError(
-            f"--group-by '{column}': no record of {where or 'the data'} has that field.",
-            hint=f"Fields present: {', '.join(present + ['source', 'schema']) or 'none'}.",
+            f"--group-by '{column}': no record of {where or 'the data'} has that field. "
+            f"Fields present: {', '.join(present + ['source', 'schema'])}."
         )
     vals = [r.meta.get(column) for r in records]
     return np.array([MISSING_GROUP if v is None else str(v) for v in vals], dtype=object)

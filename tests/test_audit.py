@@ -128,15 +128,13 @@ def _names_cue(env: str, features: list[str]) -> bool:
         return bool({"[chars]", "[words]"} & set(features))
     if env == "povid":
         # the detail is one extra sentence; or an n-gram that only detail sentences hold
-        plain = " ".join(t.lower() for pool in T.PLAIN.values() for t in pool)
-        details = " ".join(d.lower() for d in T.DETAILS)
-        grams = [f for f in features if not f.startswith("[")]
+        plain = " " + " ".join(t.lower() for pool in T.PLAIN.values() for t in pool) + " "
+        details = " " + " ".join(d.lower().rstrip(".") for d in T.DETAILS) + " "
+        grams = [f" {f} " for f in features if not f.startswith("[")]
         return "[sentences]" in features or any(g in details and g not in plain for g in grams)
-    hedges = [h.lower().rstrip(",") for h in T.HEDGES]
+    hedges = [f" {h.lower().rstrip(',')} " for h in T.HEDGES]
     grams = [f for f in features if not f.startswith("[")]
-    return "[hedges]" in features or any(
-        any(g in h.split() or g in h for h in hedges) for g in grams
-    )
+    return "[hedges]" in features or any(f" {g} " in h for g in grams for h in hedges)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -23,7 +23,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-
 # Hedging phrases (lower case, matched on word boundaries): the cautious openers and
 # qualifiers that human-refined or safety-tuned answers add.
 HEDGES = (

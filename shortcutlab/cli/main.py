@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "score_cmd",
     "diagnostics_cmd",
     "audit_cmd",
+    "overlap_cmd",
     "synth_cmd",
     "demo_cmd",
 ]

@@ -95,7 +95,8 @@ def feature_table(result: AuditResult, top: int = 50) -> pd.DataFrame:
     the chosen response; two example pair ids where it does.
     """
     ps, model = result.data, result.model
-    x = pair_matrix(model.featurizer.transform(ps.texts), ps.better, ps.worse).tocsc()  # (P, F)
+    rows = result.rows if result.rows is not None else model.featurizer.transform(ps.texts)
+    x = pair_matrix(rows, ps.better, ps.worse).tocsc()  # (P, F)
     info = model.featurizer.info()
     rms = np.sqrt(np.asarray(x.multiply(x).mean(axis=0)).ravel())  # (F,)
     importance = np.abs(model.coef) * rms

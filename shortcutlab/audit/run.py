@@ -54,6 +54,7 @@ class AuditResult:
     model: TextLR
     mode: str  # "train" (fit on --train) or "cross-validation"
     config: AuditConfig
+    rows: Any = field(default=None, repr=False)  # (N, F) CSR: data responses' features
     train: PairSet | None = None
     groups: np.ndarray | None = field(default=None, repr=False)  # (R,) group per record
 
@@ -104,11 +105,20 @@ def run_audit(
     if train is not None:
         train_ps = pair_set(train, where=train_name)
         model = fit_text_lr(train_ps, **kw)
-        rewards[LR_NAME] = model.rewards(ps.texts)
+        rows = model.featurizer.transform(ps.texts)
+        rewards[LR_NAME] = np.asarray(rows @ model.coef, dtype=float)
         mode = "train"
     else:
-        rewards[LR_NAME], model = cross_validated(ps, folds=cfg.folds, seed=cfg.seed, **kw)
+        cv = cross_validated(ps, folds=cfg.folds, seed=cfg.seed, **kw)
+        rewards[LR_NAME], model, rows = cv
         mode = "cross-validation"
     return AuditResult(
-        data=ps, rewards=rewards, model=model, mode=mode, config=cfg, train=train_ps, groups=groups
+        data=ps,
+        rewards=rewards,
+        model=model,
+        mode=mode,
+        config=cfg,
+        rows=rows,
+        train=train_ps,
+        groups=groups,
     )

@@ -109,7 +109,7 @@ def run_audit(
         rewards[LR_NAME] = np.asarray(rows @ model.coef, dtype=float)
         mode = "train"
     else:
-        cv = cross_validated(ps, folds=cfg.folds, seed=cfg.seed, **kw)
+        cv = cross_validated(ps, folds=cfg.folds, seed=cfg.seed, where=data_name, **kw)
         rewards[LR_NAME], model, rows = cv
         mode = "cross-validation"
     return AuditResult(

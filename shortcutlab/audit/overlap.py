@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import imagehash
@@ -28,7 +29,10 @@ import pandas as pd
 
 from shortcutlab.data.images import load_image
 from shortcutlab.data.records import Record
+from shortcutlab.diagnostics.report import jsonable
 from shortcutlab.errors import ConfigError, DataError
+from shortcutlab.files import atomic_write_json, atomic_write_text
+from shortcutlab.provenance import write_run_info
 
 KINDS = (
     "image_identical",
@@ -221,3 +225,32 @@ def _image_flags(
         "unreadable_examples": h_te.errors + h_tr.errors,
     }
     return table, info
+
+
+def write_overlap(
+    res: OverlapResult,
+    output: str | Path,
+    *,
+    train: str,
+    test: str,
+    command: list[str],
+    config: dict[str, Any],
+) -> list[Path]:
+    """Write overlap.json (counts), overlap.csv (flags per test record), overlap_ids.txt
+    (the overlapping test ids, one a line: the `--exclude-ids` file) and run_info.json."""
+    out = Path(output)
+    summary = {
+        "train": train,
+        "test": test,
+        "counts": res.counts,
+        "ids_from": list(res.id_kinds),
+        "shared_id_prefixes": res.shared_prefixes,
+        "images": res.images,
+        "overlap_ids_file": "overlap_ids.txt",
+    }
+    return [
+        atomic_write_json(out / "overlap.json", jsonable(summary)),
+        atomic_write_text(out / "overlap.csv", res.table.to_csv(index=False)),
+        atomic_write_text(out / "overlap_ids.txt", "".join(f"{i}\n" for i in res.ids)),
+        write_run_info(out, command=command, inputs={"train": train, "test": test}, config=config),
+    ]

@@ -1,8 +1,7 @@
 """`shortcutlab overlap TRAIN TEST`: contamination check before calling a test set o.o.d.
 
-Thin layer over `shortcutlab.audit.overlap`: load both files, compare, write
-overlap.json, overlap.csv (one row per test record) and overlap_ids.txt (one test id a
-line), print a rich table and write run_info.json.
+Thin layer over `shortcutlab.audit.overlap`: load both files, compare and write
+(`write_overlap`), print a rich table.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shortcutlab.audit.overlap import DEFAULT_ID_KINDS, KINDS, overlap
+from shortcutlab.audit.overlap import DEFAULT_ID_KINDS, KINDS, overlap, write_overlap
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.diagnostics.report import jsonable
-from shortcutlab.files import atomic_write_json, atomic_write_text
-from shortcutlab.provenance import write_run_info
 
 OVERLAP_HELP = f"""Train/test overlap: identical or near-identical images, prompts, responses, ids.
 
@@ -62,28 +58,13 @@ def overlap_cmd(
     tr, te = load_dataset_file(train, **kw).records, load_dataset_file(test, **kw).records
     kinds = tuple(ids_from) if ids_from else DEFAULT_ID_KINDS
     res = overlap(tr, te, max_distance=max_distance, id_kinds=kinds, images=not no_images)
-    output.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "train": train,
-        "test": test,
-        "counts": res.counts,
-        "ids_from": list(res.id_kinds),
-        "shared_id_prefixes": res.shared_prefixes,
-        "images": res.images,
-        "overlap_ids_file": "overlap_ids.txt",
-    }
-    files = [
-        atomic_write_json(output / "overlap.json", jsonable(summary)),
-        atomic_write_text(output / "overlap.csv", res.table.to_csv(index=False)),
-        atomic_write_text(output / "overlap_ids.txt", "".join(f"{i}\n" for i in res.ids)),
-    ]
-    files.append(
-        write_run_info(
-            output,
-            command=["shortcutlab", *sys.argv[1:]],
-            inputs={"train": train, "test": test},
-            config={"max_distance": max_distance, "ids_from": list(kinds), "images": not no_images},
-        )
+    files = write_overlap(
+        res,
+        output,
+        train=train,
+        test=test,
+        command=["shortcutlab", *sys.argv[1:]],
+        config={"max_distance": max_distance, "ids_from": list(kinds), "images": not no_images},
     )
     _print(res.counts, files)
 

@@ -70,9 +70,7 @@ def test_objective_names_agree():
 def test_objective_trains_both_branches(objective, lora, tiny_llava_dir, shapes, tmp_path):
     extra = {"lora": True, "lora_r": 4} if lora else {}
     knob = {"reweight": {"focal_gamma": 2.0}, "groupdro": {"dro_eta": 0.5}}.get(objective, {})
-    cfg = _cfg(
-        tiny_llava_dir, shapes, tmp_path / "run", mode="shortcut-aware", objective=objective
-    )
+    cfg = _cfg(tiny_llava_dir, shapes, tmp_path / "run", mode="shortcut-aware", objective=objective)
     cfg = TrainConfig.from_dict({**cfg.to_dict(), **extra, **knob})
     summary = train(cfg)
     assert all(math.isfinite(x) for x in summary["train_losses"]), summary["train_losses"]
@@ -101,9 +99,7 @@ def test_objective_trains_both_branches(objective, lora, tiny_llava_dir, shapes,
 def test_sfc_default_is_todays_objective(tiny_llava_dir, shapes, tmp_path):
     """`objective: sfc` (the default) logs exactly what a run without the option logs."""
     a = train(_cfg(tiny_llava_dir, shapes, tmp_path / "a", mode="shortcut-aware"))
-    b = train(
-        _cfg(tiny_llava_dir, shapes, tmp_path / "b", mode="shortcut-aware", objective="sfc")
-    )
+    b = train(_cfg(tiny_llava_dir, shapes, tmp_path / "b", mode="shortcut-aware", objective="sfc"))
     assert a["train_losses"] == b["train_losses"]
     row = read_metrics(tmp_path / "a" / "metrics.jsonl")[0]
     assert not {"weight_mean", "q0"} & row.keys()
@@ -114,7 +110,7 @@ def _proxy_table(data: str, path, flip: set[str]) -> str:
     (a tie on the first of them: ties count as wrong) and right on the others."""
     rows = []
     for i, rec in enumerate(load_dataset_file(data).records):
-        (b, w), rewards = rec.pairs[0], [0.0] * len(rec.responses)
+        (b, _), rewards = rec.pairs[0], [0.0] * len(rec.responses)
         rewards[b] = 0.0 if i == 0 and rec.id in flip else -1.0 if rec.id in flip else 1.0
         rows += record_rows(rec, rewards)
     write_score_table(to_frame(rows), path)

@@ -56,7 +56,9 @@ class StaticPairWeights:
         return torch.tensor(w, dtype=torch.float32)
 
 
-def load_static_weights(path: str | Path, upweight: float, records: list[Record]) -> StaticPairWeights:
+def load_static_weights(
+    path: str | Path, upweight: float, records: list[Record]
+) -> StaticPairWeights:
     """Read the proxy's score table and weigh each pair of `records` (lambda if wrong).
 
     Raises DataError naming the file, how many records it misses and the first few ids

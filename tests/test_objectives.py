@@ -36,6 +36,14 @@ def shapes(tmp_path_factory):
     return str(make_shape_pairs(16, 0, tmp_path_factory.mktemp("obj_shapes") / "train"))
 
 
+@pytest.fixture(scope="module")
+def shapes_eval(tmp_path_factory):
+    """Held-out records (other ids than the training file's: no static weights for them)."""
+    from shortcutlab.synth.shapes import make_shape_pairs
+
+    return str(make_shape_pairs(8, 1, tmp_path_factory.mktemp("obj_shapes") / "eval"))
+
+
 def _cfg(model, data, out, **kw) -> TrainConfig:
     base = dict(
         model=str(model),
@@ -118,7 +126,7 @@ def _proxy_table(data: str, path, flip: set[str]) -> str:
 
 
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, tmp_path):
+def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, shapes_eval, tmp_path):
     """JTT-style: --static-weights TABLE --upweight 4 with mode standard, real CLI; pairs
     the table's proxy gets wrong weigh 4 (logged weight_max 4, weight_mean in between)."""
     ids = [r.id for r in load_dataset_file(shapes).records]
@@ -127,7 +135,8 @@ def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, tmp_pa
     args = ["train", "--model", str(tiny_llava_dir), "--data", shapes, "--output", str(out),
             "--max-steps", "3", "--per-device-train-batch-size", "4", "--logging-steps", "1",
             "--learning-rate", "1e-3", "--warmup-ratio", "0", "--no-progress",
-            "--no-tensorboard", "--static-weights", table, "--upweight", "4"]  # fmt: skip
+            "--no-tensorboard", "--static-weights", table, "--upweight", "4",
+            "--eval-data", shapes_eval]  # fmt: skip
     if lora:
         args += ["--lora", "--lora-r", "4"]
     res = run_cli(args)
@@ -137,6 +146,8 @@ def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, tmp_pa
     assert all(r["weight_min"] >= 1 and r["weight_max"] <= 4 for r in rows)
     assert any(r["weight_max"] == 4 for r in rows) and any(r["weight_min"] == 1 for r in rows)
     assert not (out / "proxy").exists()  # no second branch
+    evals = [r for r in read_metrics(out / "metrics.jsonl") if r["split"] == "eval"]
+    assert evals and evals[-1]["eval_pairs"] == 8  # evaluation needs no static weights
     config = (out / "config.yaml").read_text()
     assert "static_weights: " + table in config and "upweight: 4.0" in config
 

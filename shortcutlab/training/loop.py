@@ -82,14 +82,17 @@ class Trainer:
         with p.accelerator.autocast():
             return p.model(inputs, proxy_inputs)
 
-    def objective(self, records: list[Record], reduce: Reduce | None = None) -> PairObjective:
+    def objective(
+        self, records: list[Record], reduce: Reduce | None = None, *, training: bool = True
+    ) -> PairObjective:
         """Losses, objective and statistics of one list of records (Eq. 1, 3, 5, 7, and the
-        other mitigations); `reduce` sums weight and group totals over the step's ranks."""
+        other mitigations); `reduce` sums weight and group totals over the step's ranks.
+        Evaluation (`training=False`) needs no static weights: eval records have none."""
         pidx = build_pair_index([r.pairs for r in records], [len(r.responses) for r in records])
         (rewards, proxy_rewards), self.share_images = with_shared_images(
             lambda share: self.forward(records, share), self.share_images
         )  # e.g. multi-tile images: encode per row from now on
-        static = self.parts.static_weights
+        static = self.parts.static_weights if training else None
         return pair_objective(
             rewards,
             proxy_rewards,
@@ -169,7 +172,7 @@ class Trainer:
         bs = self.cfg.per_device_eval_batch_size
         sums = torch.zeros(len(_EVAL_SUMS), dtype=torch.float64)  # summed _EVAL_SUMS
         for i in range(0, len(mine), bs):
-            stats = self.objective(mine[i : i + bs]).stats
+            stats = self.objective(mine[i : i + bs], training=False).stats
             sums[:4] += torch.tensor([stats[k] for k in _EVAL_SUMS[:4]], dtype=torch.float64)
             if p.proxy:
                 sums[4] += stats["proxy_loss"]

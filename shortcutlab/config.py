@@ -21,6 +21,7 @@ import yaml
 from shortcutlab.errors import ConfigError
 
 MODES = ("standard", "text-only", "shortcut-aware")
+OBJECTIVES = ("sfc", "poe", "reweight", "groupdro")  # = shortcutlab.losses.OBJECTIVES
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -88,6 +89,23 @@ class TrainConfig:
     )
     sfc_normalize: bool = _f(False, "Weight pairs by SFC / mean(SFC) (App. E).")
     sfc_official_eps: bool = _f(True, "SFC = eps/2 + L_t/(eps + L + L_t), eps=1e-7 (official).")
+    objective: Literal["sfc", "poe", "reweight", "groupdro"] = _f(
+        "sfc",
+        "Objective of shortcut-aware training, each + mean(L_t): sfc (the paper, Eq. 7), "
+        "poe (product of experts), reweight (confidence reweighting), groupdro (GroupDRO "
+        "over the groups proxy right / wrong). See docs/training.md.",
+    )
+    focal_gamma: float = _f(
+        1.0, "objective reweight: pair weight sg[1 - sigmoid(b)]^gamma (> 1: focal form)."
+    )
+    dro_eta: float = _f(0.01, "objective groupdro: step size of q_g <- q_g exp(eta L_g).")
+    # static upweighting from a fixed proxy (JTT-style), mode standard
+    static_weights: str | None = _f(
+        None,
+        "Score table of a fixed proxy (a text-only RM's scores, or `shortcutlab audit`'s "
+        "proxy_scores.jsonl): pairs it gets wrong weigh `upweight` (mode standard: JTT).",
+    )
+    upweight: float = _f(5.0, "static_weights: weight lambda of the pairs the proxy gets wrong.")
     # which parameters train
     freeze_vision: bool = _f(True, "Freeze the vision encoder (paper: frozen).")
     freeze_projector: bool = _f(False, "Freeze the vision-language projector.")
@@ -154,11 +172,44 @@ class TrainConfig:
             (self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1."),
             (0 <= self.warmup_ratio <= 1, "warmup_ratio must be within [0, 1]."),
             (self.max_steps > 0 or self.num_train_epochs > 0, "set max_steps or epochs > 0."),
+            *self._objective_checks(),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
         return self
+
+    def _objective_checks(self) -> list[tuple[bool, str]]:
+        """Combinations of objective, its settings and static weights that cannot work."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        sa = self.mode == "shortcut-aware"
+        return [
+            (self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}."),
+            (
+                sa or self.objective == "sfc",
+                f"objective '{self.objective}' needs mode shortcut-aware (a proxy branch); "
+                "for static upweighting with mode standard use static_weights.",
+            ),
+            (self.focal_gamma >= 0, "focal_gamma must be >= 0."),
+            (
+                self.focal_gamma == defaults["focal_gamma"] or self.objective == "reweight",
+                "focal_gamma is a setting of objective reweight.",
+            ),
+            (self.dro_eta > 0, "dro_eta must be > 0."),
+            (
+                self.dro_eta == defaults["dro_eta"] or self.objective == "groupdro",
+                "dro_eta is a setting of objective groupdro.",
+            ),
+            (
+                not self.static_weights or self.mode == "standard",
+                "static_weights (JTT-style upweighting) needs mode standard.",
+            ),
+            (self.upweight > 0, "upweight must be > 0."),
+            (
+                self.upweight == defaults["upweight"] or bool(self.static_weights),
+                "upweight is a setting of static_weights (set --static-weights TABLE).",
+            ),
+        ]
 
 
 def _type_name(tp: Any) -> str:

@@ -8,6 +8,12 @@
 - Eq. 7, shortcut-aware loss mean(SFC * L), trained jointly with the proxy:
   total = mean(SFC * L) + mean(L_t) (official code); Appendix E's normalised weights
   SFC / mean(SFC) are optional.
+- Other shortcut mitigations (docs/training.md, design method.md "Beyond the paper"),
+  with b the proxy's margin, d the primary's, l(z) = softplus(-z), sg = stop-gradient:
+  product of experts mean l(d + sg[b]) + mean l(b); confidence reweighting with
+  w = sg[1 - sigmoid(b)]^gamma, mean(w l(d)) / mean(w) + mean l(b); GroupDRO over the
+  proxy-defined groups g = [b > 0], sum_g q_g L_g + mean l(b) with q_g <- q_g exp(eta L_g)
+  (normalised); static upweighting from a fixed proxy table, mean(w l(d)) / mean(w).
 
 `pair_objective` is the one place that turns a batch's rewards into the training objective
 and its statistics; the trainer's micro-step, its evaluation and the benchmarks call it.
@@ -20,12 +26,18 @@ the K responses of a record thus gives the losses of all its pairs, instead of r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 SFC_EPS = 1e-7  # epsilon of the official implementation of Eq. 5
+# shortcut-aware objectives (all train the proxy jointly with + mean l(b))
+OBJECTIVES = ("sfc", "poe", "reweight", "groupdro")
+N_GROUPS = 2  # GroupDRO groups from the proxy: 0 = proxy wrong (b <= 0), 1 = right (b > 0)
+# sums a float64 vector over all ranks taking part in the step (None: this process only)
+Reduce = Callable[[torch.Tensor], torch.Tensor]
 
 
 def pair_margins(rewards: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
@@ -92,6 +104,74 @@ def shortcut_aware_loss(
     return total, weights
 
 
+def product_of_experts_loss(margin: torch.Tensor, proxy_margin: torch.Tensor) -> torch.Tensor:
+    """Per-pair product-of-experts loss l(d + sg[b]) (Clark et al. 2019; He et al. 2019).
+
+    The primary learns the residual the (frozen-for-this-term) proxy does not explain; at
+    test time d alone is the reward margin. margin d, proxy_margin b: (P,). Returns (P,).
+    """
+    return F.softplus(-(margin.float() + proxy_margin.detach().float()))
+
+
+def confidence_weights(proxy_margin: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """w = sg[1 - sigmoid(b)]^gamma: the proxy's probability of being wrong (Utama et al.
+    2020; gamma > 1 the focal form). Computed as sigmoid(-b), the same value, stable for
+    large b. proxy_margin: (P,). Returns (P,), detached."""
+    return torch.sigmoid(-proxy_margin.detach().float()) ** gamma
+
+
+def proxy_groups(proxy_margin: torch.Tensor) -> torch.Tensor:
+    """GroupDRO group per pair: 1 if the shortcut succeeds on it (b > 0), else 0. (P,) long."""
+    return (proxy_margin.detach() > 0).long()
+
+
+def group_loss_sums(loss: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """(sum of L over group 0, its pair count, sum over group 1, its count), float64 (4,).
+
+    Sums, not means, so micro-batches and ranks add up before the means are taken.
+    """
+    out = torch.zeros(2 * N_GROUPS, dtype=torch.float64)
+    lm = loss.detach().double().cpu()
+    g = groups.cpu()
+    for k in range(N_GROUPS):
+        out[2 * k] = lm[g == k].sum()
+        out[2 * k + 1] = (g == k).sum()
+    return out
+
+
+def group_dro_update(q: torch.Tensor, sums: torch.Tensor, eta: float) -> torch.Tensor:
+    """q_g <- q_g exp(eta L_g), normalised (Sagawa et al. 2020), L_g = mean L of group g.
+
+    q: (N_GROUPS,) float64; sums: `group_loss_sums` of the batch (over all ranks). A group
+    absent from the batch keeps its q (before normalisation). Returns the new q.
+    """
+    loss_sum, count = sums[0::2], sums[1::2]
+    mean = torch.where(count > 0, loss_sum / count.clamp_min(1), torch.zeros_like(loss_sum))
+    new = q.double() * torch.exp(eta * mean)
+    return new / new.sum()
+
+
+def group_dro_weights(groups: torch.Tensor, q: torch.Tensor, sums: torch.Tensor) -> torch.Tensor:
+    """Per-pair weights q_g P / n_g, so mean(w L) = sum_g q_g L_g over the batch's groups.
+
+    groups: (P_local,) long; q: (N_GROUPS,) after the update; sums: the batch's
+    `group_loss_sums` (over all ranks: P and n_g count every rank's pairs). Returns (P_local,).
+    """
+    count = sums[1::2]
+    per_group = q.double() * count.sum() / count.clamp_min(1)  # (N_GROUPS,)
+    return per_group.float()[groups.cpu()].to(groups.device)
+
+
+def normalised_weights(weights: torch.Tensor, reduce: Reduce | None = None) -> torch.Tensor:
+    """w / mean(w) over the batch (all ranks with `reduce`), so mean(w' L) = mean(w L) /
+    mean(w) on every rank's share. weights: (P_local,), detached. Returns (P_local,)."""
+    totals = torch.tensor([weights.double().sum().item(), float(weights.numel())])
+    if reduce is not None:
+        totals = reduce(totals)
+    mean = (totals[0] / totals[1].clamp_min(1)).clamp_min(1e-12)
+    return (weights.double() / mean).float()
+
+
 def pair_accuracy(rewards: torch.Tensor, pairs: torch.Tensor) -> tuple[int, int, int]:
     """Eq. 2 counts: (correct, ties, total); correct means Delta > 0 strictly (ties wrong)."""
     margins = pair_margins(rewards.detach(), pairs)
@@ -105,14 +185,29 @@ class PairObjective:
     `stats` holds plain numbers summed over the batch's P pairs (so batches, micro-steps
     and ranks add up): objective (objective x P), loss (sum L), correct / ties (Eq. 2,
     ties wrong), pairs (P); with a proxy also proxy_loss (sum L_t), proxy_correct (Eq. 4),
-    sfc_sum / sfc_min / sfc_max (Eq. 5, App. E logging).
+    sfc_sum / sfc_min / sfc_max (Eq. 5, App. E logging; logged for every objective);
+    with per-pair weights (reweight, groupdro, static) weight_sum / weight_pairs /
+    weight_min / weight_max; with groupdro q0 / q1 (the group weights after the update).
     """
 
     objective: torch.Tensor  # () with gradient: mean(L) (Eq. 1 / 3) or Eq. 7 + mean(L_t)
-    loss: torch.Tensor  # (P,) L of the primary branch
+    loss: torch.Tensor  # (P,) L of the primary branch (its margin d alone)
     proxy_loss: torch.Tensor | None  # (P,) L_t of the proxy branch, or None
     sfc: torch.Tensor | None  # (P,) SFC (Eq. 5), detached, before normalisation
     stats: dict[str, float]
+    weights: torch.Tensor | None = None  # (P,) the logged per-pair weights, detached
+    group_q: torch.Tensor | None = None  # (N_GROUPS,) GroupDRO q after this batch
+
+
+@dataclass(frozen=True)
+class ObjectiveOptions:
+    """Which shortcut-aware objective, and its settings (TrainConfig fields of that name)."""
+
+    objective: str = "sfc"  # one of OBJECTIVES (used when a proxy branch is trained)
+    official_eps: bool = True  # SFC: the official eps form of Eq. 5
+    normalize: bool = False  # SFC: SFC / mean(SFC) (App. E)
+    focal_gamma: float = 1.0  # reweight: w = sg[1 - sigmoid(b)]^gamma
+    dro_eta: float = 0.01  # groupdro: step size of q
 
 
 def pair_objective(
@@ -122,43 +217,102 @@ def pair_objective(
     *,
     official_eps: bool = True,
     normalize: bool = False,
+    options: ObjectiveOptions | None = None,
+    pair_weights: torch.Tensor | None = None,
+    group_q: torch.Tensor | None = None,
+    reduce: Reduce | None = None,
 ) -> PairObjective:
-    """Losses, objective and statistics of one batch of pairs (all three modes).
+    """Losses, objective and statistics of one batch of pairs (every mode and objective).
 
     rewards: (N,) primary rewards; proxy_rewards: (M,) rewards of the proxy branch
     (text-only Eq. 3, or image-only App. F) on the same rows, or None; pairs: (P, 2)
     (better_row, worse_row).
-    - no proxy (standard Eq. 1, text-only Eq. 3): objective = mean(L).
-    - proxy (shortcut-aware): objective = mean(w * L) + mean(L_t), w = SFC (Eq. 5, 7) or
-      SFC / mean(SFC) with `normalize` (App. E); `official_eps` picks the official SFC.
-    Accuracy counts use the rewards' own dtype (Eq. 2: Delta > 0 strictly, ties wrong).
+    - no proxy (standard Eq. 1, text-only Eq. 3): objective = mean(L); with `pair_weights`
+      (static upweighting, JTT-style) mean(w L) / mean(w).
+    - proxy (shortcut-aware), by `options.objective` (default sfc; `official_eps` and
+      `normalize` are the SFC settings when `options` is not given):
+      sfc mean(SFC * L) + mean(L_t) (Eq. 5, 7); poe mean l(d + sg[b]) + mean(L_t);
+      reweight mean(w L) / mean(w) + mean(L_t); groupdro sum_g q_g L_g + mean(L_t) with
+      `group_q` the q before this batch (uniform when None).
+    `reduce` sums a float64 vector over the ranks of the step, so weight normalisation and
+    group means use the whole batch: N processes give one process's objective. Accuracy
+    counts use the rewards' own dtype (Eq. 2: Delta > 0 strictly, ties wrong).
     """
+    opts = options or ObjectiveOptions(official_eps=official_eps, normalize=normalize)
+    if proxy_rewards is not None and pair_weights is not None:
+        raise ValueError("static pair_weights are for standard training (no proxy branch)")
     loss = bradley_terry_loss(rewards, pairs)  # (P,) Eq. 1 (Eq. 3 for text-only inputs)
-    proxy_loss = weights = None
-    stats: dict[str, float] = {}
+    out = PairObjective(loss.mean(), loss, None, None, {})
     if proxy_rewards is not None:
-        proxy_loss = bradley_terry_loss(proxy_rewards, pairs)  # (P,) Eq. 3 / App. F
-        objective, weights = shortcut_aware_loss(
-            loss, proxy_loss, official_eps=official_eps, normalize=normalize
-        )  # weights: (P,) SFC, detached
-        stats.update(
-            proxy_loss=proxy_loss.detach().sum().item(),
-            proxy_correct=pair_accuracy(proxy_rewards, pairs)[0],
-            sfc_sum=weights.sum().item(),
-            sfc_min=weights.min().item(),
-            sfc_max=weights.max().item(),
-        )
-    else:
-        objective = loss.mean()
+        _shortcut_aware(out, rewards, proxy_rewards, pairs, opts, group_q, reduce)
+    elif pair_weights is not None:
+        w = pair_weights.detach().float().to(loss.device)  # (P,) static, e.g. lambda or 1
+        out.objective = (normalised_weights(w, reduce).to(loss.device) * loss).mean()
+        out.weights = w
     correct, ties, n_pairs = pair_accuracy(rewards, pairs)
-    stats.update(
-        objective=objective.detach().double().item() * n_pairs,
+    if out.weights is not None:
+        w = out.weights
+        out.stats.update(
+            weight_sum=w.sum().item(),
+            weight_pairs=w.numel(),
+            weight_min=w.min().item(),
+            weight_max=w.max().item(),
+        )
+    out.stats.update(
+        objective=out.objective.detach().double().item() * n_pairs,
         loss=loss.detach().sum().item(),
         correct=correct,
         ties=ties,
         pairs=n_pairs,
     )
-    return PairObjective(objective, loss, proxy_loss, weights, stats)
+    return out
+
+
+def _shortcut_aware(
+    out: PairObjective,
+    rewards: torch.Tensor,
+    proxy_rewards: torch.Tensor,
+    pairs: torch.Tensor,
+    opts: ObjectiveOptions,
+    group_q: torch.Tensor | None,
+    reduce: Reduce | None,
+) -> None:
+    """Fill `out` with the shortcut-aware objective `opts.objective` and the proxy's stats."""
+    loss = out.loss
+    proxy_loss = bradley_terry_loss(proxy_rewards, pairs)  # (P,) Eq. 3 / App. F
+    kind = opts.objective
+    if kind == "sfc":
+        objective, weights = shortcut_aware_loss(
+            loss, proxy_loss, official_eps=opts.official_eps, normalize=opts.normalize
+        )  # weights: (P,) SFC, detached
+    else:
+        weights = sfc(loss, proxy_loss, official_eps=opts.official_eps)  # logged only
+        b = pair_margins(proxy_rewards.float(), pairs)  # (P,) the proxy's margin
+        if kind == "poe":
+            primary = product_of_experts_loss(pair_margins(rewards.float(), pairs), b).mean()
+        elif kind == "reweight":
+            out.weights = confidence_weights(b, opts.focal_gamma)
+            primary = (normalised_weights(out.weights, reduce).to(loss.device) * loss).mean()
+        elif kind == "groupdro":
+            groups = proxy_groups(b)
+            sums = group_loss_sums(loss, groups)
+            sums = reduce(sums) if reduce is not None else sums
+            q = group_q if group_q is not None else torch.full((N_GROUPS,), 1.0 / N_GROUPS)
+            out.group_q = group_dro_update(q, sums, opts.dro_eta)
+            out.weights = group_dro_weights(groups, out.group_q, sums)
+            primary = (out.weights * loss).mean()
+            out.stats.update(q0=out.group_q[0].item(), q1=out.group_q[1].item())
+        else:
+            raise ValueError(f"unknown objective {kind!r}; use one of {', '.join(OBJECTIVES)}")
+        objective = primary + proxy_loss.mean()
+    out.objective, out.proxy_loss, out.sfc = objective, proxy_loss, weights
+    out.stats.update(
+        proxy_loss=proxy_loss.detach().sum().item(),
+        proxy_correct=pair_accuracy(proxy_rewards, pairs)[0],
+        sfc_sum=weights.sum().item(),
+        sfc_min=weights.min().item(),
+        sfc_max=weights.max().item(),
+    )
 
 
 @dataclass

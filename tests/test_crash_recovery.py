@@ -70,6 +70,11 @@ def shapes_file(tmp_path_factory) -> str:
 
 
 def _train_args(model: Path, data: str, out: Path, mode: str) -> list[str]:
+    """`groupdro`: shortcut-aware with GroupDRO, whose q must come back with the checkpoint
+    (eta 0.5 so q moves enough that a lost q would change the losses after the resume)."""
+    if mode == "groupdro":
+        return [*_train_args(model, data, out, "shortcut-aware"),
+                "--objective", "groupdro", "--dro-eta", "0.5"]  # fmt: skip
     return ["train", "--mode", mode, "--model", str(model), "--data", data,
             "--output", str(out), "--max-steps", str(STEPS), "--save-steps", str(SAVE),
             "--per-device-train-batch-size", "4", "--learning-rate", "1e-3",
@@ -116,7 +121,7 @@ def _compare_runs(ref: Path, out: Path, start: int, why: str) -> None:
 
 
 @pytest.mark.slow  # 25-50 s: three training processes start torch + transformers
-@pytest.mark.parametrize("mode", ["standard", "shortcut-aware"])
+@pytest.mark.parametrize("mode", ["standard", "shortcut-aware", "groupdro"])
 def test_train_sigkill_then_resume_latest_equals_uninterrupted(
     mode, tiny_llava_dir, shapes_file, tmp_path
 ):

@@ -10,10 +10,15 @@ import torch
 
 from shortcutlab.losses import (
     SFC_EPS,
+    ObjectiveOptions,
     bradley_terry_loss,
     build_pair_index,
+    confidence_weights,
+    group_dro_update,
+    normalised_weights,
     pair_accuracy,
     pair_objective,
+    proxy_groups,
     sfc,
     shortcut_aware_loss,
 )
@@ -154,3 +159,182 @@ def test_k_response_pairs_equal_naive_pairwise_path():
     assert len(rows) == 2 * (6 + 3)
     assert torch.allclose(grouped, naive, atol=1e-5)
     assert torch.allclose(g_grouped, g_naive, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- mitigations
+# Hand computation: l(z) = -log sigmoid(z) = log(1 + exp(-z)); sigmoid(z) = 1 / (1 + e^-z).
+
+
+def _l(z: float) -> float:
+    return math.log1p(math.exp(-z))
+
+
+def _sig(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+# rows: 3 records x 2 responses; pair i is (2i, 2i+1); margins d = [1, -0.5, 2],
+# proxy margins b = [0.5, -1, 2] (the proxy is right on pairs 0 and 2, wrong on pair 1)
+REWARDS = [1.0, 0.0, 0.0, 0.5, 2.0, 0.0]
+PROXY = [0.5, 0.0, -1.0, 0.0, 1.0, -1.0]
+PAIRS = [[0, 1], [2, 3], [4, 5]]
+D, B = [1.0, -0.5, 2.0], [0.5, -1.0, 2.0]
+
+
+def _objective(objective: str, **kw):
+    rewards = torch.tensor(REWARDS, requires_grad=True)
+    proxy = torch.tensor(PROXY, requires_grad=True)
+    opts = ObjectiveOptions(objective=objective, **kw)
+    out = pair_objective(rewards, proxy, torch.tensor(PAIRS), options=opts)
+    return out, rewards, proxy
+
+
+def test_sfc_objective_equals_the_official_form():
+    """Parity: the default objective is the official code's eps/2 + L_t/(eps + L + L_t)
+    weighting, mean(SFC * L) + mean(L_t), to 1e-6 (values and gradients)."""
+    torch.manual_seed(3)
+    r, t = torch.randn(40, requires_grad=True), torch.randn(40, requires_grad=True)
+    pairs = torch.randperm(40).reshape(20, 2)
+    out = pair_objective(r, t, pairs, options=ObjectiveOptions())
+    (g_ours,) = torch.autograd.grad(out.objective, r)
+    lm = -torch.nn.functional.logsigmoid(r[pairs[:, 0]] - r[pairs[:, 1]])
+    lt = -torch.nn.functional.logsigmoid(t[pairs[:, 0]] - t[pairs[:, 1]])
+    eps = 1e-7
+    w = (eps / 2 + lt / (eps + lm + lt)).detach()
+    official = (w * lm).mean() + lt.mean()
+    (g_off,) = torch.autograd.grad(official, r)
+    assert abs(out.objective.item() - official.item()) <= 1e-6
+    assert torch.allclose(out.sfc, w, atol=1e-6, rtol=0)
+    assert torch.allclose(g_ours, g_off, atol=1e-6, rtol=0)
+
+
+def test_product_of_experts_by_hand_and_its_stop_gradient():
+    out, rewards, proxy = _objective("poe")
+    want = sum(_l(d + b) for d, b in zip(D, B, strict=True)) / 3 + sum(_l(b) for b in B) / 3
+    assert out.objective.item() == pytest.approx(want, rel=1e-6)
+    # the logged primary loss is d alone (test time), not d + b
+    assert out.loss.tolist() == pytest.approx([_l(d) for d in D], rel=1e-6)
+    assert out.weights is None and out.group_q is None and "weight_sum" not in out.stats
+    out.objective.backward()
+    # d/dr(better) of mean l(d + sg b) = -sigmoid(-(d + b)) / P; the proxy gets only l(b)
+    assert rewards.grad[0].item() == pytest.approx(-_sig(-(D[0] + B[0])) / 3, rel=1e-5)
+    assert proxy.grad[0].item() == pytest.approx(-_sig(-B[0]) / 3, rel=1e-5)
+    assert proxy.grad[2].item() == pytest.approx(-_sig(-B[1]) / 3, rel=1e-5)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0])
+def test_confidence_reweighting_by_hand(gamma):
+    out, rewards, proxy = _objective("reweight", focal_gamma=gamma)
+    w = [(1 - _sig(b)) ** gamma for b in B]
+    want = sum(wi * _l(d) for wi, d in zip(w, D, strict=True)) / sum(w) + sum(map(_l, B)) / 3
+    assert out.objective.item() == pytest.approx(want, rel=1e-6)
+    assert out.weights.tolist() == pytest.approx(w, rel=1e-6)
+    assert out.stats["weight_sum"] == pytest.approx(sum(w), rel=1e-6)
+    assert out.stats["weight_min"] == pytest.approx(min(w), rel=1e-6)
+    assert out.stats["weight_max"] == pytest.approx(max(w), rel=1e-6)
+    assert out.stats["weight_pairs"] == 3
+    out.objective.backward()
+    # weights are constants: d/dr(better_0) = -(w_0 / sum w) sigmoid(-d_0); proxy: l(b) only
+    assert rewards.grad[0].item() == pytest.approx(-w[0] / sum(w) * _sig(-D[0]), rel=1e-5)
+    assert proxy.grad[4].item() == pytest.approx(-_sig(-B[2]) / 3, rel=1e-5)
+
+
+def test_group_dro_by_hand_and_its_state():
+    # groups: b > 0 -> [1, 0, 1]; L_0 = l(d_1), L_1 = (l(d_0) + l(d_2)) / 2
+    eta = 0.5
+    out, rewards, proxy = _objective("groupdro", dro_eta=eta)
+    l0, l1 = _l(D[1]), (_l(D[0]) + _l(D[2])) / 2
+    e0, e1 = 0.5 * math.exp(eta * l0), 0.5 * math.exp(eta * l1)
+    q0, q1 = e0 / (e0 + e1), e1 / (e0 + e1)
+    want = q0 * l0 + q1 * l1 + sum(map(_l, B)) / 3
+    assert out.objective.item() == pytest.approx(want, rel=1e-6)
+    assert out.group_q.tolist() == pytest.approx([q0, q1], rel=1e-6)
+    assert (out.stats["q0"], out.stats["q1"]) == pytest.approx((q0, q1))
+    # per-pair weights q_g P / n_g: group 1 has 2 of the 3 pairs
+    assert out.weights.tolist() == pytest.approx([q1 * 3 / 2, q0 * 3, q1 * 3 / 2], rel=1e-6)
+    out.objective.backward()
+    assert rewards.grad[2].item() == pytest.approx(-q0 * _sig(-D[1]), rel=1e-5)
+    assert proxy.grad[2].item() == pytest.approx(-_sig(-B[1]) / 3, rel=1e-5)
+    # the next batch starts from the updated q
+    q = torch.tensor([0.2, 0.8], dtype=torch.float64)
+    again = pair_objective(
+        torch.tensor(REWARDS),
+        torch.tensor(PROXY),
+        torch.tensor(PAIRS),
+        options=ObjectiveOptions(objective="groupdro", dro_eta=eta),
+        group_q=q,
+    )
+    f0, f1 = 0.2 * math.exp(eta * l0), 0.8 * math.exp(eta * l1)
+    assert again.group_q.tolist() == pytest.approx([f0 / (f0 + f1), f1 / (f0 + f1)], rel=1e-6)
+
+
+def test_group_dro_absent_group_keeps_its_q():
+    q = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    sums = torch.tensor([0.0, 0.0, 1.2, 2.0], dtype=torch.float64)  # only group 1: L_1 = 0.6
+    new = group_dro_update(q, sums, eta=1.0)
+    e1 = 0.7 * math.exp(0.6)
+    assert new.tolist() == pytest.approx([0.3 / (0.3 + e1), e1 / (0.3 + e1)], rel=1e-12)
+    assert proxy_groups(torch.tensor([0.0, 1e-3, -2.0])).tolist() == [0, 1, 0]
+
+
+def test_static_upweighting_by_hand():
+    rewards = torch.tensor(REWARDS, requires_grad=True)
+    w = [5.0, 1.0, 1.0]
+    out = pair_objective(rewards, None, torch.tensor(PAIRS), pair_weights=torch.tensor(w))
+    want = (5 * _l(D[0]) + _l(D[1]) + _l(D[2])) / 7
+    assert out.objective.item() == pytest.approx(want, rel=1e-6)
+    assert out.proxy_loss is None and out.sfc is None
+    assert out.stats["weight_sum"] == 7 and out.stats["weight_max"] == 5
+    out.objective.backward()
+    assert rewards.grad[0].item() == pytest.approx(-5 / 7 * _sig(-D[0]), rel=1e-5)
+    with pytest.raises(ValueError, match="static"):
+        pair_objective(rewards, rewards, torch.tensor(PAIRS), pair_weights=torch.tensor(w))
+
+
+def test_confidence_weights_are_detached_and_stable():
+    b = torch.tensor([200.0, -200.0, 0.0], requires_grad=True)
+    w = confidence_weights(b, 2.0)
+    assert not w.requires_grad and w.tolist() == pytest.approx([0.0, 1.0, 0.25])
+    assert torch.allclose(normalised_weights(torch.tensor([1.0, 3.0])), torch.tensor([0.5, 1.5]))
+
+
+@pytest.mark.parametrize("objective", ["reweight", "groupdro", "static"])
+def test_two_ranks_with_reduce_equal_one_batch(objective):
+    """Two "ranks" each with half the pairs, `reduce` summing their vectors, give the
+    objective (pair-count weighted), q and gradients of one process with all pairs."""
+    torch.manual_seed(1)
+    r, t = torch.randn(16), torch.randn(16)
+    pairs = torch.arange(16).reshape(8, 2)
+    static = torch.tensor([4.0, 1, 1, 4, 1, 1, 1, 4])
+    opts = ObjectiveOptions(objective=objective, dro_eta=0.3, focal_gamma=2.0)
+
+    def run(rows: slice, reduce=None):
+        rr = r.clone().requires_grad_(True)
+        kw = {"pair_weights": static[rows]} if objective == "static" else {}
+        proxy = None if objective == "static" else t
+        out = pair_objective(rr, proxy, pairs[rows], options=opts, reduce=reduce, **kw)
+        (grad,) = torch.autograd.grad(out.objective * out.loss.numel() / 8, rr)
+        return out, grad
+
+    seen: dict[str, torch.Tensor] = {}
+
+    def record(name):
+        def f(v):
+            seen[name] = v.clone()
+            return v
+
+        return f
+
+    a, b = slice(0, 5), slice(5, 8)
+    run(a, record("a"))
+    run(b, record("b"))
+    out_a, g_a = run(a, lambda v: v + seen["b"])
+    out_b, g_b = run(b, lambda v: v + seen["a"])
+    full, g_full = run(slice(0, 8))
+    total = out_a.stats["objective"] + out_b.stats["objective"]
+    assert total == pytest.approx(full.stats["objective"], rel=1e-6)
+    assert torch.allclose(g_a + g_b, g_full, atol=1e-6)
+    if objective == "groupdro":
+        assert torch.allclose(out_a.group_q, full.group_q) and torch.allclose(
+            out_b.group_q, full.group_q
+        )

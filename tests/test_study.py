@@ -16,7 +16,7 @@ from shortcutlab.score_table import record_rows
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.report import write_results
 from shortcutlab.study.run import StudyResult, run_study
-from shortcutlab.study.spec import Study, StudyEnv, load_study
+from shortcutlab.study.spec import Study, StudyEnv, label_mode, load_study
 from shortcutlab.synth import templates as T
 from shortcutlab.synth.benchmark import build_benchmark
 
@@ -84,6 +84,22 @@ def test_load_study_resolves_paths_against_the_yaml_folder(tmp_path):
             "may not set 'model'",
         ),
         ({"base_model": "m", "environments": [], "colour": 1}, "unknown study key"),
+        (
+            {
+                "base_model": "m",
+                "environments": [{"name": "a", "train": "t", "test": "u"}],
+                "objectives": ["sfc", "jtt"],
+            },
+            "study objectives must be distinct names of sfc, poe, reweight, groupdro",
+        ),
+        (
+            {
+                "base_model": "m",
+                "environments": [{"name": "a", "train": "t", "test": "u"}],
+                "train": {"objective": "poe"},
+            },
+            r"may not set 'objective'.*list them in 'objectives'",
+        ),
         ({"environments": [{"name": "a", "train": "t", "test": "u"}]}, "needs 'base_model'"),
     ],
 )
@@ -99,6 +115,27 @@ def test_text_only_runs_are_added_without_shortcut_aware(bench):
     listed = _study(bench, modes=["standard", "shortcut-aware", "text-only"])
     assert not listed.proxy_from_runs  # one text-only model per env: the trained one
     assert listed.train_modes == ["standard", "shortcut-aware", "text-only"]
+
+
+def test_objectives_are_shortcut_aware_cells(bench):
+    """Default: one `shortcut-aware` cell (sfc, the demo's names); a list adds one cell per
+    objective, named shortcut-aware-OBJECTIVE, each trained in mode shortcut-aware."""
+    assert _study(bench).mm_labels == ["standard", "shortcut-aware"]
+    st = _study(bench, objectives=["sfc", "poe", "groupdro"])
+    assert st.train_modes == [
+        "standard",
+        "shortcut-aware",
+        "shortcut-aware-poe",
+        "shortcut-aware-groupdro",
+    ]
+    assert [label_mode(m) for m in st.train_modes] == [
+        ("standard", None),
+        ("shortcut-aware", "sfc"),
+        ("shortcut-aware", "poe"),
+        ("shortcut-aware", "groupdro"),
+    ]
+    only = _study(bench, modes=["standard"], objectives=["poe"])
+    assert only.train_modes == ["standard", "text-only"]  # no shortcut-aware mode: no cell
 
 
 def test_done_markers_match_only_their_fingerprint(tmp_path):
@@ -210,6 +247,34 @@ def test_run_study_end_to_end_and_cached(bench, tiny_base, tmp_path):
     assert again.ran == {"train": 0, "score": 0}
     assert {p: p.stat().st_mtime_ns for p in (out / ".done").glob("*.json")} == stamps
     assert again.summary["matrix"] == first.summary["matrix"]
+
+
+@pytest.mark.slow
+def test_run_study_with_several_objectives(bench, tiny_base, tmp_path):
+    """objectives: [reweight, poe] -> cells shortcut-aware-reweight / -poe; the text-only
+    models are the first objective's proxies; every result table has both labels."""
+    study = _study(
+        bench, base_model=str(tiny_base), modes=["shortcut-aware"], objectives=["reweight", "poe"]
+    )
+    study.train = {"max_steps": 2, "per_device_train_batch_size": 4, "learning_rate": 3e-4}
+    study.score = {"batch_size": 32}
+    out = tmp_path / "study"
+    res = run_study(study, out, progress=False)
+    # 2 objectives x 2 envs; 6 models (4 + 2 proxies) x (2 tests + own shift)
+    assert res.ran == {"train": 4, "score": 18}
+    labels = {"shortcut-aware-reweight", "shortcut-aware-poe"}
+    assert set(res.summary["matrix"]) == labels | {"text-only"}
+    assert set(res.summary["sfd"]) == labels
+    for label, objective in (
+        ("shortcut-aware-poe", "poe"),
+        ("shortcut-aware-reweight", "reweight"),
+    ):
+        config = (out / "runs" / "s0" / f"{label}__povid" / "config.yaml").read_text()
+        assert "mode: shortcut-aware" in config and f"objective: {objective}" in config
+    marker = json.loads(
+        (out / ".done" / "train__s0__shortcut-aware-reweight__povid.json").read_text()
+    )
+    assert (out / ".done").is_dir() and marker
 
 
 # ----------------------------------------------------------------------------- layering

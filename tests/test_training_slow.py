@@ -18,22 +18,63 @@ def _losses(run_dir) -> list[float]:
     return [r["loss"] for r in rows if r["split"] == "train"]
 
 
+# objective runs: (TrainConfig fields, their flags); "static" gets a proxy table made here
+OBJECTIVE_RUNS = {
+    "poe": ({"objective": "poe"}, ["--objective", "poe"]),
+    "reweight": (
+        {"objective": "reweight", "focal_gamma": 2.0},
+        ["--objective", "reweight", "--focal-gamma", "2"],
+    ),
+    "groupdro": (
+        {"objective": "groupdro", "dro_eta": 0.5},
+        ["--objective", "groupdro", "--dro-eta", "0.5"],
+    ),
+}
+
+
+def _static_table(data: str, path) -> str:
+    """A "longer wins" proxy score table of `data` (the cheap proxy's rule)."""
+    from shortcutlab.data.schemas import load_dataset_file
+    from shortcutlab.score_table import record_rows, to_frame, write_score_table
+
+    rows = []
+    for rec in load_dataset_file(data).records:
+        rows += record_rows(rec, [float(len(r)) for r in rec.responses])
+    write_score_table(to_frame(rows), path)
+    return str(path)
+
+
+def _mode_options(mode: str, data: str, tmp_path) -> tuple[str, dict, list[str]]:
+    """(training mode, TrainConfig fields, CLI flags) of a parametrised DDP case."""
+    if mode == "lora":
+        extra = {"lora": True, "lora_r": 4, "lora_dropout": 0.0}
+        return "shortcut-aware", extra, ["--lora", "--lora-r", "4", "--lora-dropout", "0"]
+    if mode in OBJECTIVE_RUNS:
+        return "shortcut-aware", *OBJECTIVE_RUNS[mode]
+    if mode == "static":
+        table = _static_table(data, tmp_path / "proxy_scores.jsonl")
+        extra = {"static_weights": table, "upweight": 4.0}
+        return "standard", extra, ["--static-weights", table, "--upweight", "4"]
+    return mode, {}, []
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["standard", "shortcut-aware", "lora"])
+@pytest.mark.parametrize(
+    "mode", ["standard", "shortcut-aware", "lora", "poe", "reweight", "groupdro", "static"]
+)
 def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path):
     """2 gloo processes x 4 records == 1 process x 8 records (same global batch).
 
     Tolerance 1e-5 absolute on every logged loss: the only difference is the order of
     floating-point sums (DDP averages two half-batch gradients). "lora": shortcut-aware
     with two LoRA adapters on one base, LoRA dropout 0 (dropout masks differ per process).
+    poe / reweight / groupdro / static: the other objectives, whose weight normalisation
+    and group losses are summed over both ranks (groupdro's q is compared too).
     """
-    lora = mode == "lora"
-    mode = "shortcut-aware" if lora else mode
-    extra = {"lora": True, "lora_r": 4, "lora_dropout": 0.0} if lora else {}
-    flags = ["--lora", "--lora-r", "4", "--lora-dropout", "0"] if lora else []
     from shortcutlab.synth.shapes import make_shape_pairs
 
     data = str(make_shape_pairs(32, 0, tmp_path / "data"))
+    mode, extra, flags = _mode_options(mode, data, tmp_path)
     common = [
         "--mode",
         mode,
@@ -88,6 +129,14 @@ def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path):
         )
     )
     assert _losses(tmp_path / "ddp") == pytest.approx(single["train_losses"], abs=1e-5)
+    for key in ("weight_mean", "weight_min", "weight_max", "q0", "q1"):
+        got, want = _column(tmp_path / "ddp", key), _column(tmp_path / "one", key)
+        assert got == pytest.approx(want, abs=1e-6), key
+
+
+def _column(run_dir, key: str) -> list[float]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r[key] for r in rows if r["split"] == "train" and key in r]
 
 
 @pytest.mark.slow

@@ -36,6 +36,12 @@ Examples:
 
   shortcutlab train --model models/tiny --data train.jsonl --output runs/ddp --num-processes 2
 
+  shortcutlab train --mode shortcut-aware --objective groupdro --model models/tiny
+  --data train.jsonl --output runs/dro
+
+  shortcutlab train --model models/tiny --data train.jsonl --output runs/jtt
+  --static-weights proxy_scores.jsonl --upweight 5
+
   shortcutlab train --mode shortcut-aware --model m --data d.jsonl --output runs/q --lora
   --load-in-4bit
 

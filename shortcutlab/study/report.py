@@ -117,7 +117,7 @@ def _sfd_cells(study: Study, out: Path, seed: int) -> list[tuple[str, str, str, 
     folder = out / "scores" / f"s{seed}"
     cells = []
     names = [e.name for e in study.environments]
-    mm_modes = [m for m in study.modes if m != TEXT_MODE]
+    mm_modes = study.mm_labels
     for mode in mm_modes:
         for e in study.environments:
             for t in names:
@@ -152,7 +152,7 @@ def sfd_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     """Def. 3.1 on every o.o.d. and shift cell; CSV, bars per mode and seed, means."""
     frames = []
     for seed in study.seeds:
-        for mode in [m for m in study.modes if m != TEXT_MODE]:
+        for mode in study.mm_labels:
             results, meta = [], []
             for m, kind, train, test, mm_f, px_f in _sfd_cells(study, out, seed):
                 if m != mode:
@@ -229,7 +229,7 @@ def correlation_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
     rows = []
     for seed in study.seeds:
         folder = out / "scores" / f"s{seed}"
-        for mode in [m for m in study.modes if m != TEXT_MODE]:
+        for mode in study.mm_labels:
             for e in study.environments:
                 mm_f = folder / f"{mode}__{e.name}__{e.name}.jsonl"
                 px_f = folder / f"{TEXT_MODE}__{e.name}__{e.name}.jsonl"
@@ -283,7 +283,7 @@ def length_results(study: Study, out: Path, res: Path) -> dict[str, Any]:
 
 
 def _scored_modes(study: Study) -> list[str]:
-    return list(dict.fromkeys([m for m in study.modes if m != TEXT_MODE] + [TEXT_MODE]))
+    return list(dict.fromkeys([*study.mm_labels, TEXT_MODE]))
 
 
 def write_results(study: Study, out: Path, *, say: Say = print) -> dict[str, Any]:

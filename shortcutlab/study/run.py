@@ -39,7 +39,14 @@ from shortcutlab.files import atomic_write_text
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.report import write_results
-from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
+from shortcutlab.study.spec import (
+    TEXT_MODE,
+    Study,
+    StudyEnv,
+    label_mode,
+    load_study,
+    objective_label,
+)
 from shortcutlab.training import train
 
 Say = Callable[[str], None]  # one progress line
@@ -71,12 +78,17 @@ def _train_cell(
     base_fp: str,
     say: Say,
 ) -> dict[str, Any]:
-    """Train one (mode, env, seed) run unless its done-marker matches; returns the marker."""
+    """Train one (mode, env, seed) run unless its done-marker matches; returns the marker.
+
+    `mode` is a cell label (`Study.train_modes`): `shortcut-aware-poe` trains mode
+    shortcut-aware with objective poe."""
     run_dir = out / "runs" / f"s{seed}" / f"{mode}__{env.name}"
+    train_mode, objective = label_mode(mode)
     values = {
         **DEFAULT_TRAIN,
         **study.train,
-        "mode": mode,
+        **({"objective": objective} if objective else {}),
+        "mode": train_mode,
         "model": study.base_model,
         "data": env.train,
         "output_dir": str(run_dir),
@@ -112,6 +124,9 @@ def trained_models(study: Study, out: Path, cells: Cells, say: Say) -> list[Mode
     """Train every missing run; the models to score (MM models and text-only models)."""
     base_fp = source_digest(study.base_model)
     text_mode = study.train.get("text_only", "drop")
+    # the text-only models come from the first shortcut-aware cell's proxy/ (every
+    # objective trains its proxy with the same mean(L_t) term)
+    proxy_label = objective_label(study.objectives[0])
     models: list[Model] = []
     for seed in study.seeds:
         for env in study.environments:
@@ -124,7 +139,7 @@ def trained_models(study: Study, out: Path, cells: Cells, say: Say) -> list[Mode
                         mode, env.name, seed, Path(res["model"]), fp, text_mode if is_text else None
                     )
                 )
-                if mode == "shortcut-aware" and study.proxy_from_runs:
+                if mode == proxy_label and study.proxy_from_runs:
                     if not res.get("proxy"):
                         raise ConfigError(f"shortcut-aware run {env.name} has no proxy/ folder.")
                     models.append(

@@ -8,6 +8,12 @@ Def. 3.1) are the `proxy/` branch of the shortcut-aware runs (trained jointly on
 same data, Eq. 7), unless `text-only` is listed in `modes` or `text_only_models: train`
 is set: then separate `text-only` runs are trained (also when no shortcut-aware mode is
 listed). The runner is `shortcutlab.study.run`.
+
+`objectives` (default `[sfc]`, the paper's) lists the shortcut-aware objectives to train
+(`TrainConfig.objective`: sfc, poe, reweight, groupdro): each is its own cell, labelled
+`shortcut-aware` for sfc and `shortcut-aware-OBJECTIVE` for the others (runs, score files
+and result tables use the label). The text-only proxies come from the first objective's
+runs (every objective trains its proxy with the same mean(L_t) term).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from typing import Any
 
 import yaml
 
+from shortcutlab.config import OBJECTIVES
 from shortcutlab.errors import ConfigError
 
 MM_MODES = ("standard", "shortcut-aware")
+SA_MODE = "shortcut-aware"
 TEXT_MODE = "text-only"
 DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
 
@@ -45,6 +53,7 @@ class Study:
     modes: list[str] = field(default_factory=lambda: list(MM_MODES))
     text_only_models: str = "proxy"  # "proxy" (from shortcut-aware runs) or "train"
     seeds: list[int] = field(default_factory=lambda: [0])
+    objectives: list[str] = field(default_factory=lambda: ["sfc"])  # shortcut-aware cells
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     score: dict[str, Any] = field(default_factory=lambda: {"batch_size": 32})
     n_boot: int = 1000
@@ -67,9 +76,18 @@ class Study:
                 "an image-only proxy (App. F) is not a text-only model; set "
                 "text_only_models: train to train text-only models for SFD."
             )
-        for key in ("mode", "model", "data", "output_dir", "seed"):
+        for key in ("mode", "model", "data", "output_dir", "seed", "objective"):
             if key in self.train:
-                raise ConfigError(f"study 'train' options may not set {key!r}; the study sets it.")
+                raise ConfigError(
+                    f"study 'train' options may not set {key!r}; the study sets it"
+                    + (" (list them in 'objectives')." if key == "objective" else ".")
+                )
+        bad = [o for o in self.objectives if o not in OBJECTIVES]
+        if bad or not self.objectives or len(set(self.objectives)) != len(self.objectives):
+            raise ConfigError(
+                f"study objectives must be distinct names of {', '.join(OBJECTIVES)}; "
+                f"got {self.objectives}."
+            )
 
     @property
     def proxy_from_runs(self) -> bool:
@@ -82,15 +100,39 @@ class Study:
         )
 
     @property
+    def mm_labels(self) -> list[str]:
+        """The multimodal cells' labels: the modes, shortcut-aware once per objective."""
+        labels: list[str] = []
+        for mode in dict.fromkeys(self.modes):
+            if mode == SA_MODE:
+                labels += [objective_label(o) for o in self.objectives]
+            elif mode != TEXT_MODE:
+                labels.append(mode)
+        return labels
+
+    @property
     def train_modes(self) -> list[str]:
-        """Modes that get a training run per environment and seed."""
-        modes = list(dict.fromkeys(self.modes))
-        if not self.proxy_from_runs and TEXT_MODE not in modes:
-            modes.append(TEXT_MODE)
-        return modes
+        """Cell labels that get a training run per environment and seed (`label_mode`)."""
+        labels = self.mm_labels
+        if TEXT_MODE in self.modes or not self.proxy_from_runs:
+            labels.append(TEXT_MODE)
+        return labels
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def objective_label(objective: str) -> str:
+    """The cell label of a shortcut-aware objective (sfc keeps the paper's name)."""
+    return SA_MODE if objective == "sfc" else f"{SA_MODE}-{objective}"
+
+
+def label_mode(label: str) -> tuple[str, str | None]:
+    """(training mode, objective or None) of a cell label from `Study.train_modes`."""
+    for objective in OBJECTIVES:
+        if label == objective_label(objective):
+            return SA_MODE, objective
+    return label, None
 
 
 def load_study(study: str | Path | dict[str, Any] | Study) -> Study:

@@ -22,11 +22,18 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from shortcutlab.data.records import Record
-from shortcutlab.losses import PairObjective, build_pair_index, pair_objective
+from shortcutlab.losses import (
+    ObjectiveOptions,
+    PairObjective,
+    Reduce,
+    build_pair_index,
+    pair_objective,
+)
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.training.setup import RunParts
 from shortcutlab.training.stats import reduce_stats, stats_vector
+from shortcutlab.training.weighting import GroupWeights
 
 _EVAL_SUMS = ("loss", "correct", "ties", "pairs", "proxy_loss", "proxy_correct")
 
@@ -35,7 +42,8 @@ class Trainer:
     """Owns the step of one run: forward, objective, backward, optimizer step, evaluation.
 
     State kept across steps: whether the model shares image encodings, the rows truncated
-    since the last step, and the per-pair SFC rows of the last epoch (`save_sfc`).
+    since the last step, the per-pair SFC rows of the last epoch (`save_sfc`) and, for
+    objective groupdro, the group weights q (checkpointed with the model).
     """
 
     def __init__(self, parts: RunParts) -> None:
@@ -44,6 +52,18 @@ class Trainer:
         self.share_images = True  # off for good once the model raises SharedImageUnsupported
         self.sfc_rows: list[dict[str, Any]] = []
         self._truncated = 0
+        cfg = self.cfg
+        self.options = ObjectiveOptions(
+            objective=cfg.objective,
+            official_eps=cfg.sfc_official_eps,
+            normalize=cfg.sfc_normalize,
+            focal_gamma=cfg.focal_gamma,
+            dro_eta=cfg.dro_eta,
+        )
+        self.groups: GroupWeights | None = None
+        if parts.proxy and cfg.objective == "groupdro":
+            self.groups = GroupWeights()
+            parts.accelerator.register_for_checkpointing(self.groups)  # restored on resume
 
     # ------------------------------------------------------------------ forward
     def encode(self, collator: RewardCollator, records: list[Record], share: bool) -> dict:
@@ -62,24 +82,33 @@ class Trainer:
         with p.accelerator.autocast():
             return p.model(inputs, proxy_inputs)
 
-    def objective(self, records: list[Record]) -> PairObjective:
-        """Losses, objective and statistics of one list of records (Eq. 1, 3, 5, 7)."""
+    def objective(
+        self, records: list[Record], reduce: Reduce | None = None, *, training: bool = True
+    ) -> PairObjective:
+        """Losses, objective and statistics of one list of records (Eq. 1, 3, 5, 7, and the
+        other mitigations); `reduce` sums weight and group totals over the step's ranks.
+        Evaluation (`training=False`) needs no static weights: eval records have none."""
         pidx = build_pair_index([r.pairs for r in records], [len(r.responses) for r in records])
         (rewards, proxy_rewards), self.share_images = with_shared_images(
             lambda share: self.forward(records, share), self.share_images
         )  # e.g. multi-tile images: encode per row from now on
+        static = self.parts.static_weights if training else None
         return pair_objective(
             rewards,
             proxy_rewards,
             pidx.pairs.to(rewards.device),
-            official_eps=self.cfg.sfc_official_eps,
-            normalize=self.cfg.sfc_normalize,
+            options=self.options,
+            pair_weights=static.for_records(records) if static else None,
+            group_q=self.groups.q if self.groups else None,
+            reduce=reduce,
         )
 
     # ------------------------------------------------------------------ one optimizer step
     def micro_step(self, records: list[Record], n_pairs_step: int, step: int) -> torch.Tensor:
         """Forward + backward of one micro-batch; returns its statistics (len(STATS),)."""
-        out = self.objective(records)
+        out = self.objective(records, self._reduce if self.parts.world > 1 else None)
+        if out.group_q is not None:  # GroupDRO: q after this micro-batch (the same on all ranks)
+            self.groups.q = out.group_q
         if out.sfc is not None:
             self._record_sfc(records, out, step)
         p_local = out.loss.numel()
@@ -123,6 +152,11 @@ class Trainer:
         gather = None if p.world == 1 else self._gather
         return reduce_stats(torch.stack(stats), truncated, gather)
 
+    def _reduce(self, local: torch.Tensor) -> torch.Tensor:
+        """A float64 vector summed over all ranks, on the CPU (weight and group totals)."""
+        acc = self.parts.accelerator
+        return acc.reduce(local.to(acc.device), "sum").cpu()
+
     def _gather(self, local: torch.Tensor) -> torch.Tensor:
         """All ranks' (world, len(STATS)) statistics on the CPU."""
         acc = self.parts.accelerator
@@ -138,7 +172,7 @@ class Trainer:
         bs = self.cfg.per_device_eval_batch_size
         sums = torch.zeros(len(_EVAL_SUMS), dtype=torch.float64)  # summed _EVAL_SUMS
         for i in range(0, len(mine), bs):
-            stats = self.objective(mine[i : i + bs]).stats
+            stats = self.objective(mine[i : i + bs], training=False).stats
             sums[:4] += torch.tensor([stats[k] for k in _EVAL_SUMS[:4]], dtype=torch.float64)
             if p.proxy:
                 sums[4] += stats["proxy_loss"]

@@ -27,6 +27,7 @@ from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.training.branches import build_branches
 from shortcutlab.training.order import DataOrder
 from shortcutlab.training.state import MetricsWriter
+from shortcutlab.training.weighting import StaticPairWeights, load_static_weights
 
 if TYPE_CHECKING:  # accelerate is heavy to import; make_accelerator imports it when used
     from accelerate import Accelerator
@@ -57,6 +58,7 @@ class RunParts:
     n_trainable: int
     n_params: int
     writer: MetricsWriter
+    static_weights: StaticPairWeights | None = None  # static_weights: fixed proxy's weights
 
     @property
     def rank(self) -> int:
@@ -230,6 +232,9 @@ def build(cfg: TrainConfig) -> RunParts:
     eval_skipped: dict[str, int] = {}
     if cfg.eval_data:
         eval_records, _, eval_skipped = load_training_records(cfg.eval_data, cfg)
+    static = None
+    if cfg.static_weights:  # before the model loads: a table that misses records fails fast
+        static = load_static_weights(cfg.static_weights, cfg.upweight, records)
     b, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
     world = acc.num_processes
     order = DataOrder(
@@ -273,4 +278,5 @@ def build(cfg: TrainConfig) -> RunParts:
         n_trainable=n_trainable,
         n_params=n_params,
         writer=MetricsWriter(out, enabled=acc.is_main_process, tensorboard=cfg.tensorboard),
+        static_weights=static,
     )

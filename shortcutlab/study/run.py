@@ -250,11 +250,14 @@ def score_mm_and_proxy(
     out_dir: Path,
     *,
     text_only: str = "drop",
+    overwrite: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Score each data file with an MM-RM and with a text-only proxy RM (`sfd --mm-model`).
 
     Writes `out_dir/{stem}__mm.jsonl` and `{stem}__proxy.jsonl` per file (the proxy sees
     no image: `text_only` is drop or blank); returns the two lists of score-table paths.
+    A rerun with the same models and data reuses the tables; with changed ones it is
+    refused (naming what changed) unless `overwrite`.
     """
     if not (mm_model and proxy_model and data):
         raise ConfigError("--mm-model needs --proxy-model and at least one --data.")
@@ -265,8 +268,8 @@ def score_mm_and_proxy(
         stem = Path(d).stem
         mm_out.append(str(out_dir / f"{stem}__mm.jsonl"))
         px_out.append(str(out_dir / f"{stem}__proxy.jsonl"))
-        score(mm_model, d, mm_out[-1])
-        score(proxy_model, d, px_out[-1], text_only=text_only)
+        score(mm_model, d, mm_out[-1], overwrite=overwrite)
+        score(proxy_model, d, px_out[-1], text_only=text_only, overwrite=overwrite)
     return mm_out, px_out
 
 

@@ -38,7 +38,7 @@ Examples:
 
   shortcutlab score --model runs/text/model --data test.jsonl --output t.jsonl  # saved mode
 
-  shortcutlab score --model runs/sa --data pairs.jsonl --image-root /data/imgs --output s.jsonl
+  shortcutlab score --model runs/sa --data pairs.jsonl --image-root imgs --output s.jsonl
 
   shortcutlab score --model runs/sa --data vlrb.parquet --output s.parquet --num-processes 4
 

@@ -210,3 +210,34 @@ def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
     mm_table = tmp_path / "sfd" / "scores" / "pairs__mm.jsonl"
     summary = json.loads(mm_table.with_name("pairs__mm.summary.json").read_text())
     assert summary["fingerprint"]["model_sha256"] == model_fingerprint(mm / "model")["sha256"]
+
+
+# ----------------------------------------------------------------------- item 5
+
+
+def test_provenance_records_the_cpu_and_threads(tmp_path):
+    """The demo's numbers drift slightly between machines; run_info.json and demo.json
+    record the CPU model and thread count so a number can be traced to its machine."""
+    import torch
+
+    from shortcutlab.provenance import environment_info, write_run_info
+    from shortcutlab.study.demo_report import _machine
+
+    machine = environment_info()["machine"]
+    assert machine["cpu"] and machine["cpu"] != "unknown"
+    assert machine["cpu_count"] >= 1 and machine["torch_threads"] == torch.get_num_threads()
+    info = json.loads(write_run_info(tmp_path, command=["x"]).read_text())
+    assert info["environment"]["machine"]["cpu"] == machine["cpu"]
+    line = _machine({"environment": {"machine": machine}})
+    assert line == f" on {machine['cpu']}, {machine['torch_threads']} torch threads"
+    assert _machine({}) == ""
+
+
+def test_help_texts_print_what_they_mean():
+    """`synth --help` printed `DIR//{train,test, shift}.jsonl` (markdown ate `<env>`);
+    `demo --help` claimed 30-60 minutes per seed against the README's measured 9.3."""
+    synth = run_cli(["synth", "--help"], COLUMNS="200")
+    text = " ".join(synth.stdout.split())
+    assert "DIR/ENV/{train,test,shift}.jsonl" in text and "DIR//" not in text
+    demo = " ".join(run_cli(["demo", "--help"], COLUMNS="200").stdout.split())
+    assert "30-60" not in demo and "about 10 minutes per seed" in demo

@@ -52,8 +52,12 @@ def sfd_cmd(
     mm_model: Annotated[str | None, typer.Option("--mm-model", help="Score --data first.")] = None,
     proxy_model: Annotated[str | None, typer.Option("--proxy-model", help="Text-only RM.")] = None,
     proxy_text_only: Annotated[
-        str, typer.Option("--proxy-text-only", help="How the proxy sees no image: drop|blank.")
-    ] = "drop",
+        str | None,
+        typer.Option(
+            "--proxy-text-only",
+            help="How the proxy sees no image: drop|blank (default: its saved mode, else drop).",
+        ),
+    ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
     overwrite: Annotated[

@@ -45,8 +45,7 @@ def _data_files(root: Path, files: dict[str, dict[str, Path]]) -> None:
     for name in ("train.jsonl", "data/train.jsonl", "d.jsonl"):
         write_records(train, root / name)
     # --image-root imgs: the relative image paths of pairs.jsonl resolved against imgs/
-    (root / "imgs").mkdir()
-    (root / "imgs" / "bench-src").symlink_to(root / "bench-src", target_is_directory=True)
+    shutil.copytree(root / "bench-src" / "images", root / "imgs" / "bench-src" / "images")
     _datasets_folder(root / "vlrewardbench", root / "test.jsonl")
 
 
@@ -86,7 +85,8 @@ def _score_tables(root: Path) -> None:
     from shortcutlab.scoring import score
 
     mm = score(str(root / "runs/sa"), root / "test.jsonl", root / "mm.jsonl")
-    text = score(str(root / "runs/text"), root / "test.jsonl", root / "text.jsonl")
+    # text.jsonl as `score --model runs/sa ... --output text.jsonl --text-only drop` makes it
+    text = score(str(root / "runs/sa"), root / "test.jsonl", root / "text.jsonl", text_only="drop")
     for name in ("mm_scores.jsonl", "mm_povid.jsonl", "mm_rlhfv.jsonl", "std.jsonl", "sa.jsonl"):
         shutil.copy(root / "mm.jsonl", root / name)
     for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl"):

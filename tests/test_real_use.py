@@ -241,3 +241,20 @@ def test_help_texts_print_what_they_mean():
     assert "DIR/ENV/{train,test,shift}.jsonl" in text and "DIR//" not in text
     demo = " ".join(run_cli(["demo", "--help"], COLUMNS="200").stdout.split())
     assert "30-60" not in demo and "about 10 minutes per seed" in demo
+
+
+def test_fresh_training_run_replaces_stale_checkpoints(tiny_llava_dir, runs, tmp_path, caplog):
+    """A second `train --output` into the same folder (no --resume) used to leave the
+    first run's checkpoints, so `--resume latest` later picked another run's state and
+    refused ("global_batch=2 but this run has 4")."""
+    out = tmp_path / "run"
+    base = dict(model=str(tiny_llava_dir), data=str(runs["data"]), output_dir=str(out))
+    base |= dict(max_steps=2, progress=False, tensorboard=False)
+    train(TrainConfig(**base, per_device_train_batch_size=2, save_steps=1))
+    assert (out / "checkpoints").is_dir()
+    with caplog.at_level(logging.WARNING, logger="shortcutlab.training.state"):
+        train(TrainConfig(**base, per_device_train_batch_size=4))
+    assert not (out / "checkpoints").exists()
+    assert "removed its 2 checkpoint(s)" in caplog.text
+    again = train(TrainConfig(**base, per_device_train_batch_size=4, resume="latest"))
+    assert again["steps"] == 2

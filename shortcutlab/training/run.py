@@ -23,7 +23,12 @@ from shortcutlab.training.branches import Branches, build_branches
 from shortcutlab.training.export import export_branches
 from shortcutlab.training.loop import Trainer, lr_now
 from shortcutlab.training.setup import RunParts
-from shortcutlab.training.state import load_checkpoint, resolve_resume, save_checkpoint
+from shortcutlab.training.state import (
+    clear_stale_checkpoints,
+    load_checkpoint,
+    resolve_resume,
+    save_checkpoint,
+)
 from shortcutlab.training.stats import accumulate, empty_window, stats_row
 
 
@@ -115,6 +120,8 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
     write_run_files(parts, command)
     start_step = resume_step(parts)
     if parts.accelerator.is_main_process:
+        if start_step == 0 and not parts.cfg.resume:
+            clear_stale_checkpoints(parts.out)
         _trim_metrics(parts.out / "metrics.jsonl", start_step)
     t0 = time.time()
     log = RunLog()

@@ -85,8 +85,7 @@ def _score_tables(root: Path) -> None:
     from shortcutlab.scoring import score
 
     mm = score(str(root / "runs/sa"), root / "test.jsonl", root / "mm.jsonl")
-    # text.jsonl as `score --model runs/sa ... --output text.jsonl --text-only drop` makes it
-    text = score(str(root / "runs/sa"), root / "test.jsonl", root / "text.jsonl", text_only="drop")
+    text = score(str(root / "runs/text"), root / "test.jsonl", root / "text.jsonl")
     for name in ("mm_scores.jsonl", "mm_povid.jsonl", "mm_rlhfv.jsonl", "std.jsonl", "sa.jsonl"):
         shutil.copy(root / "mm.jsonl", root / name)
     for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl"):

@@ -49,8 +49,13 @@ def sfd_cmd(
     ] = None,
     data: Annotated[list[str] | None, typer.Option("--data", help="The scored test file.")] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Test set name.")] = None,
-    mm_model: Annotated[str | None, typer.Option("--mm-model", help="Score --data first.")] = None,
-    proxy_model: Annotated[str | None, typer.Option("--proxy-model", help="Text-only RM.")] = None,
+    mm_model: Annotated[
+        str | None,
+        typer.Option("--mm-model", help="MM-RM (model or run folder): score --data first."),
+    ] = None,
+    proxy_model: Annotated[
+        str | None, typer.Option("--proxy-model", help="Text-only RM (model or run folder).")
+    ] = None,
     proxy_text_only: Annotated[
         str | None,
         typer.Option(

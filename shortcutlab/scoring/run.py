@@ -346,9 +346,10 @@ def score(
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
-    `model`: a RewardModel folder, a base VLM folder / Hub id (fresh head), or a loaded
-    `RewardModel`. `data`: any supported data file (schema auto-detected or `schema=`),
-    a `LoadResult` or a list of `Record`s. Returns a pandas DataFrame, one row per
+    `model`: a RewardModel folder, a `train --output` run folder (its `model/` is used),
+    a base VLM folder / Hub id (fresh head), or a loaded `RewardModel`. `data`: any
+    supported data file (schema auto-detected or `schema=`), a `LoadResult` or a list of
+    `Record`s. Returns a pandas DataFrame, one row per
     response (the contract of `shortcutlab.score_table`), in the data file's order;
     `df.attrs["summary"]` holds rows, resumed records, truncation and, for pairwise /
     ranked data, Eq. 2 accuracy with its 95% record-bootstrap interval (ties are wrong and

@@ -123,6 +123,22 @@ def test_shortcutlab_folder_that_fails_to_load_gets_no_remote_code_advice(runs, 
     _no_remote_code_advice(str(e.value))
 
 
+def test_remote_code_hint_only_for_a_config_that_maps_to_custom_code(tiny_llava_dir, tmp_path):
+    """The hint stays where it can help: a config with `auto_map` that fails to load."""
+    from shortcutlab.modeling.reward_model import RewardModel
+
+    custom = tmp_path / "custom"
+    shutil.copytree(tiny_llava_dir, custom)
+    cfg = json.loads((custom / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModel": "modeling_x.XModel"}
+    (custom / "config.json").write_text(json.dumps(cfg))
+    for f in custom.glob("model*.safetensors"):
+        f.unlink()
+    with pytest.warns(UserWarning, match="auto_map"), pytest.raises(ModelError) as e:
+        RewardModel.from_pretrained(custom)
+    assert "If you trust its custom code, pass trust_remote_code=True" in str(e.value)
+
+
 # ----------------------------------------------------------------------- item 1: CLI
 
 
@@ -210,6 +226,8 @@ def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
     mm_table = tmp_path / "sfd" / "scores" / "pairs__mm.jsonl"
     summary = json.loads(mm_table.with_name("pairs__mm.summary.json").read_text())
     assert summary["fingerprint"]["model_sha256"] == model_fingerprint(mm / "model")["sha256"]
+    proxy = json.loads((mm_table.parent / "pairs__proxy.summary.json").read_text())
+    assert proxy["text_only"] == "drop"  # the proxy's saved mode (no --proxy-text-only)
 
 
 # ----------------------------------------------------------------------- item 5

@@ -92,7 +92,8 @@ def resume_step(parts: RunParts) -> int:
         if state.get(key) != ours:
             raise ConfigError(
                 f"resume: checkpoint {path} has {key}={state.get(key)} but this run has "
-                f"{ours}; resume with the same data, seed, batch sizes and step count."
+                f"{ours}; resume with the same data, seed, batch sizes and step count, or "
+                "drop --resume to start a fresh run (it replaces this folder's checkpoints)."
             )
     if state["data_order"] != parts.order.epoch_order(state["epoch"]):
         raise ConfigError(f"resume: {path} was trained in another record order.")

@@ -7,6 +7,7 @@ Every command that writes an output folder (train, score, diagnostics) calls
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from datetime import datetime, timezone
@@ -39,7 +40,36 @@ def environment_info() -> dict[str, Any]:
         "shortcutlab": __version__,
     }
     info.update({name: _version(name) for name in _PACKAGES})
+    info["machine"] = machine_info()
     return info
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, logical CPUs and thread settings: what makes floating-point results
+    (and timings) differ slightly between machines, recorded so a number can be traced.
+
+    `torch_threads` is read only when torch is already imported (never imports it).
+    """
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else `platform.processor()`)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def write_run_info(

@@ -14,8 +14,10 @@ standard and shortcut-aware reward models per environment -> generalization matr
 shift accuracy, correlation, length balance -> OUT/report.md (figures + JSON).
 
 Every stage is cached in OUT: rerunning only does what is missing. Budgets are fixed in
-steps, so a seed reproduces its models. --quick is a 3-5 minute smoke run on 2 CPU cores
-(too few steps to learn); the full run takes about 30-60 minutes per seed on 2 cores.
+steps, so a seed reproduces its models on the same machine (other CPUs give slightly
+different numbers; demo.json records the CPU and threads). --quick is a smoke run of
+about 2-5 minutes on 2 CPU cores (too few steps to learn); the full run takes about 10
+minutes per seed on 2 cores (555 s measured).
 
 Examples:
 

@@ -42,7 +42,7 @@ Examples:
 
   shortcutlab model info models/tiny-llava
 
-  shortcutlab model info runs/sa/final
+  shortcutlab model info runs/sa
 """
 
 

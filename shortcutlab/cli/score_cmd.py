@@ -34,11 +34,11 @@ Examples:
 
   shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
 
-  shortcutlab score --model runs/sa --data test.jsonl --output text.jsonl --text-only drop
+  shortcutlab score --model runs/sa --data test.jsonl --output sa_no_image.jsonl --text-only drop
 
   shortcutlab score --model runs/text/model --data test.jsonl --output t.jsonl  # saved mode
 
-  shortcutlab score --model runs/sa --data pairs.jsonl --image-root /data/imgs --output s.jsonl
+  shortcutlab score --model runs/sa --data pairs.jsonl --image-root imgs --output s.jsonl
 
   shortcutlab score --model runs/sa --data vlrb.parquet --output s.parquet --num-processes 4
 
@@ -110,7 +110,10 @@ def _render(result: Any) -> None:
 
 def score_command(
     model: str = typer.Option(
-        ..., "--model", help="RewardModel folder, base VLM folder or Hub id."
+        ...,
+        "--model",
+        help="RewardModel folder, `train --output` run folder (uses its model/), base VLM "
+        "folder or Hub id.",
     ),
     data: Path = typer.Option(..., "--data", help="Data file (JSONL/JSON/parquet/datasets dir)."),
     output: Path = typer.Option(..., "--output", help="Score table to write (.jsonl/.parquet)."),

@@ -33,6 +33,9 @@ Examples:
   --name rlhfv -o out/sfd
 
   shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
+
+  shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
+  --overwrite  # after retraining: rescore into out/sfd/scores
 """
 
 
@@ -46,18 +49,40 @@ def sfd_cmd(
     ] = None,
     data: Annotated[list[str] | None, typer.Option("--data", help="The scored test file.")] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Test set name.")] = None,
-    mm_model: Annotated[str | None, typer.Option("--mm-model", help="Score --data first.")] = None,
-    proxy_model: Annotated[str | None, typer.Option("--proxy-model", help="Text-only RM.")] = None,
+    mm_model: Annotated[
+        str | None,
+        typer.Option("--mm-model", help="MM-RM (model or run folder): score --data first."),
+    ] = None,
+    proxy_model: Annotated[
+        str | None, typer.Option("--proxy-model", help="Text-only RM (model or run folder).")
+    ] = None,
     proxy_text_only: Annotated[
-        str, typer.Option("--proxy-text-only", help="How the proxy sees no image: drop|blank.")
-    ] = "drop",
+        str | None,
+        typer.Option(
+            "--proxy-text-only",
+            help="How the proxy sees no image: drop|blank (default: its saved mode, else drop).",
+        ),
+    ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="With --mm-model: rescore into OUTPUT/scores even if its tables were made "
+            "from other models or data.",
+        ),
+    ] = False,
 ) -> None:
     data = data or []
     if mm_model or proxy_model:
         mm_scores, proxy_scores = score_mm_and_proxy(
-            mm_model, proxy_model, data, output / "scores", text_only=proxy_text_only
+            mm_model,
+            proxy_model,
+            data,
+            output / "scores",
+            text_only=proxy_text_only,
+            overwrite=overwrite,
         )
     mm_scores, proxy_scores = mm_scores or [], proxy_scores or []
     if not mm_scores or len(mm_scores) != len(proxy_scores):

@@ -14,8 +14,9 @@ from shortcutlab.synth.benchmark import build_benchmark
 SYNTH_HELP = """Build the shortcut benchmark: three environments (vlf, povid, rlhfv) whose
 preference the image decides, each with a planted text-only shortcut (agreeing with the
 label in 90% of train/test records, 10% in the `shift` split), plus a shortcut-free
-`pretrain` set. Images come from easy-vqa. Writes DIR/spec.json, DIR/<env>/{train,test,
-shift}.jsonl, DIR/pretrain/{train,test}.jsonl and DIR/images/.
+`pretrain` set. Images come from easy-vqa. Writes `DIR/spec.json`,
+`DIR/ENV/{train,test,shift}.jsonl` for each ENV, `DIR/pretrain/{train,test}.jsonl`
+and `DIR/images/`.
 
 Examples:
 

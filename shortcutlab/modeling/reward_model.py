@@ -30,13 +30,12 @@ from torch import nn
 
 from shortcutlab.errors import ModelError, SharedImageUnsupported
 from shortcutlab.modeling.loading import (
-    check_model_source,
     config_wants_remote_code,
     load_processor,
     quiet_transformers,
 )
+from shortcutlab.modeling.source import REWARD_CONFIG, resolve_model_source
 
-REWARD_CONFIG = "shortcutlab_reward.json"
 HEAD_FILE = "reward_head.safetensors"
 FORMAT_VERSION = 1
 
@@ -121,9 +120,11 @@ class RewardModel(nn.Module):
         `trust_remote_code` is only passed on when given; a folder whose config asks for
         custom code without it gets a warning. `seed` makes a fresh head deterministic.
         Extra `model_kwargs` go to `AutoModel.from_pretrained` (e.g. `quantization_config`).
-        A missing folder, or a Hub id that is not cached while offline, is a `ModelError`.
+        A training run folder loads its exported `model/` (`resolve_model_source`); a
+        missing folder, a folder that is no model, or a Hub id that is not cached while
+        offline is a `ModelError`.
         """
-        path_or_id = check_model_source(path_or_id)
+        path_or_id = resolve_model_source(path_or_id)
         path = Path(path_or_id)
         meta = _read_reward_config(path)
         if config_wants_remote_code(path) and not trust_remote_code:
@@ -302,10 +303,26 @@ def _load_backbone(
         with quiet_transformers():  # the lm_head "UNEXPECTED" load report is expected
             model = AutoModel.from_pretrained(str(path_or_id), **extra)
     except Exception as exc:  # noqa: BLE001 - one clear error for the user
-        hint = "" if trust_remote_code else " If it needs custom code, pass trust_remote_code=True."
+        hint = _remote_code_hint(path_or_id, exc, trust_remote_code)
+        why = str(exc).rstrip(".")
         raise ModelError(
-            f"cannot load a model from {path_or_id}: {type(exc).__name__}: {exc}.{hint}"
+            f"cannot load a model from {path_or_id}: {type(exc).__name__}: {why}.{hint}"
         ) from exc
     if hasattr(model, "lm_head") and hasattr(model, "model"):
         model = model.model  # a *ForConditionalGeneration: keep the base, drop the LM head
     return model
+
+
+def _remote_code_hint(path_or_id: str | Path, exc: Exception, trusted: bool) -> str:
+    """Suggest trust_remote_code only where it can help: a config that maps to custom
+    code (`auto_map`), or a Hub model whose loader asks for it. Never for a folder
+    shortcutlab wrote (its architectures are native transformers classes)."""
+    if trusted:
+        return ""
+    local = Path(path_or_id)
+    if local.is_dir():
+        if (local / REWARD_CONFIG).is_file() or not config_wants_remote_code(local):
+            return ""
+    elif "trust_remote_code" not in str(exc):
+        return ""
+    return " If you trust its custom code, pass trust_remote_code=True (--trust-remote-code)."

@@ -94,19 +94,48 @@ def fingerprint(
     return fp, prov
 
 
-def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Which fingerprint fields differ, in words ("model weights/config, data file")."""
-    names = {
-        "model_sha256": "model weights/config",
-        "data_sha256": "data file",
-        "text_only": "text_only",
-        "max_length": "max_length",
-        "schema": "schema",
-        "environment": "environment",
-        "skip_invalid": "skip_invalid",
-    }
-    changed = [names.get(k, k) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+_FIELD_NAMES = {
+    "model_sha256": "model weights/config",
+    "data_sha256": "data file",
+}
+_PROV_KEY = {"model_sha256": "model", "data_sha256": "data"}
+
+
+def describe_change(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    old_prov: dict[str, Any] | None = None,
+    new_prov: dict[str, Any] | None = None,
+) -> str:
+    """Which fingerprint fields differ, each with its old and new value, in words.
+
+    e.g. "model weights/config (runs/std/model, sha256 1a2b3c4d... -> 9f8e7d6c...),
+    max_length (4096 -> 512)". Paths come from the provenance when given.
+    """
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        name = _FIELD_NAMES.get(key, key)
+        if key in _PROV_KEY:
+            paths = [_prov_path(p, _PROV_KEY[key]) for p in (old_prov, new_prov)]
+            where = paths[1] if paths[0] in (None, paths[1]) else f"{paths[0]} -> {paths[1]}"
+            where = f"{where}, " if where else ""
+            changed.append(f"{name} ({where}sha256 {_short(a)} -> {_short(b)})")
+        else:
+            changed.append(f"{name} ({a!r} -> {b!r})")
     return ", ".join(changed) or "nothing"
+
+
+def _prov_path(prov: dict[str, Any] | None, key: str) -> str | None:
+    part = (prov or {}).get(key) or {}
+    return part.get("path") if isinstance(part, dict) else None
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text[:12] + "..." if len(text) > 15 and not text.startswith("hub:") else text
 
 
 # ----------------------------------------------------------------------------- journal
@@ -251,10 +280,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def decide(journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool) -> str:
+def decide(
+    journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool, prov: dict | None = None
+) -> str:
     """'fresh', 'resume', 'complete' or 'overwrite'; raises when a changed input is found.
 
-    Read-only, so every rank reaches the same answer before anyone writes.
+    Read-only, so every rank reaches the same answer before anyone writes. A journal of a
+    changed run that committed no rows holds no work, so it is replaced ('overwrite')
+    instead of blocking the rerun (e.g. a run that stopped before its first batch).
+    `prov` (this run's provenance) names the paths in a refusal.
     """
     if overwrite:
         return "overwrite"
@@ -267,11 +301,14 @@ def decide(journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool) -> 
         old = meta.get("fingerprint", {})
         if old == fp:
             return "resume"
+        if not journal.collect()[1]:
+            return "overwrite"
+        change = describe_change(old, fp, meta.get("provenance"), prov)
         raise ShortcutlabError(
             f"{out}: an unfinished scoring run is journaled in {journal.meta_path.name}, but "
-            f"its {describe_change(old, fp)} differ(s) from this run. Pass --overwrite "
-            "(overwrite=True) to discard it and start over, or rerun with the original "
-            "model, data and options to resume it."
+            f"its inputs differ from this run's: {change}. Pass --overwrite "
+            "(overwrite=True) to discard its scores and start over, or rerun with the "
+            "original model, data and options to resume it."
         )
     if partials:
         raise ShortcutlabError(
@@ -279,9 +316,11 @@ def decide(journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool) -> 
             "journal, so they cannot be trusted. Pass --overwrite to start over."
         )
     if out.exists():
+        old = summary.get("fingerprint")
+        change = describe_change(old or {}, fp, summary.get("provenance"), prov)
         what = (
-            f"a different {describe_change(summary['fingerprint'], fp)}"
-            if summary.get("fingerprint")
+            f"other inputs than this run: {change}"
+            if old
             else "unknown inputs (no matching .summary.json)"
         )
         raise ShortcutlabError(

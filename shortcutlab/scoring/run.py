@@ -25,6 +25,7 @@ from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
+from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
 from shortcutlab.scoring.engine import (
     forward_records,
@@ -190,6 +191,8 @@ def run_scoring(
     loses nothing (the SIGKILL + resume test sleeps there, see tests/scoring_runner.py).
     """
     _check_options(batch_size, max_length, output)
+    if isinstance(model, (str, Path)):  # a run folder -> its model/, checked before any work
+        model = resolve_model_source(model)
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
     records, schema_name, skipped = _load_records(data, schema, skip_invalid, root)
@@ -237,14 +240,15 @@ def _run_journaled(
     result.output = out
     journal = Journal(out)
     fp, prov = result.fingerprint, result.provenance
-    action = decide(journal, out, fp, overwrite)
+    action = decide(journal, out, fp, overwrite, prov)
     if action == "complete":
         result.already_complete = True
         result.resumed_records = len(records)
         _adopt_output(result, out, records)
         return result
     ids = {str(r.id) for r in records}
-    dist.barrier()  # everyone decided before rank 0 touches the files
+    _load_before_writing(journal, action, records, ids, load)
+    dist.barrier()  # everyone decided (and loaded) before rank 0 touches the files
     if dist.is_main():
         meta = {"fingerprint": fp, "provenance": prov, "records": len(records)}
         prepare(journal, out, action, meta, ids)
@@ -270,6 +274,20 @@ def _run_journaled(
     if not dist.is_main():
         _adopt_output(result, out, records)
     return result
+
+
+def _load_before_writing(
+    journal: Journal, action: str, records: list, ids: set[str], load: Callable
+) -> None:
+    """Load the model now, before the journal is written, on every rank that has work.
+
+    Why: a model that fails to load must leave nothing behind that blocks the corrected
+    rerun. The records still to score are read (read-only) from the committed partial
+    files, so a rank whose shard is empty still never loads the model.
+    """
+    done = journal.collect(ids)[1] if action == "resume" else set()
+    if dist.shard([r for r in records if str(r.id) not in done]):
+        load()
 
 
 def _run_in_memory(
@@ -328,9 +346,10 @@ def score(
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
-    `model`: a RewardModel folder, a base VLM folder / Hub id (fresh head), or a loaded
-    `RewardModel`. `data`: any supported data file (schema auto-detected or `schema=`),
-    a `LoadResult` or a list of `Record`s. Returns a pandas DataFrame, one row per
+    `model`: a RewardModel folder, a `train --output` run folder (its `model/` is used),
+    a base VLM folder / Hub id (fresh head), or a loaded `RewardModel`. `data`: any
+    supported data file (schema auto-detected or `schema=`), a `LoadResult` or a list of
+    `Record`s. Returns a pandas DataFrame, one row per
     response (the contract of `shortcutlab.score_table`), in the data file's order;
     `df.attrs["summary"]` holds rows, resumed records, truncation and, for pairwise /
     ranked data, Eq. 2 accuracy with its 95% record-bootstrap interval (ties are wrong and

@@ -33,6 +33,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.tiny import build_tiny_model
+from shortcutlab.provenance import environment_info
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.demo_report import write_report
@@ -234,6 +235,7 @@ def run_demo(
         "seeing_init": init,
         "study": summary,
         "seconds": round(time.time() - t0, 1),
+        "environment": environment_info(),  # CPU model and threads: numbers drift by machine
     }
     atomic_write_text(out / "demo.json", json.dumps(demo, indent=2, default=str) + "\n")
     report = write_report(demo, out)

@@ -216,6 +216,15 @@ def reading(demo: dict[str, Any]) -> list[str]:
     return out
 
 
+def _machine(demo: dict[str, Any]) -> str:
+    """' on <CPU>, N torch threads' from the demo's environment (empty when absent)."""
+    m = (demo.get("environment") or {}).get("machine") or {}
+    if not m:
+        return ""
+    threads = m.get("torch_threads")
+    return f" on {m.get('cpu')}" + (f", {threads} torch threads" if threads else "")
+
+
 def write_report(demo: dict[str, Any], out: Path) -> Path:
     """Write out/report.md from the demo dict (also saved as out/demo.json)."""
     s = demo["study"]
@@ -224,8 +233,11 @@ def write_report(demo: dict[str, Any], out: Path) -> Path:
         "",
         f"{'Quick smoke run' if demo['quick'] else 'Full run'}: {demo['seeds']} seed(s), "
         f"{demo['plan']['env_steps']} steps per environment run, "
-        f"{demo['plan']['pretrain_steps']} pre-training steps, {demo['seconds']} s in all. "
-        "All numbers: `demo.json` (this report's data) and `study/results/summary.json`.",
+        f"{demo['plan']['pretrain_steps']} pre-training steps, {demo['seconds']} s in all"
+        f"{_machine(demo)}. "
+        "All numbers: `demo.json` (this report's data) and `study/results/summary.json`. "
+        "Absolute numbers differ slightly between machines (floating-point order, amplified "
+        "by training); the same machine and seed reproduce them exactly.",
         "",
     ]
     body = head + _benchmark(demo) + _init(demo) + _matrix(s)

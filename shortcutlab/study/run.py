@@ -36,7 +36,9 @@ from rich.console import Console
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
+from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.scoring import score
+from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.report import write_results
 from shortcutlab.study.spec import (
@@ -264,24 +266,30 @@ def score_mm_and_proxy(
     data: list[str],
     out_dir: Path,
     *,
-    text_only: str = "drop",
+    text_only: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Score each data file with an MM-RM and with a text-only proxy RM (`sfd --mm-model`).
 
     Writes `out_dir/{stem}__mm.jsonl` and `{stem}__proxy.jsonl` per file (the proxy sees
-    no image: `text_only` is drop or blank); returns the two lists of score-table paths.
+    no image: `text_only` is drop or blank; None: the proxy's saved mode, else drop);
+    returns the two lists of score-table paths.
+    A rerun with the same models and data reuses the tables; with changed ones it is
+    refused (naming what changed) unless `overwrite`.
     """
     if not (mm_model and proxy_model and data):
         raise ConfigError("--mm-model needs --proxy-model and at least one --data.")
-    if text_only not in ("drop", "blank"):
+    if text_only not in (None, "drop", "blank"):
         raise ConfigError("--proxy-text-only must be 'drop' or 'blank'.")
+    mm_model, proxy_model = resolve_model_source(mm_model), resolve_model_source(proxy_model)
+    text_only = text_only or saved_text_only(proxy_model) or "drop"
     mm_out, px_out = [], []
     for d in data:
         stem = Path(d).stem
         mm_out.append(str(out_dir / f"{stem}__mm.jsonl"))
         px_out.append(str(out_dir / f"{stem}__proxy.jsonl"))
-        score(mm_model, d, mm_out[-1])
-        score(proxy_model, d, px_out[-1], text_only=text_only)
+        score(mm_model, d, mm_out[-1], overwrite=overwrite)
+        score(proxy_model, d, px_out[-1], text_only=text_only, overwrite=overwrite)
     return mm_out, px_out
 
 

@@ -23,7 +23,12 @@ from shortcutlab.training.branches import Branches, build_branches
 from shortcutlab.training.export import export_branches
 from shortcutlab.training.loop import Trainer, lr_now
 from shortcutlab.training.setup import RunParts
-from shortcutlab.training.state import load_checkpoint, resolve_resume, save_checkpoint
+from shortcutlab.training.state import (
+    clear_stale_checkpoints,
+    load_checkpoint,
+    resolve_resume,
+    save_checkpoint,
+)
 from shortcutlab.training.stats import accumulate, empty_window, stats_row
 
 
@@ -87,7 +92,8 @@ def resume_step(parts: RunParts) -> int:
         if state.get(key) != ours:
             raise ConfigError(
                 f"resume: checkpoint {path} has {key}={state.get(key)} but this run has "
-                f"{ours}; resume with the same data, seed, batch sizes and step count."
+                f"{ours}; resume with the same data, seed, batch sizes and step count, or "
+                "drop --resume to start a fresh run (it replaces this folder's checkpoints)."
             )
     if state["data_order"] != parts.order.epoch_order(state["epoch"]):
         raise ConfigError(f"resume: {path} was trained in another record order.")
@@ -115,6 +121,8 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
     write_run_files(parts, command)
     start_step = resume_step(parts)
     if parts.accelerator.is_main_process:
+        if start_step == 0 and not parts.cfg.resume:
+            clear_stale_checkpoints(parts.out)
         _trim_metrics(parts.out / "metrics.jsonl", start_step)
     t0 = time.time()
     log = RunLog()

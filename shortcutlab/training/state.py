@@ -9,6 +9,7 @@ and skips the records already seen, so the next losses equal an uninterrupted ru
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -19,6 +20,7 @@ from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 
 TRAINER_STATE = "trainer_state.json"
+log = logging.getLogger(__name__)
 
 
 def checkpoint_dirs(output_dir: Path) -> list[Path]:
@@ -28,6 +30,24 @@ def checkpoint_dirs(output_dir: Path) -> list[Path]:
         return []
     found = [d for d in root.glob("step-*") if (d / TRAINER_STATE).is_file()]
     return sorted(found, key=lambda d: int(d.name.split("-")[1]))
+
+
+def clear_stale_checkpoints(output_dir: Path) -> int:
+    """A fresh run (no resume) in a folder that holds an earlier run's checkpoints removes
+    them, with a warning; returns how many. Why: they belong to the run being replaced,
+    and a later `--resume latest` would pick the newest of them (another run's state,
+    refused or, worse, mixed with this run's steps)."""
+    old = checkpoint_dirs(output_dir)
+    if old:
+        log.warning(
+            "%s: this fresh run (no --resume) replaces the earlier run in this folder; "
+            "removed its %d checkpoint(s) (newest %s).",
+            output_dir,
+            len(old),
+            old[-1].name,
+        )
+        shutil.rmtree(output_dir / "checkpoints")
+    return len(old)
 
 
 def resolve_resume(resume: str | None, output_dir: Path) -> Path | None:

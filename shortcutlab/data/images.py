@@ -201,9 +201,86 @@ def load_image(
             f"image '{what}' is empty (0 bytes).",
             field=field,
             hint="The file was not fully written or downloaded; replace it.",
-            reason="bad_image",
+            reason="empty_image",
         )
     return to_rgb(_decode(data, what, loc, field, max_pixels))
+
+
+def probe_image(
+    ref: ImageRef,
+    *,
+    loc: SourceLoc | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    decode: bool = False,
+) -> None:
+    """Check `ref` without keeping it: exists, non-empty, a format PIL identifies, size
+    within `max_pixels` (from the header only); with `decode`, also every pixel.
+
+    Raises the same `DataError`s as `load_image` (reasons `missing_image`, `empty_image`,
+    `bad_image`, `image_too_large`). The header check reads a file's first bytes only, so
+    it is cheap enough to run on every image of a data set by default.
+    """
+    if decode or ref.path is None:
+        load_image(ref, loc=loc, max_pixels=max_pixels).close()
+        return
+    what = ref.origin or ref.path
+    try:
+        size = os.path.getsize(ref.path)
+    except FileNotFoundError:
+        raise data_error(
+            loc,
+            f"image file not found: '{what}' ({ref.path}).",
+            field=ref.field,
+            reason="missing_image",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise data_error(
+            loc,
+            f"cannot read image {_short_path(ref.path)} ({getattr(exc, 'strerror', None) or exc}).",
+            field=ref.field,
+            reason="bad_image",
+        ) from None
+    if size == 0:
+        raise data_error(
+            loc,
+            f"image '{what}' is empty (0 bytes).",
+            field=ref.field,
+            hint="The file was not fully written or downloaded; replace it.",
+            reason="empty_image",
+        )
+    _identify(ref.path, what, loc, ref.field, max_pixels)
+
+
+def _identify(path: str, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> None:
+    """PIL's header read (no pixels): format known and size within the limit."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(im, what, loc, field, max_pixels)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise data_error(
+            loc,
+            f"image '{what}' is too large to decode safely ({exc}).",
+            field=field,
+            hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
+            reason="image_too_large",
+        ) from None
+    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError ...
+        why = (
+            "not a recognised image format"
+            if isinstance(exc, Image.UnidentifiedImageError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise data_error(
+            loc,
+            f"cannot read image '{what}' ({why}).",
+            field=field,
+            hint="The file is corrupt or not an image.",
+            reason="bad_image",
+        ) from None
 
 
 def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> Any:

@@ -229,8 +229,10 @@ def probe_image(
     except FileNotFoundError:
         raise data_error(
             loc,
-            f"image file not found: '{what}' ({ref.path}).",
+            f"image file not found: '{what}' (looked at {ref.path}).",
             field=ref.field,
+            hint="Relative paths are resolved against the data file's folder or --image-root; "
+            "pass --image-root to change it, or --skip-invalid to skip such records.",
             reason="missing_image",
         ) from None
     except (OSError, ValueError) as exc:

@@ -27,6 +27,11 @@ A model trained text-only (`train --mode text-only`) is scored the way it was tr
 unless --text-only says otherwise (`--text-only none` forces the image in); the summary
 records the effective mode.
 
+Images: --text-only drop/blank never read image files (records whose images are absent
+score fine). --check-images decodes every image before any work; --skip-invalid skips
+records whose image is missing or fails to decode (also while scoring), counted by reason
+in the summary.
+
 Killed runs resume: rerun the same command and only missing records are scored. A
 changed model, data file or option is refused unless `--overwrite`.
 
@@ -88,6 +93,9 @@ def _render(result: Any) -> None:
     table.add_row("scored now", str(s["scored_records"]))
     if s["skipped"]:
         table.add_row("skipped (invalid)", ", ".join(f"{k}: {v}" for k, v in s["skipped"].items()))
+    if s["skipped_at_run_time"]:
+        runtime = ", ".join(f"{k}: {v}" for k, v in s["skipped_at_run_time"].items())
+        table.add_row("of which while scoring", runtime)
     mode = s["text_only"] or "none (with image)"
     origin = "saved with the model" if s["text_only_source"] == "model" else "--text-only"
     table.add_row("text-only mode", f"{mode} ({origin})")
@@ -139,6 +147,12 @@ def score_command(
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's custom code to run."
     ),
+    check_images: bool = typer.Option(
+        False,
+        "--check-images",
+        help="Decode every image before any work (a bad one: an error, or with "
+        "--skip-invalid a counted skip).",
+    ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
     if text_only not in (None, "drop", "blank", "none"):
@@ -147,6 +161,7 @@ def score_command(
         model=model, data=data, output=output, text_only=text_only, batch_size=batch_size,
         max_length=max_length, schema=schema, skip_invalid=skip_invalid, overwrite=overwrite,
         environment=environment, image_root=image_root, trust_remote_code=trust_remote_code,
+        check_images=check_images,
     )  # fmt: skip
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
@@ -162,7 +177,7 @@ def score_command(
             max_length=max_length, schema=schema, skip_invalid=skip_invalid,
             overwrite=overwrite, environment=environment, progress=update,
             command=["shortcutlab", *argv], image_root=image_root,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=trust_remote_code, check_images=check_images,
         )  # fmt: skip
     finally:
         if bar is not None:

@@ -190,7 +190,7 @@ def write_subsets(
 def _write_data_subsets(
     result: SFDResult, out: Path, data: str | Path, **load_kw: Any
 ) -> dict[str, Path]:
-    loaded = load_dataset_file(data, **load_kw)
+    loaded = load_dataset_file(data, **{"images": "ignore", **load_kw})  # text only
     by_id = {str(r.id): r for r in loaded.records}
     written: dict[str, Path] = {}
     for subset in ("shortcut_success", "shortcut_fail"):

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab import distributed as dist
+from shortcutlab.data.images import probe_image
 from shortcutlab.data.io import read_table
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.accuracy import score_table_accuracy
-from shortcutlab.errors import ConfigError
+from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
 from shortcutlab.scoring.engine import (
@@ -54,16 +55,28 @@ def _check_options(batch_size: int, max_length: int, output: Any) -> None:
 
 
 def _load_records(
-    data: Any, schema: str | None, skip_invalid: bool, image_root: str | None = None
+    data: Any,
+    schema: str | None,
+    skip_invalid: bool,
+    image_root: str | None = None,
+    *,
+    uses_images: bool = True,
+    check_images: bool = False,
 ) -> tuple[list, str, dict]:
     """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records.
 
     `image_root` resolves a data file's relative image paths (records given already
-    loaded keep theirs).
+    loaded keep theirs). Without `uses_images` (text-only scoring) image files may be
+    absent; `check_images` decodes every image now, before any model is loaded.
     """
     if isinstance(data, (str, Path)):
         res = load_dataset_file(
-            data, schema=schema, skip_invalid=skip_invalid, image_root=image_root
+            data,
+            schema=schema,
+            skip_invalid=skip_invalid,
+            image_root=image_root,
+            images="require" if uses_images else "ignore",
+            check_images=check_images and uses_images,
         )
         return res.records, res.schema, dict(res.skipped)
     if hasattr(data, "records"):  # a LoadResult
@@ -81,12 +94,15 @@ def _score_shard(
     environment: str,
     on_batch: Callable[[list, list[dict], int], None],
     progress: Progress | None,
+    skip_bad_images: bool = False,
 ) -> int:
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
     `load()` gives (model, collator, device, bf16); it is called only when there are records,
     so a rank with an empty shard never loads the model. `progress(done, total)` runs after
-    `on_batch` returned, i.e. once the batch is committed. Returns the number of records
+    `on_batch` returned, i.e. once the batch is committed. With `skip_bad_images`, a
+    record whose image fails to decode is left out of the batch's rows (still committed
+    as done: `_skipped_images` counts it from the table). Returns the number of records
     scored.
     """
     if not records:
@@ -95,10 +111,21 @@ def _score_shard(
     done = 0
     for idx in plan_batches(records, batch_size):
         batch = [records[i] for i in idx]
-        rewards, truncated = forward_records(model, collator, batch, device=dev, bf16=bf16)
+        good = batch
+        try:
+            rewards, truncated = forward_records(model, collator, good, device=dev, bf16=bf16)
+        except DataError:
+            if not skip_bad_images:
+                raise
+            good = [r for r in batch if image_problem(r) is None]
+            if len(good) == len(batch):
+                raise  # not an image problem: never swallowed
+            rewards, truncated = (
+                forward_records(model, collator, good, device=dev, bf16=bf16) if good else ([], 0)
+            )
         rows = [
             row
-            for rec, r in zip(batch, rewards, strict=True)
+            for rec, r in zip(good, rewards, strict=True)
             for row in record_rows(rec, r, source=source, environment=environment)
         ]
         on_batch(batch, rows, truncated)
@@ -106,6 +133,39 @@ def _score_shard(
         if progress is not None:
             progress(done, len(records))
     return done
+
+
+def image_problem(rec: Any) -> DataError | None:
+    """The error decoding `rec`'s image gives, or None (decodes fine, or no image)."""
+    if rec.image is None:
+        return None
+    try:
+        probe_image(rec.image, loc=rec.loc, decode=True)
+    except DataError as err:
+        return err
+    return None
+
+
+def _skipped_images(records: list, rows: list[dict]) -> tuple[list, dict[str, int]]:
+    """(records that have rows, reason -> count of those skipped for their image at run time).
+
+    A record committed without rows was skipped by `_score_shard`; its image is decoded
+    again here to name the reason, so a resumed run counts it the same way.
+    """
+    have = {str(r["id"]) for r in rows}
+    kept, counts = [], {}
+    for rec in records:
+        if str(rec.id) in have:
+            kept.append(rec)
+            continue
+        err = image_problem(rec)
+        reason = err.reason if err is not None else "bad_image"
+        counts[reason] = counts.get(reason, 0) + 1
+    return kept, counts
+
+
+def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
 
 
 def _loader(
@@ -143,6 +203,10 @@ def _write_summary(result: ScoreResult) -> None:
 def _finish(result: ScoreResult, journal: Journal, records: list) -> None:
     """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
     rows, _, truncated = journal.collect({str(r.id) for r in records})
+    if result.skip_bad_images:
+        records, skipped = _skipped_images(records, rows)
+        result.skipped = _merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(records)
     df = to_frame(rows, records)
     check_complete(df, records)
     assert result.output is not None
@@ -160,6 +224,10 @@ def _read_output(out: Path, records: list) -> Any:
 def _adopt_output(result: ScoreResult, out: Path, records: list) -> None:
     """Fill `result` from a finished output file (already complete, or merged by rank 0)."""
     result.table = _read_output(out, records)
+    if result.skip_bad_images:
+        kept, skipped = _skipped_images(records, result.table.to_dict("records"))
+        result.skipped = _merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(kept)
     result.accuracy = _accuracy(result.table)
     result.summary_path = summary_path_for(out)
 
@@ -182,6 +250,7 @@ def run_scoring(
     command: Sequence[str] | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    check_images: bool = False,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details).
 
@@ -192,7 +261,10 @@ def run_scoring(
     _check_options(batch_size, max_length, output)
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
-    records, schema_name, skipped = _load_records(data, schema, skip_invalid, root)
+    uses_images = mode is None  # drop / blank never read an image file
+    records, schema_name, skipped = _load_records(
+        data, schema, skip_invalid, root, uses_images=uses_images, check_images=check_images
+    )
     opts = {
         "text_only": mode,
         "max_length": max_length,
@@ -202,6 +274,8 @@ def run_scoring(
     }
     if root is not None:  # other images under the same names: a different run
         opts["image_root"] = str(Path(root).resolve())
+    if check_images:  # with skip_invalid it changes which records are scored
+        opts["check_images"] = True
     fp, prov = fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
@@ -213,6 +287,7 @@ def run_scoring(
         num_processes=dist.world_size(),
         fingerprint=fp,
         provenance=prov,
+        skip_bad_images=skip_invalid and uses_images,
     )
     load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
     if output is None:
@@ -261,6 +336,7 @@ def _run_journaled(
         environment=environment,
         progress=progress,
         on_batch=lambda recs, rows, t: journal.commit(rank, rows, [str(r.id) for r in recs], t),
+        skip_bad_images=result.skip_bad_images,
     )
     result.scored_records = len(records) - len(done)
     dist.barrier()
@@ -298,9 +374,14 @@ def _run_in_memory(
         environment=environment,
         on_batch=keep,
         progress=progress,
+        skip_bad_images=result.skip_bad_images,
     )
     gathered = dist.gather_objects((rows, truncated[0]))
     all_rows = [row for part, _ in gathered for row in part]
+    if result.skip_bad_images:
+        records, skipped = _skipped_images(records, all_rows)
+        result.skipped = _merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(records)
     result.table = to_frame(all_rows, records)
     check_complete(result.table, records)
     result.truncated = sum(t for _, t in gathered)
@@ -325,6 +406,7 @@ def score(
     bf16: bool | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    check_images: bool = False,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -346,6 +428,12 @@ def score(
     with the image); the summary records the effective mode. `image_root` resolves the
     data file's relative image paths; `trust_remote_code` is passed to model loading.
     Under `accelerate launch` each rank scores a shard and rank 0 merges.
+
+    Images: text-only modes ("drop", "blank") never read image files, so records whose
+    images are absent score fine. `check_images=True` decodes every image before any
+    work (a bad one is an error, or with `skip_invalid` a counted skip);
+    `skip_invalid=True` also skips records whose image fails to decode while scoring,
+    counted by reason in the summary's `skipped` and `skipped_at_run_time`.
     """
     result = run_scoring(
         model,
@@ -362,6 +450,7 @@ def score(
         bf16=bf16,
         image_root=image_root,
         trust_remote_code=trust_remote_code,
+        check_images=check_images,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

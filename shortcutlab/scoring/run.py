@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab import distributed as dist
-from shortcutlab.data.images import probe_image
 from shortcutlab.data.io import read_table
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.errors import ConfigError, DataError
-from shortcutlab.files import atomic_write_text
+from shortcutlab.files import atomic_write_text, sha256_file
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
 from shortcutlab.scoring.engine import (
     forward_records,
@@ -36,6 +34,13 @@ from shortcutlab.scoring.engine import (
 )
 from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, summary_path_for
 from shortcutlab.scoring.result import ScoreResult
+from shortcutlab.scoring.selection import (
+    image_problem,
+    merge_counts,
+    select_records,
+    set_accuracy,
+    skipped_images,
+)
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 # (records done, records total); called after each batch, once its rows are committed.
@@ -102,7 +107,7 @@ def _score_shard(
     so a rank with an empty shard never loads the model. `progress(done, total)` runs after
     `on_batch` returned, i.e. once the batch is committed. With `skip_bad_images`, a
     record whose image fails to decode is left out of the batch's rows (still committed
-    as done: `_skipped_images` counts it from the table). Returns the number of records
+    as done: `skipped_images` counts it from the table). Returns the number of records
     scored.
     """
     if not records:
@@ -135,39 +140,6 @@ def _score_shard(
     return done
 
 
-def image_problem(rec: Any) -> DataError | None:
-    """The error decoding `rec`'s image gives, or None (decodes fine, or no image)."""
-    if rec.image is None:
-        return None
-    try:
-        probe_image(rec.image, loc=rec.loc, decode=True)
-    except DataError as err:
-        return err
-    return None
-
-
-def _skipped_images(records: list, rows: list[dict]) -> tuple[list, dict[str, int]]:
-    """(records that have rows, reason -> count of those skipped for their image at run time).
-
-    A record committed without rows was skipped by `_score_shard`; its image is decoded
-    again here to name the reason, so a resumed run counts it the same way.
-    """
-    have = {str(r["id"]) for r in rows}
-    kept, counts = [], {}
-    for rec in records:
-        if str(rec.id) in have:
-            kept.append(rec)
-            continue
-        err = image_problem(rec)
-        reason = err.reason if err is not None else "bad_image"
-        counts[reason] = counts.get(reason, 0) + 1
-    return kept, counts
-
-
-def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
-
-
 def _loader(
     model: Any, device: Any, bf16: bool | None, max_length: int, text_only: Any, trust: bool
 ):
@@ -185,14 +157,6 @@ def _loader(
     return get
 
 
-def _accuracy(df: Any) -> Any:
-    """Eq. 2 accuracy + 95% record-bootstrap interval, or None when the data has no pairs."""
-    if len(df) == 0:
-        return None
-    res = score_table_accuracy(df)
-    return res if res.n_pairs > 0 else None
-
-
 def _write_summary(result: ScoreResult) -> None:
     assert result.output is not None
     result.summary_path = summary_path_for(result.output)
@@ -204,15 +168,15 @@ def _finish(result: ScoreResult, journal: Journal, records: list) -> None:
     """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
     rows, _, truncated = journal.collect({str(r.id) for r in records})
     if result.skip_bad_images:
-        records, skipped = _skipped_images(records, rows)
-        result.skipped = _merge_counts(result.skipped, skipped)
+        records, skipped = skipped_images(records, rows)
+        result.skipped = merge_counts(result.skipped, skipped)
         result.skipped_at_run_time, result.n_records = skipped, len(records)
     df = to_frame(rows, records)
     check_complete(df, records)
     assert result.output is not None
     write_score_table(df, result.output)  # atomic, folder fsynced: the rename survives a crash
     result.table, result.truncated = df, truncated
-    result.accuracy = _accuracy(df)
+    set_accuracy(result, df, records)
     _write_summary(result)
     journal.remove()
 
@@ -225,10 +189,10 @@ def _adopt_output(result: ScoreResult, out: Path, records: list) -> None:
     """Fill `result` from a finished output file (already complete, or merged by rank 0)."""
     result.table = _read_output(out, records)
     if result.skip_bad_images:
-        kept, skipped = _skipped_images(records, result.table.to_dict("records"))
-        result.skipped = _merge_counts(result.skipped, skipped)
+        kept, skipped = skipped_images(records, result.table.to_dict("records"))
+        result.skipped = merge_counts(result.skipped, skipped)
         result.skipped_at_run_time, result.n_records = skipped, len(kept)
-    result.accuracy = _accuracy(result.table)
+    set_accuracy(result, result.table, records)
     result.summary_path = summary_path_for(out)
 
 
@@ -251,6 +215,8 @@ def run_scoring(
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
     check_images: bool = False,
+    exclude_ids: str | Path | None = None,
+    group_by: str | None = None,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details).
 
@@ -265,6 +231,7 @@ def run_scoring(
     records, schema_name, skipped = _load_records(
         data, schema, skip_invalid, root, uses_images=uses_images, check_images=check_images
     )
+    records, exclusion = select_records(records, exclude_ids, group_by)
     opts = {
         "text_only": mode,
         "max_length": max_length,
@@ -276,6 +243,8 @@ def run_scoring(
         opts["image_root"] = str(Path(root).resolve())
     if check_images:  # with skip_invalid it changes which records are scored
         opts["check_images"] = True
+    if exclude_ids is not None:  # other ids listed: other records scored
+        opts["exclude_ids_sha256"] = sha256_file(exclude_ids)
     fp, prov = fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
@@ -288,6 +257,8 @@ def run_scoring(
         fingerprint=fp,
         provenance=prov,
         skip_bad_images=skip_invalid and uses_images,
+        group_by=group_by,
+        excluded=exclusion.to_dict() if exclusion is not None else None,
     )
     load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
     if output is None:
@@ -379,14 +350,14 @@ def _run_in_memory(
     gathered = dist.gather_objects((rows, truncated[0]))
     all_rows = [row for part, _ in gathered for row in part]
     if result.skip_bad_images:
-        records, skipped = _skipped_images(records, all_rows)
-        result.skipped = _merge_counts(result.skipped, skipped)
+        records, skipped = skipped_images(records, all_rows)
+        result.skipped = merge_counts(result.skipped, skipped)
         result.skipped_at_run_time, result.n_records = skipped, len(records)
     result.table = to_frame(all_rows, records)
     check_complete(result.table, records)
     result.truncated = sum(t for _, t in gathered)
     result.scored_records = len(records)
-    result.accuracy = _accuracy(result.table)
+    set_accuracy(result, result.table, records)
     return result
 
 
@@ -407,6 +378,8 @@ def score(
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
     check_images: bool = False,
+    exclude_ids: str | Path | None = None,
+    group_by: str | None = None,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -434,6 +407,11 @@ def score(
     work (a bad one is an error, or with `skip_invalid` a counted skip);
     `skip_invalid=True` also skips records whose image fails to decode while scoring,
     counted by reason in the summary's `skipped` and `skipped_at_run_time`.
+
+    `exclude_ids`: a file of ids, one a line (`shortcutlab overlap`'s overlap_ids.txt):
+    those records are not scored, counted in the summary's `excluded`. `group_by`: a
+    data field or score-table column (e.g. `category`): the summary adds accuracy per
+    group and the macro average over groups.
     """
     result = run_scoring(
         model,
@@ -451,6 +429,8 @@ def score(
         image_root=image_root,
         trust_remote_code=trust_remote_code,
         check_images=check_images,
+        exclude_ids=exclude_ids,
+        group_by=group_by,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

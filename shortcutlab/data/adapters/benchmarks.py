@@ -20,7 +20,6 @@ from shortcutlab.data.adapters.base import (
 from shortcutlab.data.io import data_error
 from shortcutlab.data.records import Record, SourceLoc
 
-
 # VL-RewardBench's categories from the id's source prefix, as its own evaluation script
 # derives them: general = VLFeedback / WildVision, hallucination = POVID / RLHF-V /
 # RLAIF-V, reasoning = MathVerse / MMMU (prefixes compared lower-case, without - and _).

@@ -235,12 +235,13 @@ def probe_image(
             "pass --image-root to change it, or --skip-invalid to skip such records.",
             reason="missing_image",
         ) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # name too long, not a folder, ...: no such file
         raise data_error(
             loc,
-            f"cannot read image {_short_path(ref.path)} ({getattr(exc, 'strerror', None) or exc}).",
+            f"unusable image path {_short_path(ref.path)} "
+            f"({getattr(exc, 'strerror', None) or exc}).",
             field=ref.field,
-            reason="bad_image",
+            reason="missing_image",
         ) from None
     if size == 0:
         raise data_error(

@@ -164,11 +164,16 @@ def _write_summary(result: ScoreResult) -> None:
     atomic_write_text(result.summary_path, text)
 
 
-def _finish(result: ScoreResult, journal: Journal, records: list) -> None:
-    """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
+def _finish(result: ScoreResult, journal: Journal, records: list, done: set[str]) -> None:
+    """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup.
+
+    `done`: ids committed before this run (a record skipped now was not 'scored now')."""
     rows, _, truncated = journal.collect({str(r.id) for r in records})
     if result.skip_bad_images:
+        every = {str(r.id) for r in records}
         records, skipped = skipped_images(records, rows)
+        skipped_now = every - {str(r.id) for r in records} - done
+        result.scored_records -= len(skipped_now)
         result.skipped = merge_counts(result.skipped, skipped)
         result.skipped_at_run_time, result.n_records = skipped, len(records)
     df = to_frame(rows, records)
@@ -312,7 +317,7 @@ def _run_journaled(
     result.scored_records = len(records) - len(done)
     dist.barrier()
     if dist.is_main():
-        _finish(result, journal, records)
+        _finish(result, journal, records, done)
     dist.barrier()
     if not dist.is_main():
         _adopt_output(result, out, records)

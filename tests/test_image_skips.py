@@ -74,6 +74,14 @@ def test_probe_image_header_and_decode(data: Path) -> None:
     with pytest.raises(DataError, match="image file not found") as ei:
         probe_image(ImageRef(path=str(data.parent / "nope.png"), origin="nope.png"))
     assert ei.value.reason == "missing_image"
+    cut_bytes = ImageRef(data=(data.parent / "img" / "cut.jpg").read_bytes(), origin="0.jpg")
+    probe_image(cut_bytes)  # bytes (parquet): the header only, like a file
+    with pytest.raises(DataError, match="cannot decode image '0.jpg'"):
+        probe_image(cut_bytes, decode=True)
+    for blob, reason in ((b"", "empty_image"), (b"not an image", "bad_image")):
+        with pytest.raises(DataError) as ei:
+            probe_image(ImageRef(data=blob, origin="x.png"))
+        assert ei.value.reason == reason
 
 
 def test_score_skip_invalid_counts_run_time_skips(data: Path, tiny_llava_dir: Path) -> None:

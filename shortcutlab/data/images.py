@@ -220,12 +220,34 @@ def probe_image(
     `bad_image`, `image_too_large`). The header check reads a file's first bytes only, so
     it is cheap enough to run on every image of a data set by default.
     """
-    if decode or ref.path is None:
-        load_image(ref, loc=loc, max_pixels=max_pixels).close()
+    if decode or ref.pil is not None:
+        load_image(ref, loc=loc, max_pixels=max_pixels).close()  # a PIL image is not decoded
         return
-    what = ref.origin or ref.path
+    what = ref.origin or ref.path or "<bytes>"
+    if ref.data is not None:  # parquet / datasets bytes: the header only, like a file
+        if ref.data:
+            _identify(io.BytesIO(ref.data), what, loc, ref.field, max_pixels)
+            return
+        size = 0
+    else:
+        size = _file_size(ref, what, loc)
+    if size == 0:
+        raise data_error(
+            loc,
+            f"image '{what}' is empty (0 bytes).",
+            field=ref.field,
+            hint="The file was not fully written or downloaded; replace it.",
+            reason="empty_image",
+        )
+    assert ref.path is not None
+    _identify(ref.path, what, loc, ref.field, max_pixels)
+
+
+def _file_size(ref: ImageRef, what: str, loc: SourceLoc | None) -> int:
+    """The size of an image file; `missing_image` when it cannot be found or stat'ed."""
+    assert ref.path is not None
     try:
-        size = os.path.getsize(ref.path)
+        return os.path.getsize(ref.path)
     except FileNotFoundError:
         raise data_error(
             loc,
@@ -243,19 +265,11 @@ def probe_image(
             field=ref.field,
             reason="missing_image",
         ) from None
-    if size == 0:
-        raise data_error(
-            loc,
-            f"image '{what}' is empty (0 bytes).",
-            field=ref.field,
-            hint="The file was not fully written or downloaded; replace it.",
-            reason="empty_image",
-        )
-    _identify(ref.path, what, loc, ref.field, max_pixels)
 
 
-def _identify(path: str, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> None:
-    """PIL's header read (no pixels): format known and size within the limit."""
+def _identify(path: Any, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> None:
+    """PIL's header read (no pixels) of a path or file object: a known format, size
+    within the limit."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -175,6 +175,14 @@ def _render(r: dict[str, Any]) -> None:
     console.print(table)
     for msg in r["images"]["examples"][:3]:
         console.print(f"image problem: {msg}", highlight=False, markup=False, soft_wrap=True)
+    if r["images"]["problem_images"]:
+        n = r["images"]["records_with_problem_image"]
+        console.print(
+            f"{n} records have an image problem: counted, not an error (text-only work "
+            "needs no image; --strict makes it one, --skip-invalid --strict skips them).",
+            highlight=False,
+            markup=False,
+        )
     for ex in r["examples"]:
         scores = None if ex["scores"] is None else [_num(s) for s in ex["scores"]]
         head = f"image={ex['image']} pairs={ex['pairs']} scores={scores}"
@@ -187,9 +195,10 @@ def _render(r: dict[str, Any]) -> None:
 def _images_line(im: dict[str, Any]) -> str:
     """'3 records with image, 2 distinct (header checked); problems: missing_image: 1'."""
     problems = ", ".join(f"{k}: {v}" for k, v in im["problems"].items()) or "none"
+    how = "fully decoded" if im["decoded"] else "headers read; --check-images decodes"
     return (
-        f"{im['with_image']} records with image, {im['distinct']} distinct "
-        f"({im['checked']} checked); problems: {problems}"
+        f"{im['with_image']} records with image, {im['distinct']} distinct ({how}); "
+        f"problems: {problems}"
     )
 
 

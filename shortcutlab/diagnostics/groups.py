@@ -54,16 +54,18 @@ class Exclusion:
     file: str
     listed: int  # ids in the file
     excluded_records: int  # of them, records present in the input (and dropped)
-    excluded_rows: int = 0  # score-table rows dropped (K per record)
+    excluded_rows: int | None = None  # score-table rows dropped (K per record), tables only
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "file": self.file,
             "ids_listed": self.listed,
             "excluded_records": self.excluded_records,
-            "excluded_rows": self.excluded_rows,
             "ids_not_in_input": self.listed - self.excluded_records,
         }
+        if self.excluded_rows is not None:
+            out["excluded_rows"] = self.excluded_rows
+        return out
 
 
 def exclude_ids(

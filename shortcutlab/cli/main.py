@@ -15,6 +15,7 @@ from rich.console import Console
 
 from shortcutlab import __version__
 from shortcutlab.cli import (
+    audit_cmd,
     bon_cmd,
     correlate_cmd,
     data_cmd,
@@ -22,6 +23,7 @@ from shortcutlab.cli import (
     length_cmd,
     matrix_cmd,
     model_cmd,
+    overlap_cmd,
     score_cmd,
     sfd_cmd,
     synth_cmd,
@@ -82,6 +84,8 @@ COMMAND_MODULES = (
     length_cmd,
     bon_cmd,
     correlate_cmd,
+    audit_cmd,
+    overlap_cmd,
     synth_cmd,
     demo_cmd,
 )

@@ -1,0 +1,77 @@
+"""Write an audit's output folder: audit.json, features.csv/png, proxy score and pair tables.
+
+Files in `out`:
+- `audit.json`: records, pairs, each proxy's accuracy (95% interval, chance), per group,
+  the top features and (with an MM-RM score table) SFD against each proxy;
+- `features.csv` + `features.png` / `.svg`: the regression's top features;
+- `proxy_scores.jsonl`: the regression's score table (contract columns + shortcut_success);
+- `proxy_pairs.jsonl`: one row per pair with the margin and shortcut_success;
+- `sfd.csv` (with an MM-RM score table).
+All writes are atomic (`shortcutlab.files`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shortcutlab.audit.report import (
+    accuracies,
+    feature_figure,
+    feature_table,
+    group_accuracies,
+    proxy_pairs_table,
+    proxy_score_table,
+    sfd_against,
+    summary,
+)
+from shortcutlab.audit.run import AuditResult
+from shortcutlab.diagnostics.report import jsonable
+from shortcutlab.diagnostics.sfd import sfd_table
+from shortcutlab.files import atomic_write_json, atomic_write_text
+from shortcutlab.plots import save_figure
+from shortcutlab.score_table import read_score_table
+
+
+@dataclass
+class AuditOutput:
+    """What `write_audit` computed and wrote."""
+
+    summary: dict[str, Any]
+    features: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+
+
+def _jsonl(df: pd.DataFrame, path: Path) -> Path:
+    lines = [json.dumps(jsonable(r), ensure_ascii=False) for r in df.to_dict(orient="records")]
+    return atomic_write_text(path, "".join(line + "\n" for line in lines))
+
+
+def write_audit(
+    result: AuditResult, out: str | Path, *, mm_scores: str | Path | None = None
+) -> AuditOutput:
+    """Compute every table of `result` and write them into `out` (created)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    accs = accuracies(result)
+    groups = group_accuracies(result)
+    features = feature_table(result)
+    sfds = None
+    files = [
+        atomic_write_text(out / "features.csv", features.to_csv(index=False)),
+        *save_figure(feature_figure(features), out, "features"),
+        _jsonl(proxy_score_table(result), out / "proxy_scores.jsonl"),
+        _jsonl(proxy_pairs_table(result), out / "proxy_pairs.jsonl"),
+    ]
+    if mm_scores is not None:
+        mm = read_score_table(mm_scores)
+        sfds = sfd_against(result, mm, str(mm_scores))
+        table = sfd_table(list(sfds.values()))
+        files.append(atomic_write_text(out / "sfd.csv", table.to_csv(index=False)))
+    info = summary(result, accs, groups, features, sfds)
+    files.insert(0, atomic_write_json(out / "audit.json", jsonable(info)))
+    return AuditOutput(summary=info, features=features, files=files)

@@ -202,3 +202,37 @@ def test_score_text_only_group_by_exclude_and_train(tmp_path: Path, tiny_llava_d
         tmp_path / "run", "--max-steps", "1", "--per-device-train-batch-size", "2",
         "--no-tensorboard", "--no-progress")  # fmt: skip
     assert (tmp_path / "run" / "run_info.json").exists()
+
+
+def test_audit_without_images_group_by_exclude_ids(tmp_path: Path) -> None:
+    mm_path, _ = tables(tmp_path)
+    excl = tmp_path / "overlap_ids.txt"
+    excl.write_text("povid_1\nreasoning_only_in_list\n")
+    out = tmp_path / "audit"
+    proc = cli("audit", VLRB, "-o", out, "--group-by", "category", "--exclude-ids", excl,
+               "--mm-scores", mm_path, "--n-boot", "50")  # fmt: skip
+    res = json.loads((out / "audit.json").read_text())
+    assert res["records"] == 37 and res["excluded"]["excluded_records"] == 1
+    assert res["excluded"]["ids_not_in_input"] == 1 and "excluded 1 records" in proc.stdout
+    assert set(res["groups"]) == {"general", "hallucination", "reasoning"}
+    assert res["macro_average"]["longer_chars"] == pytest.approx(
+        sum(g["proxies"]["longer_chars"]["accuracy"] for g in res["groups"].values()) / 3
+    )
+    proxy = read_score_table(out / "proxy_scores.jsonl")
+    assert proxy["id"].nunique() == 37 and "povid_1" not in set(proxy["id"])
+    assert (out / "sfd.csv").exists()  # the MM table's excluded record is dropped too
+
+
+def test_overlap_ids_feed_exclude_ids(tmp_path: Path) -> None:
+    """`overlap` on image-less data writes the ids `sfd --exclude-ids` reads."""
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(VLRB.read_text().splitlines(keepends=True)[:20]))
+    cli("overlap", train, VLRB, "-o", tmp_path / "ov")
+    ids = read_id_list(tmp_path / "ov" / "overlap_ids.txt")
+    assert len(ids) == 20  # the same text examples (no image is needed to find them)
+    mm_path, px_path = tables(tmp_path)
+    out = tmp_path / "sfd"
+    cli("sfd", "--mm-scores", mm_path, "--proxy-scores", px_path, "--exclude-ids",
+        tmp_path / "ov" / "overlap_ids.txt", "-o", out, "--n-boot", "20")  # fmt: skip
+    res = json.loads((out / "results.json").read_text())
+    assert res["excluded"]["mm"]["excluded_records"] == 20 and res["sfd"][0]["n_pairs"] == 18

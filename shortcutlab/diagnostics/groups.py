@@ -78,6 +78,15 @@ def exclude_ids(
     return kept, Exclusion(file, len(ids), n_records, int(mask.sum()))
 
 
+def exclude_records(
+    records: list[Any], path: str | Path
+) -> tuple[list[Any], set[str], dict[str, Any]]:
+    """(`records` without the ids listed in `path`, those ids, the `Exclusion` counts)."""
+    ids = read_id_list(path)
+    kept = [r for r in records if str(r.id) not in ids]
+    return kept, ids, Exclusion(str(path), len(ids), len(records) - len(kept)).to_dict()
+
+
 def group_values(
     column: str,
     *,

@@ -23,7 +23,7 @@ import pandas as pd
 from shortcutlab.diagnostics.accuracy import AccuracyResult, pairwise_accuracy
 from shortcutlab.errors import ConfigError, DataError
 
-NO_GROUP = "(none)"  # the group of a record that lacks the column
+NO_GROUP = "(missing)"  # the group of a record that lacks the column (as audit names it)
 
 
 def read_id_list(path: str | Path) -> set[str]:
@@ -95,7 +95,7 @@ def group_values(
     where: str = "",
 ) -> dict[str, str]:
     """Record id -> group value of `column`: a score-table column if `table` has it, else
-    the records' field of that name (`Record.meta`, or `schema`); missing -> `(none)`.
+    the records' field of that name (`Record.meta`, or `schema`); missing -> `(missing)`.
 
     Raises `ConfigError` naming the columns and fields there are when neither has it.
     """
@@ -149,7 +149,7 @@ def _num(v: Any) -> Any:
 
 
 def split_by_group(pairs: pd.DataFrame, groups: Mapping[str, str]) -> dict[str, pd.DataFrame]:
-    """The pairs of each group (sorted by group name); ids without a group -> `(none)`."""
+    """The pairs of each group (sorted by group name); ids without a group -> `(missing)`."""
     labels = pairs["id"].astype(str).map(lambda i: groups.get(i, NO_GROUP))
     return {str(g): part for g, part in pairs.groupby(labels, sort=True)}
 

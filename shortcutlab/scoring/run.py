@@ -21,7 +21,6 @@ from typing import Any
 
 from shortcutlab import distributed as dist
 from shortcutlab.data.io import read_table
-from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import atomic_write_text, sha256_file
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
@@ -36,6 +35,7 @@ from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, s
 from shortcutlab.scoring.result import ScoreResult
 from shortcutlab.scoring.selection import (
     image_problem,
+    load_records,
     merge_counts,
     select_records,
     set_accuracy,
@@ -57,37 +57,6 @@ def _check_options(batch_size: int, max_length: int, output: Any) -> None:
             f"unknown score-table format '{Path(output).suffix}' for '{output}'; "
             "use .jsonl or .parquet."
         )
-
-
-def _load_records(
-    data: Any,
-    schema: str | None,
-    skip_invalid: bool,
-    image_root: str | None = None,
-    *,
-    uses_images: bool = True,
-    check_images: bool = False,
-) -> tuple[list, str, dict]:
-    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records.
-
-    `image_root` resolves a data file's relative image paths (records given already
-    loaded keep theirs). Without `uses_images` (text-only scoring) image files may be
-    absent; `check_images` decodes every image now, before any model is loaded.
-    """
-    if isinstance(data, (str, Path)):
-        res = load_dataset_file(
-            data,
-            schema=schema,
-            skip_invalid=skip_invalid,
-            image_root=image_root,
-            images="require" if uses_images else "ignore",
-            check_images=check_images and uses_images,
-        )
-        return res.records, res.schema, dict(res.skipped)
-    if hasattr(data, "records"):  # a LoadResult
-        return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
-    records = list(data)
-    return records, schema or (records[0].schema if records else ""), {}
 
 
 def _score_shard(
@@ -233,7 +202,7 @@ def run_scoring(
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
     uses_images = mode is None  # drop / blank never read an image file
-    records, schema_name, skipped = _load_records(
+    records, schema_name, skipped = load_records(
         data, schema, skip_invalid, root, uses_images=uses_images, check_images=check_images
     )
     records, exclusion = select_records(records, exclude_ids, group_by)

@@ -1,5 +1,6 @@
-"""What a scoring run scores and reports beyond the rewards: `--exclude-ids`, `--group-by`,
-and records skipped at run time because their image does not decode (`--skip-invalid`).
+"""What a scoring run scores and reports beyond the rewards: the records it loads (images
+required or not), `--exclude-ids`, `--group-by`, and records skipped at run time because
+their image does not decode (`--skip-invalid`).
 
 Kept apart from `run.py` (the run's control flow): these are pure functions of the
 records and the finished table, shared by the journaled and the in-memory paths.
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.data.images import probe_image
+from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.diagnostics.groups import Exclusion, group_values, grouped_accuracy, read_id_list
 from shortcutlab.diagnostics.tables import pairs_table
@@ -80,3 +82,34 @@ def select_records(records: list, exclude: str | Path | None, group_by: str | No
     if group_by and group_by not in SCORE_COLUMNS:
         group_values(group_by, records=records, where="the data")  # raises when absent
     return records, excl
+
+
+def load_records(
+    data: Any,
+    schema: str | None,
+    skip_invalid: bool,
+    image_root: str | None = None,
+    *,
+    uses_images: bool = True,
+    check_images: bool = False,
+) -> tuple[list, str, dict]:
+    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records.
+
+    `image_root` resolves a data file's relative image paths (records given already
+    loaded keep theirs). Without `uses_images` (text-only scoring) image files may be
+    absent; `check_images` decodes every image now, before any model is loaded.
+    """
+    if isinstance(data, (str, Path)):
+        res = load_dataset_file(
+            data,
+            schema=schema,
+            skip_invalid=skip_invalid,
+            image_root=image_root,
+            images="require" if uses_images else "ignore",
+            check_images=check_images and uses_images,
+        )
+        return res.records, res.schema, dict(res.skipped)
+    if hasattr(data, "records"):  # a LoadResult
+        return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
+    records = list(data)
+    return records, schema or (records[0].schema if records else ""), {}

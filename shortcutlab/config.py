@@ -47,7 +47,14 @@ class TrainConfig:
     output_dir: str | None = _f(None, "Run folder: model/, proxy/, metrics.jsonl, config.yaml.")
     schema: str | None = _f(None, "Data schema name; auto-detected when unset.")
     image_root: str | None = _f(None, "Folder that relative image paths are resolved against.")
-    skip_invalid: bool = _f(False, "Skip invalid records (counted by reason) instead of failing.")
+    skip_invalid: bool = _f(
+        False,
+        "Skip invalid records (counted by reason) instead of failing; images are then "
+        "decoded before training, so a record whose image does not decode is skipped too.",
+    )
+    check_images: bool = _f(
+        False, "Decode every image before any work (a bad one is an error unless skipped)."
+    )
     trust_remote_code: bool = _f(False, "Allow model code from the model folder / Hub repo.")
     # optimisation (HF TrainingArguments names)
     learning_rate: float = _f(1e-5, "Peak learning rate of AdamW (paper: 1e-5).")

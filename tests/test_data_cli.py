@@ -39,9 +39,15 @@ def test_inspect_json_counts_and_length_bias(capsys) -> None:
         "with_image": 2,
         "without_image": 0,
         "distinct": 2,
-        "missing": 0,
+        "checked": "header",
         "decoded": False,
+        "problems": {},
+        "problem_images": 0,
+        "records_with_problem_image": 0,
+        "missing": 0,
+        "examples": [],
     }
+    assert rep["repeated_ids"] == {"ids": 0, "records_renamed": 0, "examples": []}
 
 
 def test_inspect_multi_response_words(capsys) -> None:
@@ -77,9 +83,17 @@ def test_skip_invalid_and_missing_images(tmp_path: Path, capsys) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{bad\n")
     code, out, _ = run_main(["data", "inspect", str(path), "--skip-invalid", "--json"], capsys)
     rep = json.loads(out)
+    # a missing image is counted, not skipped: the record stays (text-only work needs none)
+    assert code == 0 and rep["records"] == 2
+    assert rep["skipped"] == {"malformed_json": 1, "wrong_type": 1}
+    assert rep["images"]["missing"] == 1 and rep["skipped_total"] == 2
+    assert rep["images"]["records_with_problem_image"] == 1
+    # --strict: the image problem is an error, with --skip-invalid a counted skip
+    args = ["data", "inspect", str(path), "--skip-invalid", "--json", "--strict"]
+    code, out, _ = run_main(args, capsys)
+    rep = json.loads(out)
     assert code == 0 and rep["records"] == 1
     assert rep["skipped"] == {"malformed_json": 1, "missing_image": 1, "wrong_type": 1}
-    assert rep["images"]["missing"] == 1 and rep["skipped_total"] == 3
 
 
 def test_bad_input_exit_2_names_file_line_field(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_pixel_limit_guards_decompression_bombs() -> None:
 
 @pytest.mark.parametrize(
     "content,reason",
-    [(b"", "bad_image"), (b"not an image at all", "bad_image"), ("truncated", "bad_image")],
+    [(b"", "empty_image"), (b"not an image at all", "bad_image"), ("truncated", "bad_image")],
 )
 def test_empty_corrupt_truncated_files(tmp_path: Path, content, reason) -> None:
     if content == "truncated":
@@ -155,5 +155,5 @@ def test_check_images_shared_image_reported_per_record(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert len(load_dataset_file(path, check_images=True).records) == 3
     (tmp_path / "a.png").write_bytes(b"")  # a shared bad image is reported for every record
-    with pytest.raises(DataError, match="no valid records \\(skipped bad_image: 3\\)"):
+    with pytest.raises(DataError, match="no valid records \\(skipped empty_image: 3\\)"):
         load_dataset_file(path, check_images=True, skip_invalid=True)

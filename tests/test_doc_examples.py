@@ -60,12 +60,19 @@ def _join(lines: list[str]) -> list[str]:
     """Example commands from text lines: continuation lines (a trailing backslash, or a
     next line starting with an option) are joined; `# comments` dropped."""
     commands: list[str] = []
+    open_ = False  # a blank line ends an example: prose after it is not a continuation
     for raw in lines:
         line = raw.split(" #", 1)[0].strip()
-        if commands and (commands[-1].endswith("\\") or line.startswith("-")):
+        if not line:
+            open_ = False
+            continue
+        if open_ and (commands[-1].endswith("\\") or line.startswith("-")):
             commands[-1] = commands[-1].rstrip("\\").rstrip() + " " + line
         elif line.startswith(PREFIXES):
             commands.append(line)
+            open_ = True
+        else:
+            open_ = False
     return commands
 
 

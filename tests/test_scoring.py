@@ -26,7 +26,7 @@ from shortcutlab.scoring.engine import (
     record_length,
     score_one_by_one,
 )
-from shortcutlab.scoring.run import _accuracy
+from shortcutlab.scoring.selection import accuracy_of
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_accuracy_hand_computed():
     rewards = [[2.0, 1.0], [1.0, 1.0], [0.0, 3.0], [5.0, 4.0, 6.0]]
     # d: (0,1) 5>4 ok; (0,2) 5<6 wrong; (2,1) 6>4 ok  -> 3 correct of 6 pairs
     rows = [row for rec, r in zip(recs, rewards, strict=True) for row in record_rows(rec, r)]
-    acc = _accuracy(to_frame(rows, recs))
+    acc = accuracy_of(to_frame(rows, recs))
     assert acc.n_pairs == 6 and acc.n_ties == 1
     assert acc.accuracy == pytest.approx(3 / 6)
     assert acc.ci_low <= 0.5 <= acc.ci_high
@@ -99,7 +99,7 @@ def test_accuracy_hand_computed():
 
 def test_inference_data_has_no_accuracy():
     recs = [Record("a", "q", ["x", "y"])]
-    assert _accuracy(to_frame(record_rows(recs[0], [1.0, 2.0]), recs)) is None
+    assert accuracy_of(to_frame(record_rows(recs[0], [1.0, 2.0]), recs)) is None
 
 
 # ----------------------------------------------------------------------------- fast path

@@ -49,7 +49,7 @@ def compare_with_study(study_dir: str | Path, *, n_boot: int = 1000) -> pd.DataF
     modes = [m for m in spec["modes"] if m != TEXT_MODE]
     rows: list[dict[str, Any]] = []
     for train_env, env in envs.items():
-        train = load_dataset_file(env["train"]).records
+        train = load_dataset_file(env["train"], images="ignore").records
         tests = [(t, e["test"], False) for t, e in envs.items()]
         tests += [(train_env, env["shift"], True)] if env.get("shift") else []
         for test_env, test_file, shift in tests:
@@ -66,7 +66,9 @@ def compare_with_study(study_dir: str | Path, *, n_boot: int = 1000) -> pd.DataF
 
 
 def _cheap_table(train: list[Any], test_file: str, n_boot: int) -> pd.DataFrame:
-    res = run_audit(load_dataset_file(test_file).records, train, AuditConfig(n_boot=n_boot))
+    res = run_audit(
+        load_dataset_file(test_file, images="ignore").records, train, AuditConfig(n_boot=n_boot)
+    )
     return proxy_score_table(res, LR_NAME).drop(columns="shortcut_success")
 
 

@@ -30,6 +30,7 @@ from shortcutlab.audit.report import (
     summary,
 )
 from shortcutlab.audit.run import AuditResult
+from shortcutlab.diagnostics.groups import exclude_ids
 from shortcutlab.diagnostics.report import jsonable
 from shortcutlab.diagnostics.sfd import sfd_table
 from shortcutlab.files import atomic_write_json, atomic_write_text
@@ -52,9 +53,17 @@ def _jsonl(df: pd.DataFrame, path: Path) -> Path:
 
 
 def write_audit(
-    result: AuditResult, out: str | Path, *, mm_scores: str | Path | None = None
+    result: AuditResult,
+    out: str | Path,
+    *,
+    mm_scores: str | Path | None = None,
+    exclude: set[str] | None = None,
+    excluded: dict[str, Any] | None = None,
 ) -> AuditOutput:
-    """Compute every table of `result` and write them into `out` (created)."""
+    """Compute every table of `result` and write them into `out` (created).
+
+    `exclude`: record ids left out of the data (`--exclude-ids`): also dropped from the
+    `mm_scores` table; `excluded` (their counts) goes into audit.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     accs = accuracies(result)
@@ -69,9 +78,13 @@ def write_audit(
     ]
     if mm_scores is not None:
         mm = read_score_table(mm_scores)
+        if exclude:
+            mm, _ = exclude_ids(mm, exclude)
         sfds = sfd_against(result, mm, str(mm_scores))
         table = sfd_table(list(sfds.values()))
         files.append(atomic_write_text(out / "sfd.csv", table.to_csv(index=False)))
     info = summary(result, accs, groups, features, sfds)
+    if excluded is not None:
+        info["excluded"] = excluded
     files.insert(0, atomic_write_json(out / "audit.json", jsonable(info)))
     return AuditOutput(summary=info, features=features, files=files)

@@ -20,6 +20,7 @@ from shortcutlab.audit.report import CHANCE
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.audit.write import AuditOutput, write_audit
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.diagnostics.groups import exclude_records
 from shortcutlab.provenance import write_run_info
 
 AUDIT_HELP = """Text-only audit of preference data with cheap proxies (no VLM, no images).
@@ -41,6 +42,13 @@ Examples:
 
   shortcutlab audit test.jsonl --mm-scores mm_scores.jsonl --tokenizer models/tiny-llava
   --folds 10 --seed 1 -o out/audit
+
+  shortcutlab audit vlrb.jsonl --group-by category --exclude-ids out/overlap/overlap_ids.txt
+  -o out/audit
+
+Only text is read: image files are never opened, so data published without its images
+(VL-RewardBench) is audited as is. --exclude-ids FILE (overlap_ids.txt of `shortcutlab
+overlap`) leaves the listed records of DATA out, counted in audit.json (`excluded`).
 """
 
 
@@ -65,6 +73,10 @@ def audit_cmd(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad rows.")] = False,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of folds and bootstrap.")] = 0,
+    exclude_ids: Annotated[
+        Path | None,
+        typer.Option("--exclude-ids", help="File of ids (overlap_ids.txt) left out of DATA."),
+    ] = None,
 ) -> None:
     cfg = AuditConfig(
         folds=folds,
@@ -74,13 +86,18 @@ def audit_cmd(
         group_by=group_by,
         n_boot=n_boot,
     )
-    load_kw: dict[str, Any] = {"schema": schema, "skip_invalid": skip_invalid}
+    # text only: image files may be absent (images="ignore")
+    load_kw: dict[str, Any] = {"schema": schema, "skip_invalid": skip_invalid, "images": "ignore"}
     records = load_dataset_file(data, **load_kw).records
+    ids, excluded = None, None
+    if exclude_ids is not None:
+        records, ids, excluded = exclude_records(records, exclude_ids)
     train_records = load_dataset_file(train, **load_kw).records if train else None
     result = run_audit(records, train_records, cfg, data_name=data, train_name=train or "")
-    written = write_audit(result, output, mm_scores=mm_scores)
+    written = write_audit(result, output, mm_scores=mm_scores, exclude=ids, excluded=excluded)
     inputs = {"data": data} | ({"train": train} if train else {})
     inputs |= {"mm_scores": mm_scores} if mm_scores else {}
+    inputs |= {"exclude_ids": str(exclude_ids)} if exclude_ids else {}
     info = write_run_info(
         output,
         command=["shortcutlab", *sys.argv[1:]],
@@ -126,6 +143,13 @@ def _print(out: AuditOutput, files: list[Path]) -> None:
         ex = ", ".join(x for x in (row["example_1"], row["example_2"]) if x)
         feats.add_row(escape(str(row["feature"])), f"{row['weight']:+.2f}", str(row["n_pairs"]), ex)
     con.print(feats)
+    if s.get("excluded"):
+        e = s["excluded"]
+        con.print(
+            f"excluded {e['excluded_records']} records listed in {e['file']} "
+            f"({e['ids_not_in_input']} listed ids not in the data)",
+            highlight=False,
+        )
     for name, res in (s.get("sfd") or {}).items():
         con.print(f"SFD vs {name}: {res['sfd']:.1f} points", highlight=False)
     for f in files:

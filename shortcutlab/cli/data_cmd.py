@@ -26,6 +26,11 @@ data_app = typer.Typer(
 
 INSPECT_HELP = """Summarise a data file: schema, counts, length bias, images, skipped rows.
 
+Every image's header is checked (exists, non-empty, a known format, size within the
+pixel limit; every pixel with --check-images) and problems are counted by reason: the
+exit code stays 0 (data published without images inspects fine) unless --strict.
+Ids repeated with different content are reported (each such record gets a unique key).
+
 Examples:
 
   shortcutlab data inspect data/train.jsonl
@@ -60,6 +65,10 @@ def inspect_cmd(
     check_images: Annotated[
         bool, typer.Option("--check-images", help="Decode every image (slower).")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Image problems are an error (exit 2) instead of counts."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     report = inspect_file(
@@ -71,6 +80,7 @@ def inspect_cmd(
         examples=examples,
         image_root=image_root,
         check_images=check_images,
+        strict=strict,
     )
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -94,7 +104,9 @@ def schemas_cmd() -> None:
 CONVERT_HELP = """Rewrite a data file (any schema) in an official layout.
 
 Images held as bytes (parquet, datasets folders) are saved beside the output and
-referenced by relative path, so the result loads anywhere the folder goes.
+referenced by relative path, so the result loads anywhere the folder goes. With
+--skip-invalid every image is decoded first and records whose image is missing or does
+not decode are dropped, counted by reason.
 
 Examples:
 
@@ -120,7 +132,13 @@ def convert_cmd(
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
 ) -> None:
-    res = load_dataset_file(src, schema=schema, skip_invalid=skip_invalid, image_root=image_root)
+    res = load_dataset_file(
+        src,
+        schema=schema,
+        skip_invalid=skip_invalid,
+        image_root=image_root,
+        check_images=skip_invalid,  # the output then holds only images that decode
+    )
     path = write_records(res.records, out, schema=to)
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items())) or "none"
     typer.echo(f"{len(res.records)} {res.schema} records -> {path} (skipped: {skipped})")
@@ -148,16 +166,23 @@ def _render(r: dict[str, Any]) -> None:
             else f"{share:.1%} of {length['pairs']} pairs "
             f"(rejected longer {length['rejected_longer']}, equal {length['equal_length']})",
         ),
-        (
-            "images",
-            f"{r['images']['with_image']} records with image, "
-            f"{r['images']['distinct']} distinct, missing {r['images']['missing']}",
-        ),
+        ("images", _images_line(r["images"])),
+        ("repeated ids", _repeats_line(r["repeated_ids"])),
         ("skipped", ", ".join(f"{k}: {v}" for k, v in r["skipped"].items()) or "none"),
     ]
     for name, value in rows:
         table.add_row(name, escape(value))
     console.print(table)
+    for msg in r["images"]["examples"][:3]:
+        console.print(f"image problem: {msg}", highlight=False, markup=False, soft_wrap=True)
+    if r["images"]["problem_images"]:
+        n = r["images"]["records_with_problem_image"]
+        console.print(
+            f"{n} records have an image problem: counted, not an error (text-only work "
+            "needs no image; --strict makes it one, --skip-invalid --strict skips them).",
+            highlight=False,
+            markup=False,
+        )
     for ex in r["examples"]:
         scores = None if ex["scores"] is None else [_num(s) for s in ex["scores"]]
         head = f"image={ex['image']} pairs={ex['pairs']} scores={scores}"
@@ -165,6 +190,25 @@ def _render(r: dict[str, Any]) -> None:
         console.print(f"  prompt: {ex['prompt']}", highlight=False, markup=False)
         for i, resp in enumerate(ex["responses"]):
             console.print(f"  [{i}] {resp}", highlight=False, markup=False)
+
+
+def _images_line(im: dict[str, Any]) -> str:
+    """'3 records with image, 2 distinct (header checked); problems: missing_image: 1'."""
+    problems = ", ".join(f"{k}: {v}" for k, v in im["problems"].items()) or "none"
+    how = "fully decoded" if im["decoded"] else "headers read; --check-images decodes"
+    return (
+        f"{im['with_image']} records with image, {im['distinct']} distinct ({how}); "
+        f"problems: {problems}"
+    )
+
+
+def _repeats_line(rep: dict[str, Any]) -> str:
+    if not rep["ids"]:
+        return "none"
+    return (
+        f"{rep['ids']} ids repeat with different content: {rep['records_renamed']} records "
+        "keyed <id>#<content hash>"
+    )
 
 
 def _num(x: float | None) -> float | None:

@@ -51,6 +51,13 @@ def matrix_cmd(
     study: Annotated[
         Path | None, typer.Option("--study", help="Study YAML: train, score, then matrix.")
     ] = None,
+    exclude_ids: Annotated[
+        Path | None,
+        typer.Option(
+            "--exclude-ids",
+            help="File of ids (overlap_ids.txt) left out of every score table, counted.",
+        ),
+    ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
 ) -> None:
@@ -64,6 +71,7 @@ def matrix_cmd(
         seed_folders=folders,
         n_boot=n_boot,
         seed=seed,
+        exclude=exclude_ids,
     )
     if study is not None:
         inputs = {"study": str(study)} | inputs
@@ -86,6 +94,12 @@ def matrix_cmd(
         rows,
         rep.files,
     )
+    if exclude_ids is not None and long is not None:
+        n = long["excluded_records"]
+        typer.echo(
+            f"excluded records listed in {exclude_ids}: {int(n.sum())} over {len(n)} score "
+            f"tables (per table {int(n.min())} to {int(n.max())}; see matrix_cells.csv)"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,8 @@ def overlap_cmd(
     schema: Annotated[str | None, typer.Option("--schema", help="Force a schema.")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad rows.")] = False,
 ) -> None:
-    kw = {"schema": schema, "skip_invalid": skip_invalid}
+    # missing image files are counted by `overlap`, never fatal: the loader keeps them unchecked
+    kw = {"schema": schema, "skip_invalid": skip_invalid, "images": "ignore"}
     tr, te = load_dataset_file(train, **kw).records, load_dataset_file(test, **kw).records
     kinds = tuple(ids_from) if ids_from else DEFAULT_ID_KINDS
     res = overlap(tr, te, max_distance=max_distance, id_kinds=kinds, images=not no_images)

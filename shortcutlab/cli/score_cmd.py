@@ -27,6 +27,11 @@ A model trained text-only (`train --mode text-only`) is scored the way it was tr
 unless --text-only says otherwise (`--text-only none` forces the image in); the summary
 records the effective mode.
 
+Images: --text-only drop/blank never read image files (records whose images are absent
+score fine). --check-images decodes every image before any work; --skip-invalid skips
+records whose image is missing or fails to decode (also while scoring), counted by reason
+in the summary.
+
 Killed runs resume: rerun the same command and only missing records are scored. A
 changed model, data file or option is refused unless `--overwrite`.
 
@@ -41,6 +46,9 @@ Examples:
   shortcutlab score --model runs/sa --data pairs.jsonl --image-root imgs --output s.jsonl
 
   shortcutlab score --model runs/sa --data vlrb.parquet --output s.parquet --num-processes 4
+
+  shortcutlab score --model runs/sa --data vlrb.jsonl --output s.jsonl --group-by category
+  --exclude-ids out/overlap/overlap_ids.txt
 
   accelerate launch -m shortcutlab score --model runs/sa --data test.jsonl --output s.jsonl
 """
@@ -88,6 +96,9 @@ def _render(result: Any) -> None:
     table.add_row("scored now", str(s["scored_records"]))
     if s["skipped"]:
         table.add_row("skipped (invalid)", ", ".join(f"{k}: {v}" for k, v in s["skipped"].items()))
+    if s["skipped_at_run_time"]:
+        runtime = ", ".join(f"{k}: {v}" for k, v in s["skipped_at_run_time"].items())
+        table.add_row("of which while scoring", runtime)
     mode = s["text_only"] or "none (with image)"
     origin = "saved with the model" if s["text_only_source"] == "model" else "--text-only"
     table.add_row("text-only mode", f"{mode} ({origin})")
@@ -103,6 +114,20 @@ def _render(result: Any) -> None:
         table.add_row("ties (counted wrong)", str(acc.n_ties))
     else:
         table.add_row("accuracy", "n/a (no preference pairs in the data)")
+    if s["excluded"]:
+        e = s["excluded"]
+        table.add_row(
+            "excluded (--exclude-ids)",
+            f"{e['excluded_records']} records ({e['ids_not_in_input']} listed ids not in the data)",
+        )
+    if result.groups is not None:
+        for name, g in result.groups.groups.items():
+            table.add_row(
+                f"  {result.group_by} = {name}",
+                f"{100 * g.accuracy:.1f} [{100 * g.ci_low:.1f}, {100 * g.ci_high:.1f}] "
+                f"({g.n_pairs} pairs)",
+            )
+        table.add_row(f"macro accuracy over {result.group_by}", f"{100 * result.groups.macro:.1f}")
     if result.summary_path is not None:
         table.add_row("summary", str(result.summary_path))
     Console().print(table)
@@ -142,6 +167,24 @@ def score_command(
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's custom code to run."
     ),
+    check_images: bool = typer.Option(
+        False,
+        "--check-images",
+        help="Decode every image before any work (a bad one: an error, or with "
+        "--skip-invalid a counted skip).",
+    ),
+    exclude_ids: Path | None = typer.Option(
+        None,
+        "--exclude-ids",
+        help="File of ids, one a line (overlap_ids.txt of `shortcutlab overlap`): not "
+        "scored, counted in the summary.",
+    ),
+    group_by: str | None = typer.Option(
+        None,
+        "--group-by",
+        help="Data field or score-table column (e.g. category): accuracy per group and "
+        "the macro average over groups.",
+    ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
     if text_only not in (None, "drop", "blank", "none"):
@@ -150,6 +193,7 @@ def score_command(
         model=model, data=data, output=output, text_only=text_only, batch_size=batch_size,
         max_length=max_length, schema=schema, skip_invalid=skip_invalid, overwrite=overwrite,
         environment=environment, image_root=image_root, trust_remote_code=trust_remote_code,
+        check_images=check_images, exclude_ids=exclude_ids, group_by=group_by,
     )  # fmt: skip
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
@@ -165,7 +209,8 @@ def score_command(
             max_length=max_length, schema=schema, skip_invalid=skip_invalid,
             overwrite=overwrite, environment=environment, progress=update,
             command=["shortcutlab", *argv], image_root=image_root,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=trust_remote_code, check_images=check_images,
+            exclude_ids=exclude_ids, group_by=group_by,
         )  # fmt: skip
     finally:
         if bar is not None:

@@ -13,7 +13,7 @@ import typer
 
 from shortcutlab.cli.common import NBoot, Output, Seed, print_table, provenance, pts
 from shortcutlab.diagnostics.outputs import SfdSet, report_sfd
-from shortcutlab.diagnostics.sfd import SFDResult
+from shortcutlab.diagnostics.sfd import SFDResult, macro_over_groups
 from shortcutlab.errors import ConfigError
 from shortcutlab.study.run import score_mm_and_proxy
 
@@ -36,6 +36,14 @@ Examples:
 
   shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
   --overwrite  # after retraining: rescore into out/sfd/scores
+
+  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores t.jsonl --data vlrb.jsonl
+  --group-by category --exclude-ids out/overlap/overlap_ids.txt -o out/sfd
+
+--group-by COLUMN: SFD and accuracy per group (a score-table column, or a field of the
+--data file such as VL-RewardBench's derived `category`) plus the macro averages over
+groups, in sfd_groups.csv and results.json. --exclude-ids FILE: the listed records
+(overlap_ids.txt of `shortcutlab overlap`) are left out, counted in results.json.
 """
 
 
@@ -62,6 +70,12 @@ def sfd_cmd(
             "--proxy-text-only",
             help="How the proxy sees no image: drop|blank (default: its saved mode, else drop).",
         ),
+    ] = None,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Column / data field to split by.")
+    ] = None,
+    exclude_ids: Annotated[
+        Path | None, typer.Option("--exclude-ids", help="File of ids to leave out.")
     ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
@@ -95,16 +109,34 @@ def sfd_cmd(
     names = list(name or []) + stems[len(name or []) :]
     files = data or [None] * len(names)
     sets = [SfdSet(*s) for s in zip(names, mm_scores, proxy_scores, files, strict=True)]
-    rep = report_sfd(sets, output, provenance(), n_boot=n_boot, seed=seed)
+    rep = report_sfd(
+        sets,
+        output,
+        provenance(),
+        n_boot=n_boot,
+        seed=seed,
+        exclude=exclude_ids,
+        group_by=group_by,
+    )
     columns = ["test set", "SFD", "n success / fail", "acc success", "acc fail", "acc MM"]
     columns += ["acc proxy", "proxy ties"]
     rows = [_sfd_row(r) for r in rep.results]
+    for set_name, groups in rep.groups.items():
+        rows += [_sfd_row(g, f"{set_name}: {group_by} = {g.name}") for g in groups]
+        macro = macro_over_groups(groups)
+        rows.append([f"{set_name}: macro over {group_by}", pts(macro["macro_sfd"], scale=1)])
+        rows[-1] += ["", "", "", pts(macro["macro_acc_mm"]), "", ""]
     print_table("SFD (points, 95% CI)", columns, rows, rep.files)
+    for set_name, e in rep.excluded.items():
+        typer.echo(
+            f"{set_name}: excluded {e['excluded_records']} records listed in {e['file']} "
+            f"({e['ids_not_in_input']} listed ids not in the score tables)"
+        )
 
 
-def _sfd_row(r: SFDResult) -> list[str]:
+def _sfd_row(r: SFDResult, label: str | None = None) -> list[str]:
     return [
-        r.name,
+        label or r.name,
         pts(r.sfd, r.ci_low, r.ci_high, scale=1),
         f"{r.success.n_pairs} / {r.fail.n_pairs}",
         pts(r.success.accuracy, r.success.ci_low, r.success.ci_high),

@@ -201,9 +201,103 @@ def load_image(
             f"image '{what}' is empty (0 bytes).",
             field=field,
             hint="The file was not fully written or downloaded; replace it.",
-            reason="bad_image",
+            reason="empty_image",
         )
     return to_rgb(_decode(data, what, loc, field, max_pixels))
+
+
+def probe_image(
+    ref: ImageRef,
+    *,
+    loc: SourceLoc | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    decode: bool = False,
+) -> None:
+    """Check `ref` without keeping it: exists, non-empty, a format PIL identifies, size
+    within `max_pixels` (from the header only); with `decode`, also every pixel.
+
+    Raises the same `DataError`s as `load_image` (reasons `missing_image`, `empty_image`,
+    `bad_image`, `image_too_large`). The header check reads a file's first bytes only, so
+    it is cheap enough to run on every image of a data set by default.
+    """
+    if decode or ref.pil is not None:
+        load_image(ref, loc=loc, max_pixels=max_pixels).close()  # a PIL image is not decoded
+        return
+    what = ref.origin or ref.path or "<bytes>"
+    if ref.data is not None:  # parquet / datasets bytes: the header only, like a file
+        if ref.data:
+            _identify(io.BytesIO(ref.data), what, loc, ref.field, max_pixels)
+            return
+        size = 0
+    else:
+        size = _file_size(ref, what, loc)
+    if size == 0:
+        raise data_error(
+            loc,
+            f"image '{what}' is empty (0 bytes).",
+            field=ref.field,
+            hint="The file was not fully written or downloaded; replace it.",
+            reason="empty_image",
+        )
+    assert ref.path is not None
+    _identify(ref.path, what, loc, ref.field, max_pixels)
+
+
+def _file_size(ref: ImageRef, what: str, loc: SourceLoc | None) -> int:
+    """The size of an image file; `missing_image` when it cannot be found or stat'ed."""
+    assert ref.path is not None
+    try:
+        return os.path.getsize(ref.path)
+    except FileNotFoundError:
+        raise data_error(
+            loc,
+            f"image file not found: '{what}' (looked at {ref.path}).",
+            field=ref.field,
+            hint="Relative paths are resolved against the data file's folder or --image-root; "
+            "pass --image-root to change it, or --skip-invalid to skip such records.",
+            reason="missing_image",
+        ) from None
+    except (OSError, ValueError) as exc:  # name too long, not a folder, ...: no such file
+        raise data_error(
+            loc,
+            f"unusable image path {_short_path(ref.path)} "
+            f"({getattr(exc, 'strerror', None) or exc}).",
+            field=ref.field,
+            reason="missing_image",
+        ) from None
+
+
+def _identify(path: Any, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> None:
+    """PIL's header read (no pixels) of a path or file object: a known format, size
+    within the limit."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(im, what, loc, field, max_pixels)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise data_error(
+            loc,
+            f"image '{what}' is too large to decode safely ({exc}).",
+            field=field,
+            hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
+            reason="image_too_large",
+        ) from None
+    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError ...
+        why = (
+            "not a recognised image format"
+            if isinstance(exc, Image.UnidentifiedImageError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise data_error(
+            loc,
+            f"cannot read image '{what}' ({why}).",
+            field=field,
+            hint="The file is corrupt or not an image.",
+            reason="bad_image",
+        ) from None
 
 
 def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> Any:

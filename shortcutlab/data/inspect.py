@@ -2,8 +2,16 @@
 
 Reports the detected schema, record / pair counts, responses per record, the length bias
 of Section 3.5.1 (share of pairs whose chosen answer is longer, in a stated unit:
-characters, words, or tokens of a given tokenizer), images, skipped rows by reason and a
-few examples. Returns a plain dict so the CLI can print it as a table or as JSON.
+characters, words, or tokens of a given tokenizer), images, repeated ids, skipped rows by
+reason and a few examples. Returns a plain dict so the CLI can print it as a table or as
+JSON.
+
+Images are checked, never fatal: every distinct image's header is read (exists, non-empty,
+a format PIL identifies, size within the pixel limit), every pixel with `check_images`,
+and the problems are counted by reason (`missing_image`, `empty_image`, `bad_image`,
+`image_too_large`) with a few examples. Data published without its images (VL-RewardBench)
+is inspected like any other file. `strict=True` makes the first image problem an error
+(with `skip_invalid`: those records are skipped and counted instead).
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.data.images import DEFAULT_MAX_PIXELS, probe_image
 from shortcutlab.data.records import Record
-from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.errors import ConfigError, ModelError
+from shortcutlab.data.schemas import LoadResult, load_dataset_file
+from shortcutlab.errors import ConfigError, DataError, ModelError
 
 UNITS = ("chars", "words", "tokens")
 
@@ -98,6 +107,97 @@ def _example(rec: Record) -> dict[str, Any]:
     }
 
 
+def image_verdicts(
+    records: list[Record], *, decode: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[DataError | None]:
+    """Per record: its image's problem (`probe_image`), or None (fine, or no image).
+
+    Each distinct image is checked once; the error names the first record that uses it.
+    """
+    seen: dict[str, DataError | None] = {}
+    out: list[DataError | None] = []
+    for rec in records:
+        if rec.image is None:
+            out.append(None)
+            continue
+        key = rec.image.key()
+        if key not in seen:
+            try:
+                probe_image(rec.image, loc=rec.loc, max_pixels=max_pixels, decode=decode)
+                seen[key] = None
+            except DataError as err:
+                seen[key] = err
+        out.append(seen[key])
+    return out
+
+
+def image_report(
+    records: list[Record], verdicts: list[DataError | None], *, decode: bool
+) -> dict[str, Any]:
+    """Counts: records with / without an image, distinct images, problem images by reason,
+    records whose image has a problem, and up to 5 example messages."""
+    with_image = [r for r in records if r.image is not None]
+    problems: Counter[str] = Counter()
+    examples: list[str] = []
+    counted: set[int] = set()
+    for err in verdicts:
+        if err is None or id(err) in counted:
+            continue
+        counted.add(id(err))
+        problems[err.reason] += 1
+        if len(examples) < 5:
+            examples.append(str(err))
+    return {
+        "with_image": len(with_image),
+        "without_image": len(records) - len(with_image),
+        "distinct": len({r.image.key() for r in with_image if r.image is not None}),
+        "checked": "decoded" if decode else "header",
+        "decoded": decode,
+        "problems": dict(sorted(problems.items())),
+        "problem_images": sum(problems.values()),
+        "records_with_problem_image": sum(v is not None for v in verdicts),
+        "missing": problems.get("missing_image", 0),
+        "examples": examples,
+    }
+
+
+def _strict_images(
+    res: LoadResult, verdicts: list[DataError | None], skip_invalid: bool
+) -> list[DataError | None]:
+    """`strict`: the first image problem raises; with skip_invalid its records are skipped
+    and counted in `res.skipped` instead. Returns the verdicts of the records kept."""
+    bad = [(i, e) for i, e in enumerate(verdicts) if e is not None]
+    if not bad:
+        return verdicts
+    if not skip_invalid:
+        raise bad[0][1]
+    for _, err in bad:
+        res.skipped[err.reason] = res.skipped.get(err.reason, 0) + 1
+        if len(res.skip_examples) < 5:
+            res.skip_examples.append(str(err))
+    drop = {i for i, _ in bad}
+    res.records = [r for i, r in enumerate(res.records) if i not in drop]
+    if not res.records:
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items()))
+        raise DataError(
+            f"no valid records (skipped {summary}).",
+            file=res.path,
+            hint=f"First skipped row: {res.skip_examples[0]}",
+            reason="no_valid_records",
+        )
+    return [None] * len(res.records)
+
+
+def _repeats(res: LoadResult) -> dict[str, Any]:
+    """Ids the file repeats with different content (each such record got a unique key)."""
+    ids = {r["id"] for r in res.repeated_ids}
+    return {
+        "ids": len(ids),
+        "records_renamed": len(res.repeated_ids),
+        "examples": res.repeated_ids[:5],
+    }
+
+
 def inspect_file(
     path: str | Path,
     *,
@@ -108,19 +208,26 @@ def inspect_file(
     examples: int = 3,
     image_root: str | None = None,
     check_images: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """Summary dict of a data file (see module docstring); raises `DataError` on bad input."""
+    """Summary dict of a data file (see module docstring); raises `DataError` on bad input.
+
+    Image problems are counted in `["images"]` and never raise unless `strict`.
+    """
     measure = length_fn(unit, tokenizer)  # fail on a bad unit before reading a large file
     res = load_dataset_file(
         path,
         schema=schema,
         skip_invalid=skip_invalid,
         image_root=image_root,
-        check_images=check_images,
+        images="ignore",  # image files are checked below, counted, never fatal
     )
+    verdicts = image_verdicts(res.records, decode=check_images)
+    if strict:
+        verdicts = _strict_images(res, verdicts, skip_invalid)
     recs = res.records
     k_counts = Counter(len(r.responses) for r in recs)
-    with_image = [r for r in recs if r.image is not None]
+    images = image_report(recs, verdicts, decode=check_images)
     return {
         "path": str(path),
         "schema": res.schema,
@@ -135,13 +242,8 @@ def inspect_file(
             "counts": {str(k): n for k, n in sorted(k_counts.items())},
         },
         "length": {"unit": unit, "tokenizer": tokenizer, **length_stats(recs, measure)},
-        "images": {
-            "with_image": len(with_image),
-            "without_image": len(recs) - len(with_image),
-            "distinct": len({r.image.key() for r in with_image}),
-            "missing": res.skipped.get("missing_image", 0),
-            "decoded": check_images,
-        },
+        "images": images,
+        "repeated_ids": _repeats(res),
         "skipped": dict(sorted(res.skipped.items())),
         "skipped_total": res.n_skipped,
         "skip_examples": res.skip_examples,

@@ -3,8 +3,15 @@
 `load_dataset_file(path)` reads rows (`shortcutlab.data.io.iter_rows`), picks the schema
 adapter from the fields of the first rows (or the one forced by `schema=`), converts every
 row to a `Record`, derives multi-response pairs with `pairs_from_scores` (ties and unscored
-pairs skipped and counted, as the official code does), rejects duplicate ids, and checks
-images: existence always (cheap), decoding only with `check_images=True`.
+pairs skipped and counted, as the official code does), and checks images: existence by
+default (cheap), decoding only with `check_images=True`, neither with `images="ignore"`
+(text-only work: the image files may be absent).
+
+Ids: an id repeated with the *same* content (prompt and responses) is a duplicate and an
+error (`duplicate_id`); repeated with *different* content (VL-RewardBench repeats 18 ids),
+the record keeps its own identity: its id becomes the unique key `<id>#<8 hex digits of
+its content hash>` (the first occurrence keeps the plain id), `meta["source_id"]` keeps the
+file's id, and `LoadResult.repeated_ids` lists every renamed record.
 
 Invalid rows raise `DataError` naming file, line/row and field; with `skip_invalid=True`
 they are skipped and counted by reason in `LoadResult.skipped` instead.
@@ -25,6 +32,7 @@ from shortcutlab.data.images import DEFAULT_MAX_PIXELS, load_image
 from shortcutlab.data.io import data_error, iter_rows
 from shortcutlab.data.records import Record, SourceLoc, pairs_from_scores
 from shortcutlab.errors import ConfigError, DataError
+from shortcutlab.files import sha256_json
 
 SCHEMAS = REGISTRY  # name -> adapter; add a schema with @adapters.register
 
@@ -41,10 +49,30 @@ class LoadResult:
     ties: int = 0  # multi-response pairs dropped for equal scores
     unscored: int = 0  # multi-response pairs dropped for an unparsable rating
     skip_examples: list[str] = field(default_factory=list)  # first few skip messages
+    repeated_ids: list[dict[str, Any]] = field(default_factory=list)  # renamed repeats
 
     @property
     def n_skipped(self) -> int:
         return sum(self.skipped.values())
+
+
+IMAGE_MODES = ("require", "ignore")  # image files must exist / may be absent (text-only)
+
+
+def check_image_mode(images: str) -> None:
+    """`ConfigError` unless `images` is one of `IMAGE_MODES`."""
+    if images not in IMAGE_MODES:
+        raise ConfigError(f"images must be one of {', '.join(IMAGE_MODES)}; got '{images}'.")
+
+
+def content_key(rec: Record) -> str:
+    """A record's identity beyond its id: prompt + responses (VL-RewardBench's own key)."""
+    return sha256_json([rec.prompt, rec.responses])
+
+
+def unique_id(rid: str, key: str) -> str:
+    """The key of a record whose id an earlier, different record already holds."""
+    return f"{rid}#{key[:8]}"
 
 
 def list_schemas() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -140,7 +168,8 @@ class _Loader:
         self.max_pixels = max_pixels
         self.skipped: Counter[str] = Counter()
         self.examples: list[str] = []
-        self.seen: dict[str, SourceLoc] = {}
+        self.seen: dict[str, dict[str, SourceLoc]] = {}  # file id -> content key -> where
+        self.repeated: list[dict[str, Any]] = []
         self.image_ok: dict[str, DataError | None] = {}
 
     def on_error(self, err: DataError) -> None:
@@ -160,7 +189,7 @@ class _Loader:
         )
 
     def validate(self, rec: Record, loc: SourceLoc) -> None:
-        """Reject an identical pair or a duplicate id; decode the image when check_images is on.
+        """Reject an identical pair or a duplicate; decode the image when check_images is on.
 
         A pair whose chosen and rejected answers are the same text (up to surrounding
         whitespace) carries no preference: its two rewards are equal, so it only adds a
@@ -175,29 +204,53 @@ class _Loader:
                 "'identical_responses').",
                 reason="identical_responses",
             )
-        first = self.seen.get(rec.id)
+        if self.check_images and rec.image is not None:
+            self._check_image(rec, loc)
+        self._check_id(rec, loc)
+
+    def _check_id(self, rec: Record, loc: SourceLoc) -> None:
+        """A repeated id: same content -> `duplicate_id` error; other content -> a unique key."""
+        contents = self.seen.get(rec.id)
+        key = content_key(rec)
+        if contents is None:
+            return
+        first = contents.get(key)
         if first is not None:
             raise data_error(
                 loc,
-                f"duplicate id '{rec.id}' (first at {first.row_word} {first.line}).",
+                f"duplicate id '{rec.id}' (first at {first.row_word} {first.line}), "
+                "with the same prompt and responses.",
                 field="id",
-                hint="Ids must be unique within a file.",
+                hint="Drop the repeated record, or pass --skip-invalid to skip such records "
+                "(counted as 'duplicate_id'). Records that share an id but differ in content "
+                "load as separate records.",
                 reason="duplicate_id",
             )
-        if self.check_images and rec.image is not None:
-            key = rec.image.key()
-            if key not in self.image_ok:
-                try:
-                    load_image(rec.image, loc=loc, max_pixels=self.max_pixels).close()
-                    self.image_ok[key] = None
-                except DataError as err:
-                    self.image_ok[key] = err
-            err = self.image_ok[key]
-            if err is not None:
-                raise data_error(
-                    loc, err.message, field=err.field, hint=err.hint, reason=err.reason
-                )
-        self.seen[rec.id] = loc
+        head = next(iter(contents.values()))
+        uid = unique_id(rec.id, key)
+        where = f"{loc.row_word} {loc.line}"
+        first_at = f"{head.row_word} {head.line}"
+        self.repeated.append({"id": rec.id, "uid": uid, "at": where, "first_at": first_at})
+        rec.meta["source_id"] = rec.id
+        rec.id = uid
+
+    def remember(self, rec: Record, loc: SourceLoc) -> None:
+        """Record a loaded record's id and content (after every check passed)."""
+        rid = str(rec.meta.get("source_id", rec.id))
+        self.seen.setdefault(rid, {})[content_key(rec)] = loc
+
+    def _check_image(self, rec: Record, loc: SourceLoc) -> None:
+        assert rec.image is not None
+        key = rec.image.key()
+        if key not in self.image_ok:
+            try:
+                load_image(rec.image, loc=loc, max_pixels=self.max_pixels).close()
+                self.image_ok[key] = None
+            except DataError as err:
+                self.image_ok[key] = err
+        err = self.image_ok[key]
+        if err is not None:
+            raise data_error(loc, err.message, field=err.field, hint=err.hint, reason=err.reason)
 
 
 def iter_records(
@@ -209,18 +262,23 @@ def iter_records(
     check_images: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     stats: LoadResult | None = None,
+    images: str = "require",
 ) -> Iterator[Record]:
     """Stream records one by one (for files whose images do not fit in memory at once).
 
     Same options and errors as `load_dataset_file`. When `stats` is given, its schema is
-    set once detected and its counters (skipped, n_pairs, ties, unscored) once the file is
-    exhausted; `stats.records` is left alone.
+    set once detected and its counters (skipped, n_pairs, ties, unscored, repeated_ids)
+    once the file is exhausted; `stats.records` is left alone.
     """
+    check_image_mode(images)
     p = Path(path)
     adapter = get_adapter(schema) if schema else None
-    state = _Loader(p, skip_invalid, check_images, max_pixels)
+    state = _Loader(p, skip_invalid, check_images and images == "require", max_pixels)
     ctx = ConvertContext(
-        base_dir=p if p.is_dir() else p.parent, image_root=image_root, file_stem=p.stem or p.name
+        base_dir=p if p.is_dir() else p.parent,
+        image_root=image_root,
+        file_stem=p.stem or p.name,
+        image_files_required=images == "require",
     )
     rows = iter_rows(p, on_error=state.on_error if skip_invalid else None)
     ahead = list(islice(rows, DETECT_ROWS))
@@ -240,6 +298,7 @@ def iter_records(
                 raise
             state.on_error(err)
             continue
+        state.remember(rec, loc)
         t, u = finish_record(rec)
         n, n_pairs, ties, unscored = n + 1, n_pairs + len(rec.pairs), ties + t, unscored + u
         yield rec
@@ -248,6 +307,7 @@ def iter_records(
     if stats is not None:
         stats.skipped, stats.skip_examples = dict(state.skipped), state.examples
         stats.n_pairs, stats.ties, stats.unscored = n_pairs, ties, unscored
+        stats.repeated_ids = state.repeated
 
 
 def load_dataset_file(
@@ -258,13 +318,16 @@ def load_dataset_file(
     image_root: str | None = None,
     check_images: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    images: str = "require",
 ) -> LoadResult:
     """Read a JSONL / JSON / parquet file or HF datasets folder into canonical records.
 
     `schema`: force one (see `SCHEMAS`), else detected from the first rows' fields.
     `skip_invalid`: skip bad rows, counted by reason in `.skipped`, instead of raising.
     `image_root`: folder relative image paths resolve in (and must stay inside).
-    `check_images`: decode every distinct image now (existence is always checked).
+    `check_images`: decode every distinct image now (existence is checked regardless).
+    `images`: "require" (default: image files must exist) or "ignore" (text-only work:
+    image references are kept unchecked, a missing file is no error, nothing is decoded).
     """
     result = LoadResult(records=[], schema=schema or "", path=str(path))
     result.records = list(
@@ -276,6 +339,7 @@ def load_dataset_file(
             check_images=check_images,
             max_pixels=max_pixels,
             stats=result,
+            images=images,
         )
     )
     return result

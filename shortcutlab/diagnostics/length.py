@@ -157,7 +157,7 @@ def length_balance(
     """Section 3.5.1 on one data file: stats, balanced subset, accuracies of `scores`."""
     if tolerance < 0:
         raise ConfigError("the length tolerance must be >= 0.")
-    loaded = load_dataset_file(data, **(load_kw or {}))
+    loaded = load_dataset_file(data, **text_only_load(load_kw))
     length, label = length_function(unit, tokenizer)
     lp = length_pairs(loaded.records, length, tolerance)
     if lp.empty:
@@ -165,6 +165,11 @@ def length_balance(
     bal = balanced_subset(lp, seed=seed)
     acc = accuracy_rows(lp, bal, scores or {}, n_boot=n_boot, seed=seed, files=files)
     return LengthReport(length_stats(lp, label, tolerance), lp, bal, acc, seed)
+
+
+def text_only_load(load_kw: dict[str, Any] | None) -> dict[str, Any]:
+    """Loader options for text-only work: image files may be absent (`images="ignore"`)."""
+    return {"images": "ignore", **(load_kw or {})}
 
 
 def write_balanced(
@@ -181,7 +186,7 @@ def write_balanced(
     """
     out = Path(out_dir)
     written = {"pairs": write_table(report.balanced, out / f"{name}_pairs.jsonl")}
-    loaded = load_dataset_file(data, **(load_kw or {}))
+    loaded = load_dataset_file(data, **text_only_load(load_kw))
     recs, whole = subset_records(
         {str(r.id): r for r in loaded.records}, report.balanced, file=str(data)
     )

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from shortcutlab.diagnostics.accuracy import DEFAULT_N_BOOT, pairwise_accuracy
+from shortcutlab.diagnostics.groups import exclude_ids
 from shortcutlab.diagnostics.tables import pairs_table
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
@@ -125,20 +126,26 @@ def matrix_from_score_files(
     *,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
+    exclude: set[str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Per-mode accuracy matrices (points) from score tables named by the convention.
 
     `files` is a folder (every `*__*__*.jsonl|parquet` in it) or a list of files.
     Returns ({mode: train x test matrix}, long table with one row per file: mode,
     train_env, test_env, accuracy, n_pairs, n_ties, ci_low, ci_high in points, file).
+    `exclude`: record ids left out of every table (`--exclude-ids`); the long table then
+    has an `excluded_records` column (per file).
     """
     paths = _score_files(files)
     rows = []
     for path in paths:
         mode, train, test = parse_score_filename(path.name)  # type: ignore[misc]
-        res = pairwise_accuracy(
-            pairs_table(read_score_table(path), file=str(path)), n_boot=n_boot, seed=seed
-        )
+        table = read_score_table(path)
+        extra = {}
+        if exclude is not None:
+            table, excl = exclude_ids(table, exclude)
+            extra["excluded_records"] = excl.excluded_records
+        res = pairwise_accuracy(pairs_table(table, file=str(path)), n_boot=n_boot, seed=seed)
         rows.append(
             {
                 "mode": mode,
@@ -150,6 +157,7 @@ def matrix_from_score_files(
                 "ci_low": 100 * res.ci_low,
                 "ci_high": 100 * res.ci_high,
                 "file": str(path),
+                **extra,
             }
         )
     long = pd.DataFrame(rows)
@@ -228,7 +236,11 @@ def summary_table(mats: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def matrix_from_seed_folders(
-    folders: Iterable[str | Path], *, n_boot: int = DEFAULT_N_BOOT, seed: int = 0
+    folders: Iterable[str | Path],
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+    exclude: set[str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Matrices averaged over seeds: one score folder per training seed (e.g. `scores/s0`).
 
@@ -237,7 +249,7 @@ def matrix_from_seed_folders(
     """
     longs = []
     for folder in folders:
-        _, long = matrix_from_score_files(folder, n_boot=n_boot, seed=seed)
+        _, long = matrix_from_score_files(folder, n_boot=n_boot, seed=seed, exclude=exclude)
         longs.append(long.assign(seed_folder=Path(folder).name))
     if not longs:
         raise DataError("no seed folders of score files were given.", reason="empty_file")

@@ -16,12 +16,22 @@ from typing import Any
 
 import pandas as pd
 
+from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics import matrix as mx
 from shortcutlab.diagnostics.bon import bon_curves
 from shortcutlab.diagnostics.correlation import CorrelationResult, correlate, correlation_points
+from shortcutlab.diagnostics.groups import exclude_ids, group_values, read_id_list
 from shortcutlab.diagnostics.length import LengthReport, length_balance, write_balanced
 from shortcutlab.diagnostics.report import write_csv, write_results
-from shortcutlab.diagnostics.sfd import SFDResult, sfd, sfd_table, write_subsets
+from shortcutlab.diagnostics.sfd import (
+    SFDResult,
+    macro_over_groups,
+    sfd,
+    sfd_by_group,
+    sfd_table,
+    write_subsets,
+)
+from shortcutlab.errors import ConfigError
 from shortcutlab.plots import bon_plot, heatmaps, length_bars, save_figure, score_scatter, sfd_bars
 from shortcutlab.score_table import JUDGE_REQUIRED, read_score_table
 
@@ -64,6 +74,8 @@ class SfdSet:
 @dataclass
 class SfdReport(Written):
     results: list[SFDResult] = field(default_factory=list)
+    groups: dict[str, list[SFDResult]] = field(default_factory=dict)  # set -> per group
+    excluded: dict[str, dict[str, Any]] = field(default_factory=dict)  # set -> counts
 
 
 def sfd_outputs(
@@ -75,25 +87,77 @@ def sfd_outputs(
 
 
 def report_sfd(
-    sets: list[SfdSet], out: Path, prov: Provenance, *, n_boot: int, seed: int
+    sets: list[SfdSet],
+    out: Path,
+    prov: Provenance,
+    *,
+    n_boot: int,
+    seed: int,
+    exclude: str | Path | None = None,
+    group_by: str | None = None,
 ) -> SfdReport:
-    """Def. 3.1 on each set; success/fail subsets, `sfd.csv`, `sfd.png`, results.json."""
+    """Def. 3.1 on each set; success/fail subsets, `sfd.csv`, `sfd.png`, results.json.
+
+    `exclude`: a file of ids (overlap_ids.txt) left out of both tables, counted per set.
+    `group_by`: a score-table column or data field (needs the set's data file): SFD per
+    group in `sfd_groups.csv` plus the macro averages over groups.
+    """
     rep = SfdReport()
     inputs: dict[str, str] = {}
+    ids = read_id_list(exclude) if exclude is not None else None
     for i, s in enumerate(sets):
         mm, px = read_score_table(s.mm_scores), read_score_table(s.proxy_scores)
-        res = sfd(
-            mm, px, name=s.name, n_boot=n_boot, seed=seed, files=(s.mm_scores, s.proxy_scores)
-        )
+        if ids is not None:
+            mm, excl = exclude_ids(mm, ids, str(exclude))
+            px, _ = exclude_ids(px, ids, str(exclude))
+            rep.excluded[s.name] = excl.to_dict()
+        kw = {"n_boot": n_boot, "seed": seed, "files": (s.mm_scores, s.proxy_scores)}
+        res = sfd(mm, px, name=s.name, **kw)
         rep.results.append(res)
+        if group_by:
+            rep.groups[s.name] = sfd_by_group(mm, px, _set_groups(group_by, mm, s), **kw)
         inputs |= {f"mm_scores[{i}]": s.mm_scores, f"proxy_scores[{i}]": s.proxy_scores}
         if s.data:
             inputs[f"data[{i}]"] = s.data
         rep.files += write_subsets(res, out / "subsets", s.data).values()
     table, figs = sfd_outputs(rep.results, out)
     rep.files += [write_csv(table, out / "sfd.csv"), *figs]
-    _finish(out, prov, inputs, seed, {"sfd": [r.to_dict() for r in rep.results]})
+    results: dict[str, Any] = {"sfd": [r.to_dict() for r in rep.results]}
+    if group_by:
+        results["group_by"] = _groups_json(group_by, rep.groups)
+        rep.files.append(write_csv(_groups_table(rep.groups), out / "sfd_groups.csv"))
+    if ids is not None:
+        results["excluded"] = rep.excluded
+    _finish(out, prov, inputs, seed, results)
     return rep
+
+
+def _set_groups(column: str, mm: pd.DataFrame, s: SfdSet) -> dict[str, str]:
+    """Record id -> group: the MM table's column, else the set's data file's field."""
+    if column in mm.columns or not s.data:
+        return group_values(column, table=mm, where=s.mm_scores)
+    records = load_dataset_file(s.data, images="ignore").records
+    return group_values(column, table=mm, records=records, where=s.data)
+
+
+def _groups_table(groups: dict[str, list[SFDResult]]) -> pd.DataFrame:
+    frames = [sfd_table(res).assign(test_set=name) for name, res in groups.items() if res]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True).rename(columns={"name": "group"})
+    return table[
+        ["test_set", "group", *[c for c in table.columns if c not in ("test_set", "group")]]
+    ]
+
+
+def _groups_json(column: str, groups: dict[str, list[SFDResult]]) -> dict[str, Any]:
+    return {
+        "column": column,
+        "sets": {
+            name: {"groups": [r.to_dict() for r in res], **macro_over_groups(res)}
+            for name, res in groups.items()
+        },
+    }
 
 
 # ----------------------------------------------------------------------------- matrix
@@ -128,10 +192,22 @@ def load_matrices(
     seed_folders: list[Path] | None = None,
     n_boot: int,
     seed: int,
+    exclude: str | Path | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any], pd.DataFrame | None]:
     """({mode: matrix}, inputs for run_info, per-cell long table or None) from one source:
-    (mode, accuracy CSV) pairs, a folder of score tables, or per-seed score folders."""
+    (mode, accuracy CSV) pairs, a folder of score tables, or per-seed score folders.
+
+    `exclude`: a file of ids left out of every score table (not possible for accuracy
+    CSVs, which hold no records); the long table counts them per file."""
     inputs: dict[str, Any] = {}
+    ids = read_id_list(exclude) if exclude is not None else None
+    if ids is not None:
+        if accuracies:
+            raise ConfigError(
+                "--exclude-ids needs score tables (--from-scores or --study); accuracy "
+                "CSVs hold no records to exclude."
+            )
+        inputs["exclude_ids"] = str(exclude)
     if accuracies:
         mats = {}
         for mode, path in accuracies:
@@ -139,9 +215,11 @@ def load_matrices(
             inputs[f"accuracies[{mode}]"] = path
         return mats, inputs, None
     if seed_folders is not None:
-        mats, long = mx.matrix_from_seed_folders(seed_folders, n_boot=n_boot, seed=seed)
+        mats, long = mx.matrix_from_seed_folders(
+            seed_folders, n_boot=n_boot, seed=seed, exclude=ids
+        )
     else:
-        mats, long = mx.matrix_from_score_files(scores, n_boot=n_boot, seed=seed)
+        mats, long = mx.matrix_from_score_files(scores, n_boot=n_boot, seed=seed, exclude=ids)
     inputs |= {f"scores[{Path(f).parent.name}/{Path(f).name}]": f for f in long["file"]}
     return mats, inputs, long
 

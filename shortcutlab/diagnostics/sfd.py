@@ -32,6 +32,7 @@ from shortcutlab.diagnostics.accuracy import (
     group_counts,
     pairwise_accuracy,
 )
+from shortcutlab.diagnostics.groups import NO_GROUP
 from shortcutlab.diagnostics.tables import align_score_tables, pairs_table, with_reward
 from shortcutlab.errors import DataError
 
@@ -148,6 +149,35 @@ def _sfd_interval(
     return bootstrap_interval(counts, stat, n_boot=n_boot, seed=seed, confidence=confidence)
 
 
+def sfd_by_group(
+    mm: pd.DataFrame, proxy: pd.DataFrame, groups: dict[str, str], **kw: Any
+) -> list[SFDResult]:
+    """Def. 3.1 on each group's records (named by the group); groups without pairs are
+    left out. `groups` maps record id -> group (`diagnostics.groups.group_values`)."""
+    labels = mm["id"].astype(str).map(lambda i: groups.get(i, NO_GROUP))
+    out = []
+    for g in sorted(labels.unique()):
+        ids = set(mm.loc[labels == g, "id"].astype(str))
+        part_mm = mm[mm["id"].astype(str).isin(ids)]
+        part_px = proxy[proxy["id"].astype(str).isin(ids)]
+        try:
+            out.append(sfd(part_mm, part_px, **{**kw, "name": str(g)}))
+        except DataError as err:
+            if err.reason != "no_pairs":
+                raise
+    return out
+
+
+def macro_over_groups(results: list[SFDResult]) -> dict[str, float]:
+    """Means over groups (each group once): MM-RM accuracy and SFD (NaN groups left out)."""
+    acc = [r.mm.accuracy for r in results if r.mm.accuracy == r.mm.accuracy]
+    gaps = [r.sfd for r in results if r.sfd == r.sfd]
+    return {
+        "macro_acc_mm": float(np.mean(acc)) if acc else float("nan"),
+        "macro_sfd": float(np.mean(gaps)) if gaps else float("nan"),
+    }
+
+
 def sfd_table(results: list[SFDResult]) -> pd.DataFrame:
     """One row per test set (for CSV / the Figure 2-style bar chart)."""
     rows = []
@@ -190,7 +220,7 @@ def write_subsets(
 def _write_data_subsets(
     result: SFDResult, out: Path, data: str | Path, **load_kw: Any
 ) -> dict[str, Path]:
-    loaded = load_dataset_file(data, **load_kw)
+    loaded = load_dataset_file(data, **{"images": "ignore", **load_kw})  # text only
     by_id = {str(r.id): r for r in loaded.records}
     written: dict[str, Path] = {}
     for subset in ("shortcut_success", "shortcut_fail"):

@@ -18,7 +18,12 @@ class ScoreResult:
     n_records: int = 0
     resumed_records: int = 0
     scored_records: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # load + run time, by reason
+    skipped_at_run_time: dict[str, int] = field(default_factory=dict)  # images that failed
+    skip_bad_images: bool = False  # --skip-invalid with images read: skip undecodable ones
+    group_by: str | None = None  # --group-by column
+    groups: Any = None  # diagnostics.groups.GroupedAccuracy when group_by and pairs
+    excluded: dict[str, Any] | None = None  # --exclude-ids counts (Exclusion.to_dict)
     truncated: int = 0
     text_only: str | None = None  # the effective mode: None (with image), "drop", "blank"
     text_only_source: str = "model"  # "option" (given) or "model" (saved with the model)
@@ -38,11 +43,14 @@ class ScoreResult:
             "scored_records": self.scored_records,
             "already_complete": self.already_complete,
             "skipped": dict(self.skipped),
+            "skipped_at_run_time": dict(self.skipped_at_run_time),
             "truncated": self.truncated,
             "text_only": self.text_only,
             "text_only_source": self.text_only_source,
             "num_processes": self.num_processes,
             "accuracy": _json_floats(self.accuracy.to_dict()) if self.accuracy else None,
+            "group_by": self.groups.to_dict() if self.groups is not None else None,
+            "excluded": self.excluded,
             "fingerprint": self.fingerprint,
             "provenance": self.provenance,
         }

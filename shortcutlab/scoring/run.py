@@ -21,10 +21,8 @@ from typing import Any
 
 from shortcutlab import distributed as dist
 from shortcutlab.data.io import read_table
-from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.diagnostics.accuracy import score_table_accuracy
-from shortcutlab.errors import ConfigError
-from shortcutlab.files import atomic_write_text
+from shortcutlab.errors import ConfigError, DataError
+from shortcutlab.files import atomic_write_text, sha256_file
 from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.score_table import check_complete, record_rows, to_frame, write_score_table
 from shortcutlab.scoring.engine import (
@@ -36,6 +34,14 @@ from shortcutlab.scoring.engine import (
 )
 from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, summary_path_for
 from shortcutlab.scoring.result import ScoreResult
+from shortcutlab.scoring.selection import (
+    image_problem,
+    load_records,
+    merge_counts,
+    select_records,
+    set_accuracy,
+    skipped_images,
+)
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 # (records done, records total); called after each batch, once its rows are committed.
@@ -54,25 +60,6 @@ def _check_options(batch_size: int, max_length: int, output: Any) -> None:
         )
 
 
-def _load_records(
-    data: Any, schema: str | None, skip_invalid: bool, image_root: str | None = None
-) -> tuple[list, str, dict]:
-    """(records, schema name, skipped counts) from a path, a LoadResult or a list of Records.
-
-    `image_root` resolves a data file's relative image paths (records given already
-    loaded keep theirs).
-    """
-    if isinstance(data, (str, Path)):
-        res = load_dataset_file(
-            data, schema=schema, skip_invalid=skip_invalid, image_root=image_root
-        )
-        return res.records, res.schema, dict(res.skipped)
-    if hasattr(data, "records"):  # a LoadResult
-        return list(data.records), getattr(data, "schema", ""), dict(data.skipped)
-    records = list(data)
-    return records, schema or (records[0].schema if records else ""), {}
-
-
 def _score_shard(
     records: list,
     *,
@@ -82,12 +69,15 @@ def _score_shard(
     environment: str,
     on_batch: Callable[[list, list[dict], int], None],
     progress: Progress | None,
+    skip_bad_images: bool = False,
 ) -> int:
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
     `load()` gives (model, collator, device, bf16); it is called only when there are records,
     so a rank with an empty shard never loads the model. `progress(done, total)` runs after
-    `on_batch` returned, i.e. once the batch is committed. Returns the number of records
+    `on_batch` returned, i.e. once the batch is committed. With `skip_bad_images`, a
+    record whose image fails to decode is left out of the batch's rows (still committed
+    as done: `skipped_images` counts it from the table). Returns the number of records
     scored.
     """
     if not records:
@@ -96,10 +86,21 @@ def _score_shard(
     done = 0
     for idx in plan_batches(records, batch_size):
         batch = [records[i] for i in idx]
-        rewards, truncated = forward_records(model, collator, batch, device=dev, bf16=bf16)
+        good = batch
+        try:
+            rewards, truncated = forward_records(model, collator, good, device=dev, bf16=bf16)
+        except DataError:
+            if not skip_bad_images:
+                raise
+            good = [r for r in batch if image_problem(r) is None]
+            if len(good) == len(batch):
+                raise  # not an image problem: never swallowed
+            rewards, truncated = (
+                forward_records(model, collator, good, device=dev, bf16=bf16) if good else ([], 0)
+            )
         rows = [
             row
-            for rec, r in zip(batch, rewards, strict=True)
+            for rec, r in zip(good, rewards, strict=True)
             for row in record_rows(rec, r, source=source, environment=environment)
         ]
         on_batch(batch, rows, truncated)
@@ -126,14 +127,6 @@ def _loader(
     return get
 
 
-def _accuracy(df: Any) -> Any:
-    """Eq. 2 accuracy + 95% record-bootstrap interval, or None when the data has no pairs."""
-    if len(df) == 0:
-        return None
-    res = score_table_accuracy(df)
-    return res if res.n_pairs > 0 else None
-
-
 def _write_summary(result: ScoreResult) -> None:
     assert result.output is not None
     result.summary_path = summary_path_for(result.output)
@@ -141,15 +134,24 @@ def _write_summary(result: ScoreResult) -> None:
     atomic_write_text(result.summary_path, text)
 
 
-def _finish(result: ScoreResult, journal: Journal, records: list) -> None:
-    """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup."""
+def _finish(result: ScoreResult, journal: Journal, records: list, done: set[str]) -> None:
+    """Rank 0: merge partial files -> final table (atomic), accuracy, summary, cleanup.
+
+    `done`: ids committed before this run (a record skipped now was not 'scored now')."""
     rows, _, truncated = journal.collect({str(r.id) for r in records})
+    if result.skip_bad_images:
+        every = {str(r.id) for r in records}
+        records, skipped = skipped_images(records, rows)
+        skipped_now = every - {str(r.id) for r in records} - done
+        result.scored_records -= len(skipped_now)
+        result.skipped = merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(records)
     df = to_frame(rows, records)
     check_complete(df, records)
     assert result.output is not None
     write_score_table(df, result.output)  # atomic, folder fsynced: the rename survives a crash
     result.table, result.truncated = df, truncated
-    result.accuracy = _accuracy(df)
+    set_accuracy(result, df, records)
     _write_summary(result)
     journal.remove()
 
@@ -161,7 +163,11 @@ def _read_output(out: Path, records: list) -> Any:
 def _adopt_output(result: ScoreResult, out: Path, records: list) -> None:
     """Fill `result` from a finished output file (already complete, or merged by rank 0)."""
     result.table = _read_output(out, records)
-    result.accuracy = _accuracy(result.table)
+    if result.skip_bad_images:
+        kept, skipped = skipped_images(records, result.table.to_dict("records"))
+        result.skipped = merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(kept)
+    set_accuracy(result, result.table, records)
     result.summary_path = summary_path_for(out)
 
 
@@ -183,6 +189,9 @@ def run_scoring(
     command: Sequence[str] | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    check_images: bool = False,
+    exclude_ids: str | Path | None = None,
+    group_by: str | None = None,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details).
 
@@ -195,7 +204,11 @@ def run_scoring(
         model = resolve_model_source(model)
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
-    records, schema_name, skipped = _load_records(data, schema, skip_invalid, root)
+    uses_images = mode is None  # drop / blank never read an image file
+    records, schema_name, skipped = load_records(
+        data, schema, skip_invalid, root, uses_images=uses_images, check_images=check_images
+    )
+    records, exclusion = select_records(records, exclude_ids, group_by)
     opts = {
         "text_only": mode,
         "max_length": max_length,
@@ -205,6 +218,10 @@ def run_scoring(
     }
     if root is not None:  # other images under the same names: a different run
         opts["image_root"] = str(Path(root).resolve())
+    if check_images:  # with skip_invalid it changes which records are scored
+        opts["check_images"] = True
+    if exclude_ids is not None:  # other ids listed: other records scored
+        opts["exclude_ids_sha256"] = sha256_file(exclude_ids)
     fp, prov = fingerprint(model, data, records, opts, command)
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
@@ -216,6 +233,9 @@ def run_scoring(
         num_processes=dist.world_size(),
         fingerprint=fp,
         provenance=prov,
+        skip_bad_images=skip_invalid and uses_images,
+        group_by=group_by,
+        excluded=exclusion.to_dict() if exclusion is not None else None,
     )
     load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
     if output is None:
@@ -265,11 +285,12 @@ def _run_journaled(
         environment=environment,
         progress=progress,
         on_batch=lambda recs, rows, t: journal.commit(rank, rows, [str(r.id) for r in recs], t),
+        skip_bad_images=result.skip_bad_images,
     )
     result.scored_records = len(records) - len(done)
     dist.barrier()
     if dist.is_main():
-        _finish(result, journal, records)
+        _finish(result, journal, records, done)
     dist.barrier()
     if not dist.is_main():
         _adopt_output(result, out, records)
@@ -316,14 +337,19 @@ def _run_in_memory(
         environment=environment,
         on_batch=keep,
         progress=progress,
+        skip_bad_images=result.skip_bad_images,
     )
     gathered = dist.gather_objects((rows, truncated[0]))
     all_rows = [row for part, _ in gathered for row in part]
+    if result.skip_bad_images:
+        records, skipped = skipped_images(records, all_rows)
+        result.skipped = merge_counts(result.skipped, skipped)
+        result.skipped_at_run_time, result.n_records = skipped, len(records)
     result.table = to_frame(all_rows, records)
     check_complete(result.table, records)
     result.truncated = sum(t for _, t in gathered)
     result.scored_records = len(records)
-    result.accuracy = _accuracy(result.table)
+    set_accuracy(result, result.table, records)
     return result
 
 
@@ -343,6 +369,9 @@ def score(
     bf16: bool | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    check_images: bool = False,
+    exclude_ids: str | Path | None = None,
+    group_by: str | None = None,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -365,6 +394,17 @@ def score(
     with the image); the summary records the effective mode. `image_root` resolves the
     data file's relative image paths; `trust_remote_code` is passed to model loading.
     Under `accelerate launch` each rank scores a shard and rank 0 merges.
+
+    Images: text-only modes ("drop", "blank") never read image files, so records whose
+    images are absent score fine. `check_images=True` decodes every image before any
+    work (a bad one is an error, or with `skip_invalid` a counted skip);
+    `skip_invalid=True` also skips records whose image fails to decode while scoring,
+    counted by reason in the summary's `skipped` and `skipped_at_run_time`.
+
+    `exclude_ids`: a file of ids, one a line (`shortcutlab overlap`'s overlap_ids.txt):
+    those records are not scored, counted in the summary's `excluded`. `group_by`: a
+    data field or score-table column (e.g. `category`): the summary adds accuracy per
+    group and the macro average over groups.
     """
     result = run_scoring(
         model,
@@ -381,6 +421,9 @@ def score(
         bf16=bf16,
         image_root=image_root,
         trust_remote_code=trust_remote_code,
+        check_images=check_images,
+        exclude_ids=exclude_ids,
+        group_by=group_by,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

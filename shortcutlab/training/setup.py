@@ -176,11 +176,22 @@ def make_scheduler(
 def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], int, dict[str, int]]:
     """Records that have at least one pair: (records, n_without_pairs, skipped).
 
+    Text-only training never reads image files (they may be absent). Otherwise images are
+    decoded before any work when `check_images` or `skip_invalid` is set, so a truncated
+    image cannot stop a run midway: it is an error now, or a counted skip.
+
     `skipped` counts the rows `--skip-invalid` dropped, by reason ("missing_field": 2, ...),
     so the run can report them (summary, run_info.json) instead of losing them silently.
     """
+    uses_images = cfg.mode != "text-only"  # text-only (drop / blank) reads no image file
     result = load_dataset_file(
-        path, schema=cfg.schema, skip_invalid=cfg.skip_invalid, image_root=cfg.image_root
+        path,
+        schema=cfg.schema,
+        skip_invalid=cfg.skip_invalid,
+        image_root=cfg.image_root,
+        images="require" if uses_images else "ignore",
+        # decoded up front: a bad image is skipped (counted) or an error before any work
+        check_images=uses_images and (cfg.check_images or cfg.skip_invalid),
     )
     skipped = {k: int(v) for k, v in result.skipped.items() if v}
     if skipped:

@@ -67,6 +67,8 @@ def images() -> dict[str, bytes]:
     cmyk = io.BytesIO()
     Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(cmyk, format="JPEG")
     ok = _png(rgb)
+    jpeg = io.BytesIO()
+    Image.effect_noise((96, 96), 60).convert("RGB").save(jpeg, format="JPEG", quality=90)
     return {
         "ok.png": ok,
         "gray.png": _png(Image.new("L", (16, 16), 128)),
@@ -81,6 +83,8 @@ def images() -> dict[str, bytes]:
         "zero.png": b"",
         "corrupt.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
         "truncated.png": _png(Image.effect_noise((64, 64), 50).convert("RGB"))[:300],
+        # a JPEG cut mid-scan: the header reads fine, decoding the pixels fails
+        "truncated.jpg": jpeg.getvalue()[: len(jpeg.getvalue()) // 2],
         "text_named.png": b"this is not an image\n",
         "bomb.png": _bomb_png(BOMB_SIDE),
         "big.png": _bomb_png(BIG_SIDE),

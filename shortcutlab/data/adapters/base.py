@@ -33,6 +33,7 @@ class ConvertContext:
     base_dir: Path
     image_root: str | None = None
     file_stem: str = "data"
+    image_files_required: bool = True  # False: text-only work, a missing file is no error
 
 
 class Adapter:
@@ -58,8 +59,13 @@ def has(row: dict[str, Any], *names: str) -> bool:
 
 
 def require(row: dict[str, Any], name: str, loc: SourceLoc, *, label: str | None = None) -> Any:
-    """`row[name]`, or a `missing_field` DataError (field shown as `label`) when absent/null."""
-    if name not in row or row[name] is None:
+    """`row[name]`, or a DataError (field shown as `label`) when it is absent or null.
+
+    The two are distinct messages: an absent field lists the fields present (a typo or a
+    different schema), a null one says it is null (a hole in the data); both count as
+    `missing_field` under --skip-invalid.
+    """
+    if name not in row:
         present = ", ".join(sorted(row)) or "none"
         raise data_error(
             loc,
@@ -68,11 +74,28 @@ def require(row: dict[str, Any], name: str, loc: SourceLoc, *, label: str | None
             hint=f"Fields present: {present}.",
             reason="missing_field",
         )
+    if row[name] is None:
+        raise data_error(
+            loc,
+            "the field is null.",
+            field=label or name,
+            hint="Give it a value, or pass --skip-invalid to skip such records "
+            "(counted as 'missing_field').",
+            reason="missing_field",
+        )
     return row[name]
 
 
 def as_text(value: Any, loc: SourceLoc, field: str, *, allow_empty: bool = False) -> str:
     """A string field: wrong types and (unless allowed) empty text raise `DataError`."""
+    if value is None:
+        raise data_error(
+            loc,
+            "null where text is expected.",
+            field=field,
+            hint="Give it a value, or pass --skip-invalid to skip such records.",
+            reason="missing_field",
+        )
     if not isinstance(value, str):
         kind = type(value).__name__
         raise data_error(
@@ -169,7 +192,12 @@ def image_of(
     for key in keys:
         if row.get(key) is not None:
             ref = image_ref(
-                row[key], loc=loc, field=key, base_dir=ctx.base_dir, image_root=ctx.image_root
+                row[key],
+                loc=loc,
+                field=key,
+                base_dir=ctx.base_dir,
+                image_root=ctx.image_root,
+                check_exists=ctx.image_files_required,
             )
             if ref is not None:
                 return ref

@@ -20,6 +20,28 @@ from shortcutlab.data.adapters.base import (
 from shortcutlab.data.io import data_error
 from shortcutlab.data.records import Record, SourceLoc
 
+# VL-RewardBench's categories from the id's source prefix, as its own evaluation script
+# derives them: general = VLFeedback / WildVision, hallucination = POVID / RLHF-V /
+# RLAIF-V, reasoning = MathVerse / MMMU (prefixes compared lower-case, without - and _).
+VLRB_CATEGORIES = (
+    ("vlfeedback", "general"),
+    ("wildvision", "general"),
+    ("povid", "hallucination"),
+    ("rlhfv", "hallucination"),
+    ("rlaifv", "hallucination"),
+    ("mathverse", "reasoning"),
+    ("mmmu", "reasoning"),
+)
+
+
+def vlrb_category(record_id: str) -> str | None:
+    """The VL-RewardBench category of an id ('RLAIF-V-Dataset_2107' -> 'hallucination')."""
+    key = record_id.lower().replace("-", "").replace("_", "")
+    for prefix, category in VLRB_CATEGORIES:
+        if key.startswith(prefix):
+            return category
+    return None
+
 
 class VLRewardBenchAdapter(Adapter):
     name = "vl_rewardbench"
@@ -45,8 +67,12 @@ class VLRewardBenchAdapter(Adapter):
             )
         worst = max(ranks)
         meta = {k: row[k] for k in ("models", "query_source") if k in row}
+        rid = record_id(row, ("id",), loc, ctx)
+        category = vlrb_category(rid)
+        if category is not None and "category" not in row:
+            meta["category"] = category  # derived; a file's own category field wins
         return Record(
-            id=record_id(row, ("id",), loc, ctx),
+            id=rid,
             prompt=prompt_text(require(row, "query", loc), loc, "query"),
             responses=responses,
             image=image_of(row, ("image", "image_path"), loc, ctx),

@@ -27,6 +27,7 @@ from shortcutlab.cli import (
     synth_cmd,
     train_cmd,
 )
+from shortcutlab.cli.conventions import ConventionGroup
 from shortcutlab.errors import ShortcutlabError
 
 HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
@@ -51,7 +52,8 @@ app = typer.Typer(
     name="shortcutlab",
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    cls=ConventionGroup,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )

@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import NBoot, Output, Seed, print_table, provenance, pts
+from shortcutlab.cli.common import (
+    Json,
+    NBoot,
+    Output,
+    Quiet,
+    Seed,
+    data_files,
+    print_json_file,
+    print_table,
+    provenance,
+    pts,
+    start,
+)
 from shortcutlab.diagnostics.outputs import SfdSet, report_sfd
 from shortcutlab.diagnostics.sfd import SFDResult
 from shortcutlab.errors import ConfigError
@@ -22,7 +34,8 @@ SFD_HELP = """Shortcut-Failure Degradation (Def. 3.1) of an MM-RM against a text
 Pairs where the proxy is right (strictly) form the shortcut-success subset, the rest
 (proxy wrong or tied) the shortcut-fail subset; SFD = MM-RM accuracy on success minus on
 fail, in points, with a record-bootstrap 95% interval. Repeat the options (matched by
-position) for several test sets. With --data the subsets are also written as data files.
+position) for several test sets. With DATA (or --data) the subsets are also written as
+data files.
 
 Examples:
 
@@ -32,19 +45,25 @@ Examples:
   --name povid --mm-scores mm_rlhfv.jsonl --proxy-scores t_rlhfv.jsonl --data rlhfv.jsonl
   --name rlhfv -o out/sfd
 
-  shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
+  shortcutlab sfd test.jsonl --mm-model runs/std --proxy-model runs/text -o out/sfd
 """
 
 
 def sfd_cmd(
     output: Output,
+    data_args: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="DATA", help="The scored test file(s), in --mm-scores order."),
+    ] = None,
     mm_scores: Annotated[
         list[str] | None, typer.Option("--mm-scores", help="MM-RM score table.")
     ] = None,
     proxy_scores: Annotated[
         list[str] | None, typer.Option("--proxy-scores", help="Text-only proxy score table.")
     ] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="The scored test file.")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="Same as DATA (repeat per test set).")
+    ] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Test set name.")] = None,
     mm_model: Annotated[str | None, typer.Option("--mm-model", help="Score --data first.")] = None,
     proxy_model: Annotated[str | None, typer.Option("--proxy-model", help="Text-only RM.")] = None,
@@ -53,8 +72,11 @@ def sfd_cmd(
     ] = "drop",
     n_boot: NBoot = 1000,
     seed: Seed = 0,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
-    data = data or []
+    start(as_json=as_json, quiet=quiet)
+    data = data_files(data_args, data)
     if mm_model or proxy_model:
         mm_scores, proxy_scores = score_mm_and_proxy(
             mm_model, proxy_model, data, output / "scores", text_only=proxy_text_only
@@ -71,6 +93,9 @@ def sfd_cmd(
     files = data or [None] * len(names)
     sets = [SfdSet(*s) for s in zip(names, mm_scores, proxy_scores, files, strict=True)]
     rep = report_sfd(sets, output, provenance(), n_boot=n_boot, seed=seed)
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     columns = ["test set", "SFD", "n success / fail", "acc success", "acc fail", "acc MM"]
     columns += ["acc proxy", "proxy ties"]
     rows = [_sfd_row(r) for r in rep.results]

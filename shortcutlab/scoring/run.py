@@ -325,6 +325,7 @@ def score(
     bf16: bool | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    progress: Progress | None = None,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -346,6 +347,7 @@ def score(
     with the image); the summary records the effective mode. `image_root` resolves the
     data file's relative image paths; `trust_remote_code` is passed to model loading.
     Under `accelerate launch` each rank scores a shard and rank 0 merges.
+    `progress(done, total)` is called after every batch (e.g. `progress.Reporter.update`).
     """
     result = run_scoring(
         model,
@@ -362,6 +364,7 @@ def score(
         bf16=bf16,
         image_root=image_root,
         trust_remote_code=trust_remote_code,
+        progress=progress,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

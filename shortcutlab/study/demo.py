@@ -109,7 +109,7 @@ def pretrain_config(out: Path, base: Path, plan: DemoPlan, seed: int) -> TrainCo
             "per_device_train_batch_size": plan.batch,
             "learning_rate": plan.learning_rate,
             "freeze_vision": False,
-            "progress": False,
+            "progress": True,  # step lines in a log: this stage takes minutes
             "tensorboard": False,
             "logging_steps": 20,
         }
@@ -121,7 +121,9 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
     bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
     cfg = pretrain_config(out, base, plan, seed)
     cells = Cells(out)
-    fp = fingerprint([cfg.to_dict(), source_digest(base), source_digest(cfg.data)])
+    # keyed as before progress was reported (progress=False), so cached inits stay valid
+    key_cfg = cfg.to_dict() | {"progress": False}
+    fp = fingerprint([key_cfg, source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
     if done is not None and (run / "model").is_dir():
         return done["result"]

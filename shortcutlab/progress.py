@@ -85,20 +85,27 @@ def say(message: str) -> None:
 class Reporter:
     """Progress of one stage: `update(done)` after each unit of work, `close()` at the end.
 
-    `what` names the stage (`train standard`), `unit` the work counted (steps, records).
+    `what` names the stage (`train standard`), `unit` the work counted (steps, records),
+    `initial` the units already done before this run (a resumed stage).
     Use as a context manager; it does nothing when quiet or when `enabled` is False
     (e.g. on ranks other than 0).
     """
 
     def __init__(
-        self, what: str, total: int | None, unit: str = "steps", *, enabled: bool = True
+        self,
+        what: str,
+        total: int | None,
+        unit: str = "steps",
+        *,
+        initial: int = 0,
+        enabled: bool = True,
     ) -> None:
         self.what, self.total, self.unit = what, total, unit
         self.enabled = enabled and not SETTINGS.quiet
         self.out = stream()
         self.every = every_s()
         self.start = time.monotonic()
-        self.first: int | None = None
+        self.first = initial  # a resumed stage: the rate counts this run's work only
         self.last_line = -float("inf")
         self.done = 0
         self.bar: Any = None
@@ -132,8 +139,6 @@ class Reporter:
             return
         if total is not None:
             self.total = total
-        if self.first is None:
-            self.first = done  # a resumed stage: the rate counts this run's work only
         self.done = done
         if self.bar is not None:
             desc = f"{self.what} {note}".strip()
@@ -148,7 +153,7 @@ class Reporter:
     def line(self, done: int, now: float, note: str = "") -> str:
         """`[what] step 120/1000 (12%), 2.31 steps/s, ETA 6m21s, note`."""
         elapsed = max(now - self.start, 1e-9)
-        rate = (done - (self.first or 0)) / elapsed
+        rate = (done - self.first) / elapsed
         count = f"{done}/{self.total} ({100 * done / self.total:.0f}%)" if self.total else str(done)
         parts = [f"[{self.what}] {self.unit} {count}", f"{rate:.2f} {self.unit}/s"]
         if self.total and rate > 0:

@@ -41,6 +41,7 @@ Json = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stage lines.")]
+OutAlias = Annotated[Path | None, typer.Option("--out", hidden=True, help="Old name of --output.")]
 DATA_HELP = "Data file (JSONL, JSON list, parquet or HF datasets folder)."
 DataAlias = Annotated[
     str | None, typer.Option("--data", help="Same as DATA (the data file).", show_default=False)
@@ -64,6 +65,16 @@ def data_files(positional: list[str] | None, option: list[str] | None) -> list[s
     return list(positional or option or [])
 
 
+def output_path(output: Path | None, old: Path | None, default: Path | None = None) -> Path:
+    """The output given as --output/-o or by its old name --out (not both: usage error)."""
+    if output is not None and old is not None and output != old:
+        raise UsageError("give the output once: --output/-o (or its old name --out).")
+    value = output if output is not None else old if old is not None else default
+    if value is None:
+        raise UsageError("Missing option '--output' / '-o'.")
+    return value
+
+
 def start(*, as_json: bool = False, quiet: bool = False) -> None:
     """Route this run's progress and stage lines: to stderr under --json, off if --quiet."""
     progress.configure(quiet=quiet, to_stderr=as_json)
@@ -79,6 +90,8 @@ def print_json_file(path: str | Path) -> None:
     text = Path(path).read_text(encoding="utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
 NBoot = Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates (records resampled).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap / subsampling.")]
 

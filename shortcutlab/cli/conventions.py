@@ -19,7 +19,6 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
-
 TYPE_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN"}
 
 

@@ -3,7 +3,9 @@
 Each command module under `shortcutlab.cli` owns one command or group and exposes
 `register(app)`; each parses options, calls one library function and renders with rich.
 Errors the user can fix (`ShortcutlabError`) are printed once here as one paragraph and
-exit with code 2; nothing else is caught.
+exit with code 2 (a failed child of a multi-process launch: its own code); nothing else
+is caught. Exit codes: 0 ok, 1 failure (an unexpected error, with its traceback), 2 bad
+input or usage (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import typer
 from rich.console import Console
 
-from shortcutlab import __version__
+from shortcutlab import __version__, distributed
 from shortcutlab.cli import (
     bon_cmd,
     correlate_cmd,
@@ -103,9 +105,11 @@ def main(argv: list[str] | None = None) -> None:
         if ex.code not in (0, None):
             raise
     except ShortcutlabError as err:
-        err_console.print(
-            f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True
-        )
+        # a child of a --num-processes launch leaves it to the launcher to print once
+        if not distributed.report_child_error(str(err), err.exit_code):
+            err_console.print(
+                f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True
+            )
         sys.exit(err.exit_code)
 
 

@@ -155,8 +155,13 @@ def _score_cell(
     what = f"score {m.mode} {m.env} s{m.seed} on {test.name}" + (" shift" if shift else "")
     with Reporter(what, None, "records") as bar:
         df = score(
-            str(m.path), data, str(path), environment=test.name, overwrite=True,
-            progress=bar.update, **opts,
+            str(m.path),
+            data,
+            str(path),
+            environment=test.name,
+            overwrite=True,
+            progress=bar.update,
+            **opts,
         )
     cells.ran["score"] += 1
     acc = (df.attrs.get("summary") or {}).get("accuracy") or {}

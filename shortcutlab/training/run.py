@@ -94,10 +94,11 @@ def resume_step(parts: RunParts) -> int:
     return int(state["global_step"])
 
 
-def _progress(parts: RunParts) -> Reporter:
+def _progress(parts: RunParts, start_step: int) -> Reporter:
     """Step progress on rank 0 when asked (a bar in a terminal, plain lines in a log)."""
     enabled = parts.cfg.progress and parts.accelerator.is_main_process
-    return Reporter(f"train {parts.cfg.mode}", parts.total_steps, "steps", enabled=enabled)
+    what = f"train {parts.cfg.mode}"
+    return Reporter(what, parts.total_steps, "steps", initial=start_step, enabled=enabled)
 
 
 def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
     log = RunLog()
     window = empty_window()
     spe = parts.steps_per_epoch
-    with _progress(parts) as bar:
+    with _progress(parts, start_step) as bar:
         for step in range(start_step, parts.total_steps):
             stats = trainer.train_step(step)
             row = stats_row(stats, step + 1, (step + 1) / spe, 0.0, parts.proxy)

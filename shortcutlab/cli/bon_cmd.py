@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import Json, Output, named, print_json_file, print_table, provenance
+from shortcutlab.cli.common import (
+    Json,
+    Output,
+    UsageError,
+    named,
+    print_json_file,
+    print_table,
+    provenance,
+)
 from shortcutlab.diagnostics.outputs import report_bon
 
 BON_HELP = """Best-of-N with the unbiased estimator of Appendix H, N = 1..n.
@@ -31,13 +39,19 @@ def bon_cmd(
     output: Output,
     judge: Annotated[str, typer.Option("--judge", help="Judge table: id, response_index, score.")],
     scores: Annotated[
-        list[str],
-        typer.Option("--scores", "--rewards", help="[NAME=]reward score table (repeat)."),
-    ],
+        list[str] | None,
+        typer.Option("--scores", help="[NAME=]reward score table (repeat; required)."),
+    ] = None,
+    rewards: Annotated[
+        list[str] | None, typer.Option("--rewards", hidden=True, help="Old name of --scores.")
+    ] = None,
     max_n: Annotated[int | None, typer.Option("--max-n", help="Largest N.")] = None,
     as_json: Json = False,
 ) -> None:
-    rep = report_bon(judge, [named(s) for s in scores], output, provenance(), max_n=max_n)
+    tables = [*(scores or []), *(rewards or [])]
+    if not tables:
+        raise UsageError("Missing option '--scores' (a reward score table; repeat for more).")
+    rep = report_bon(judge, [named(s) for s in tables], output, provenance(), max_n=max_n)
     if as_json:
         print_json_file(output / "results.json")
         return

@@ -36,18 +36,20 @@ HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
 
 Examples:
 
-  shortcutlab model tiny --arch llava --out models/tiny-llava
+  shortcutlab model tiny --arch llava -o models/tiny-llava
 
   shortcutlab data inspect data/train.jsonl
 
-  shortcutlab train --mode shortcut-aware --model models/tiny-llava \
-    --data train.jsonl --output runs/sa
+  shortcutlab train train.jsonl --mode shortcut-aware --model models/tiny-llava -o runs/sa
 
-  shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
+  shortcutlab score test.jsonl --model runs/sa -o scores.jsonl --json
 
-  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores text.jsonl --output out/sfd
+  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores text.jsonl -o out/sfd
 
-  shortcutlab demo --quick
+  shortcutlab demo --quick > demo.log
+
+Conventions: data files are DATA (or --data), outputs -o/--output; --json prints one
+JSON object; exit codes 0 ok, 1 failure, 2 bad input or usage (docs/cli.md).
 """
 
 app = typer.Typer(

@@ -214,3 +214,15 @@ def test_launcher_filter_keeps_child_output_and_drops_the_launcher_report(tmp_pa
     assert "ChildFailedError" not in text and "=====" not in text and "Sending" not in text
     err = child_failure(tmp_path, filt.report_text(), 1, 2)  # no child recorded an error
     assert err.exit_code == 1 and "process 1 of 2 failed with exit code 1" in str(err)
+
+
+@pytest.mark.slow  # the --quick demo: a few minutes on 2 cores
+def test_demo_json_and_progress_of_its_long_stages(tmp_path) -> None:
+    """`demo --json`: stdout is demo.json; the stages' progress (pre-training included,
+    which printed nothing in a log before) goes to stderr."""
+    out = tmp_path / "demo"
+    res = run_cli(["demo", "--quick", "-o", out, "--json"], SHORTCUTLAB_PROGRESS_EVERY="0")
+    saved = json_equals_file(res, out / "demo.json")
+    assert saved["quick"] is True
+    assert "[train standard] steps 1/" in res.stderr  # the seeing init's pre-training
+    assert "[train shortcut-aware] steps" in res.stderr and "[score " in res.stderr

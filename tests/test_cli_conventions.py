@@ -107,6 +107,20 @@ def test_root_offers_shell_completion() -> None:
     assert "--install-completion" in res.output and "<bool>" not in res.output
 
 
+def test_shell_completion_completes_commands_and_options() -> None:
+    """What the installed completion script asks the console script (typer's bash protocol)."""
+    script = Path(sys.executable).parent / "shortcutlab"  # the installed entry point
+    for words, cword, want in (
+        ("shortcutlab da", "1", "data"),
+        ("shortcutlab score --js", "2", "--json"),
+    ):
+        env = dict(os.environ, _SHORTCUTLAB_COMPLETE="complete_bash", COMP_WORDS=words)
+        res = subprocess.run(
+            [str(script)], env=dict(env, COMP_CWORD=cword), capture_output=True, text=True
+        )
+        assert res.returncode == 0 and want in res.stdout.split(), res.stdout + res.stderr
+
+
 def run_cli(args: list[str], **env: str) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess."""
     full_env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **env)

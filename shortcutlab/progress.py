@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -40,6 +42,17 @@ def configure(*, quiet: bool = False, to_stderr: bool = False) -> None:
     """Set where progress goes for this process: off (`quiet`), stderr or stdout."""
     SETTINGS.quiet = quiet
     SETTINGS.to_stderr = to_stderr
+
+
+@contextmanager
+def quieted(quiet: bool = True) -> Iterator[None]:
+    """Within the block, no progress or stage lines when `quiet` (library `progress=False`)."""
+    before = SETTINGS.quiet
+    SETTINGS.quiet = before or quiet
+    try:
+        yield
+    finally:
+        SETTINGS.quiet = before
 
 
 def stream() -> IO[str]:

@@ -33,6 +33,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.tiny import build_tiny_model
+from shortcutlab.progress import quieted
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.demo_report import write_report
@@ -223,7 +224,8 @@ def run_demo(
     t0 = time.time()
     spec = stage_synth(out, plan, seed, say)
     base = stage_base(out, arch, seed, say)
-    init = stage_pretrain(out, base, plan, seed, say)
+    with quieted(not progress):  # the pre-training's step lines
+        init = stage_pretrain(out, base, plan, seed, say)
     study = demo_study(out, init["model"], plan, seeds)
     summary = dict(run_study(study, out / "study", progress=progress).summary)
     demo = {

@@ -34,7 +34,7 @@ from typing import Any
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
-from shortcutlab.progress import Reporter
+from shortcutlab.progress import Reporter, quieted
 from shortcutlab.progress import say as stage_line
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
@@ -233,8 +233,9 @@ def run_study(
     atomic_write_text(out / "study.json", json.dumps(study.to_dict(), indent=2) + "\n")
     say = printer(progress)
     cells = Cells(out)
-    models = trained_models(study, out, cells, say)
-    score_all(study, models, out, cells, say)
+    with quieted(not progress):  # the cells' step / batch progress too
+        models = trained_models(study, out, cells, say)
+        score_all(study, models, out, cells, say)
     summary = write_results(study, out, say=say)
     summary["ran"] = dict(cells.ran)
     summary["scores_dir"] = str(out / "scores" / f"s{study.seeds[0]}")

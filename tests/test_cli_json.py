@@ -180,6 +180,16 @@ def test_two_processes_child_failure_is_one_message(work, tmp_path) -> None:
     assert res.stdout == ""
 
 
+@pytest.mark.slow  # ~20-30 s: three Python processes start torch + transformers
+def test_two_processes_json_is_the_summary(work, tmp_path) -> None:
+    out = tmp_path / "two.jsonl"
+    res = run_cli(
+        ["score", work["data"], "--model", work["model"], "-o", out, "--json"]
+        + ["--num-processes", "2"]
+    )
+    assert json_equals_file(res, tmp_path / "two.summary.json")["num_processes"] == 2
+
+
 ELASTIC_STDERR = """\
 error from a child
 W1127 21:59:54.466000 27091 /v/torch/distributed/elastic/multiprocessing/api.py:1028] Sending

@@ -108,6 +108,8 @@ def test_diagnostics_json(work) -> None:
         + ["-o", d / "len", "--n-boot", "20", "--json"]
     )
     assert json_equals_file(res, d / "len" / "results.json")
+    run_info = json.loads((d / "len" / "run_info.json").read_text())
+    assert run_info["config"]["n_boot"] == 20  # the parameters (typer's own click context)
     judge = d / "judge.jsonl"
     judge.write_text(
         "".join(

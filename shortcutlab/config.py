@@ -86,7 +86,7 @@ class TrainConfig:
     )
     save_sfc: bool = _f(False, "Write per-pair SFC of the last epoch to sfc.jsonl.")
     tensorboard: bool = _f(True, "Write TensorBoard events to output_dir/tensorboard.")
-    progress: bool = _f(True, "Show a rich progress bar (rank 0).")
+    progress: bool = _f(True, "Report progress (rank 0): a bar, or a line every 30 s in logs.")
     # text-only and shortcut-aware options
     text_only: Literal["drop", "blank"] = _f(
         "drop", "How text-only inputs remove the image: drop (no image tokens) or blank image."

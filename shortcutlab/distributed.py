@@ -12,24 +12,36 @@ Owns how shortcutlab runs on several processes (GPUs, or CPU processes with gloo
   installed, so we use the torchrun-style launcher (`--multi_gpu`) with
   `ACCELERATE_USE_CPU=true`, and `state()` creates `PartialState(cpu=True)`.
   The child processes see `SHORTCUTLAB_LAUNCHED=1` and never relaunch again.
+- A child's failure ends the launch with ONE message and the child's exit code: a child
+  that stops on a user error records it (`report_child_error`, a file in
+  `SHORTCUTLAB_ERROR_DIR`) instead of printing it per rank, and the launcher prints the
+  first one; torch-elastic's own traceback and failure report are filtered out of the
+  launcher's stderr (`LauncherFilter`); a child's own traceback (a crash) passes through.
 
 Used by scoring (each rank scores a shard, rank 0 merges) and by training.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
-from shortcutlab.errors import ConfigError
+from shortcutlab.errors import ChildFailed, ConfigError
+from shortcutlab.files import atomic_write_json
 
 T = TypeVar("T")
 
 LAUNCHED_ENV = "SHORTCUTLAB_LAUNCHED"
+ERROR_DIR_ENV = "SHORTCUTLAB_ERROR_DIR"
 _state: Any = None
 
 
@@ -161,7 +173,8 @@ def relaunch(
 
     `argv` defaults to `sys.argv[1:]` (the arguments after `shortcutlab`); the
     `--num-processes` option is removed so the children do not relaunch again (they also
-    see `SHORTCUTLAB_LAUNCHED=1`). Returns the launcher's exit code; the caller exits with it.
+    see `SHORTCUTLAB_LAUNCHED=1`). Returns 0 when every process succeeded; a failed child
+    raises `ChildFailed` with its message and exit code (see the module doc).
     """
     if num_processes < 1:
         raise ConfigError(f"--num-processes must be >= 1, got {num_processes}.")
@@ -177,7 +190,103 @@ def relaunch(
         cpu = not torch.cuda.is_available()
     if cpu:
         env["ACCELERATE_USE_CPU"] = "true"
-    return subprocess.call(launch_command(num_processes, args, cpu=cpu), env=env)
+    with tempfile.TemporaryDirectory(prefix="shortcutlab-launch-") as errors:
+        env[ERROR_DIR_ENV] = errors
+        cmd = launch_command(num_processes, args, cpu=cpu)
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+        filt = LauncherFilter()
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            for kept in filt.feed(line):
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+        code = proc.wait()
+        if code != 0:
+            raise child_failure(Path(errors), filt.report_text(), code, num_processes)
+    return 0
+
+
+def report_child_error(message: str, exit_code: int) -> bool:
+    """In a launched child: record a user error for the launcher to print once.
+
+    Returns False (nothing recorded: print it yourself) outside a shortcutlab launch.
+    """
+    folder = os.environ.get(ERROR_DIR_ENV)
+    if not folder or os.environ.get(LAUNCHED_ENV) != "1":
+        return False
+    rank_ = int(os.environ.get("RANK", "0"))
+    row = {"rank": rank_, "message": message, "exit_code": exit_code, "time": time.time()}
+    atomic_write_json(Path(folder) / f"rank{rank_}.json", row)
+    return True
+
+
+def child_failure(errors: Path, report: str, code: int, world: int) -> ChildFailed:
+    """The launch's one error: the first recorded child error, else the failed rank's code."""
+    rows = [json.loads(p.read_text(encoding="utf-8")) for p in errors.glob("rank*.json")]
+    if rows:
+        first = min(rows, key=lambda r: (r["time"], r["rank"]))
+        where = f" (process {first['rank']} of {world})" if world > 1 else ""
+        return ChildFailed(first["message"] + where, int(first["exit_code"]))
+    rank_m = re.search(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", report, re.S)
+    if rank_m:
+        child_rank, child_code = int(rank_m.group(1)), int(rank_m.group(2))
+        exit_code = child_code if child_code > 0 else 1
+        return ChildFailed(
+            f"process {child_rank} of {world} failed with exit code {child_code}; its own "
+            "output above says why.",
+            exit_code,
+        )
+    return ChildFailed(f"the launch of {world} processes failed (exit code {code}).", 1)
+
+
+class LauncherFilter:
+    """Drops torch-elastic's launcher traceback, failure report and log lines from stderr.
+
+    `feed(line)` returns the lines to print now; the dropped report is kept for
+    `report_text()` (it names the failed rank and exit code). Tracebacks of the children
+    themselves (no launcher frames) are passed through whole.
+    """
+
+    LAUNCHER_FRAMES = ("torch/distributed/", "accelerate/commands/")
+
+    def __init__(self) -> None:
+        self.state = "normal"
+        self.buffer: list[str] = []
+        self.dropped: list[str] = []
+        self.rules = 0
+
+    def feed(self, line: str) -> list[str]:
+        if self.state == "report":
+            self.dropped.append(line)
+            self.rules += line.startswith("=====")
+            if self.rules >= 2:
+                self.state = "normal"
+            return []
+        if self.state == "traceback":
+            return self._traceback_line(line)
+        if line.startswith("Traceback (most recent call last):"):
+            self.state, self.buffer = "traceback", [line]
+            return []
+        if "torch/distributed/elastic" in line or "torch.distributed.elastic" in line:
+            self.dropped.append(line)
+            return []
+        return [line]
+
+    def _traceback_line(self, line: str) -> list[str]:
+        self.buffer.append(line)
+        if line[:1] in (" ", "\t"):
+            return []  # a frame; the exception line is the first unindented one
+        block, self.buffer, self.state = self.buffer, [], "normal"
+        if not any(f in b for b in block for f in self.LAUNCHER_FRAMES):
+            return block
+        self.dropped += block
+        if "ChildFailedError" in line:
+            self.state, self.rules = "report", 0
+        return []
+
+    def report_text(self) -> str:
+        """Everything dropped (the elastic failure report among it)."""
+        return "".join(self.dropped)
 
 
 def should_relaunch(num_processes: int | None) -> bool:

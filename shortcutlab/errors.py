@@ -70,3 +70,15 @@ class SharedImageUnsupported(ModelError):
     multi-tile images whose feature groups do not map back to the unique images); callers
     catch it and encode the batch again per row (`modeling.forward.with_shared_images`).
     """
+
+
+class ChildFailed(ShortcutlabError):
+    """A process of a multi-process launch (`--num-processes N`) failed.
+
+    Carries the failed child's exit code (2 for bad input, 1 for a crash), so the
+    launcher exits with it after printing the child's one error message.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -98,7 +98,10 @@ def argv_of(command: str) -> list[str]:
     """The arguments after `shortcutlab` of an example command."""
     for prefix in PREFIXES:
         if command.startswith(prefix):
-            return shlex.split(command[len(prefix) :])
+            argv = shlex.split(command[len(prefix) :])
+            # a shell redirection or pipe ends the command's own arguments
+            cut = next((i for i, a in enumerate(argv) if a[:1] in "|>&;" or a == "2>"), None)
+            return argv[:cut]
     raise AssertionError(f"not a shortcutlab command: {command}")
 
 

@@ -19,8 +19,10 @@ from shortcutlab.audit.proxies import DESCRIPTIONS
 from shortcutlab.audit.report import CHANCE
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.audit.write import AuditOutput, write_audit
+from shortcutlab.cli.common import DataAlias, Json, Quiet, data_file, print_json_file, start
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.groups import exclude_records
+from shortcutlab.progress import say
 from shortcutlab.provenance import write_run_info
 
 AUDIT_HELP = """Text-only audit of preference data with cheap proxies (no VLM, no images).
@@ -53,8 +55,14 @@ overlap`) leaves the listed records of DATA out, counted in audit.json (`exclude
 
 
 def audit_cmd(
-    data: Annotated[str, typer.Argument(help="Preference data to audit (any supported schema).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="DATA", help="Preference data to audit (any schema).", show_default=False
+        ),
+    ] = None,
+    data_option: DataAlias = None,
     train: Annotated[
         str | None, typer.Option("--train", help="Fit the regression here, apply to DATA.")
     ] = None,
@@ -77,7 +85,11 @@ def audit_cmd(
         Path | None,
         typer.Option("--exclude-ids", help="File of ids (overlap_ids.txt) left out of DATA."),
     ] = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
+    start(as_json=as_json, quiet=quiet)
+    data = data_file(data, data_option)
     cfg = AuditConfig(
         folds=folds,
         seed=seed,
@@ -89,10 +101,12 @@ def audit_cmd(
     # text only: image files may be absent (images="ignore")
     load_kw: dict[str, Any] = {"schema": schema, "skip_invalid": skip_invalid, "images": "ignore"}
     records = load_dataset_file(data, **load_kw).records
+    say(f"audit: {len(records)} records loaded from {data}")
     ids, excluded = None, None
     if exclude_ids is not None:
         records, ids, excluded = exclude_records(records, exclude_ids)
     train_records = load_dataset_file(train, **load_kw).records if train else None
+    say(f"audit: fitting the text-only proxies ({'--train' if train else f'{folds}-fold'})")
     result = run_audit(records, train_records, cfg, data_name=data, train_name=train or "")
     written = write_audit(result, output, mm_scores=mm_scores, exclude=ids, excluded=excluded)
     inputs = {"data": data} | ({"train": train} if train else {})
@@ -105,6 +119,9 @@ def audit_cmd(
         config=cfg.to_dict(),
         seed=seed,
     )
+    if as_json:
+        print_json_file(Path(output) / "audit.json")
+        return
     _print(written, [*written.files, info])
 
 

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import Output, named, print_table, provenance
+from shortcutlab.cli.common import (
+    Json,
+    Output,
+    UsageError,
+    named,
+    print_json_file,
+    print_table,
+    provenance,
+)
 from shortcutlab.diagnostics.outputs import report_bon
 
 BON_HELP = """Best-of-N with the unbiased estimator of Appendix H, N = 1..n.
@@ -17,23 +25,36 @@ BON_HELP = """Best-of-N with the unbiased estimator of Appendix H, N = 1..n.
 For each prompt, answers are sorted by reward ascending (ties: the lower response_index
 ranks higher) and the judge score of answer i gets weight C(i-1, N-1) / C(n, N). The
 judge table has columns id, response_index, score; reward tables follow the score-table
-contract. One curve per --rewards table.
+contract. One curve per --scores table (`--rewards` is the old name).
 
 Examples:
 
-  shortcutlab bon --judge judge.jsonl --rewards std=std.jsonl --rewards sa=sa.jsonl -o out/bon
+  shortcutlab bon --judge judge.jsonl --scores std=std.jsonl --scores sa=sa.jsonl -o out/bon
 
-  shortcutlab bon --judge gpt4_scores.parquet --rewards rm.parquet --max-n 64 -o out/bon
+  shortcutlab bon --judge gpt4_scores.parquet --scores rm.parquet --max-n 64 -o out/bon
 """
 
 
 def bon_cmd(
     output: Output,
     judge: Annotated[str, typer.Option("--judge", help="Judge table: id, response_index, score.")],
-    rewards: Annotated[list[str], typer.Option("--rewards", help="[NAME=]reward score table.")],
+    scores: Annotated[
+        list[str] | None,
+        typer.Option("--scores", help="[NAME=]reward score table (repeat; required)."),
+    ] = None,
+    rewards: Annotated[
+        list[str] | None, typer.Option("--rewards", hidden=True, help="Old name of --scores.")
+    ] = None,
     max_n: Annotated[int | None, typer.Option("--max-n", help="Largest N.")] = None,
+    as_json: Json = False,
 ) -> None:
-    rep = report_bon(judge, [named(s) for s in rewards], output, provenance(), max_n=max_n)
+    tables = [*(scores or []), *(rewards or [])]
+    if not tables:
+        raise UsageError("Missing option '--scores' (a reward score table; repeat for more).")
+    rep = report_bon(judge, [named(s) for s in tables], output, provenance(), max_n=max_n)
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     wide = rep.curves.pivot(index="N", columns="model", values="expected_score")
     rows = [[str(n), *[f"{v:.3f}" for v in wide.loc[n]]] for n in wide.index]
     print_table(

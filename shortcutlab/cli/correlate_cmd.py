@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import Output, print_table, provenance
+from shortcutlab.cli.common import Json, Output, print_json_file, print_table, provenance
 from shortcutlab.diagnostics.outputs import report_correlation
 
 CORR_HELP = """Correlation of MM-RM rewards with text-only proxy rewards (Figure 3).
@@ -30,8 +30,12 @@ def correlate_cmd(
     mm_scores: Annotated[str, typer.Option("--mm-scores", help="MM-RM score table.")],
     proxy_scores: Annotated[str, typer.Option("--proxy-scores", help="Proxy score table.")],
     level: Annotated[str, typer.Option("--level", help="responses or margins.")] = "responses",
+    as_json: Json = False,
 ) -> None:
     rep = report_correlation(mm_scores, proxy_scores, output, provenance(), level=level)
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     res = rep.result
     row = [
         res.n,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shortcutlab.cli.common import (
+    DATA_HELP,
+    DataAlias,
+    Json,
+    UsageError,
+    data_file,
+    print_json,
+)
 from shortcutlab.data.inspect import inspect_file
 from shortcutlab.data.schemas import list_schemas, load_dataset_file
 from shortcutlab.data.writing import write_records
@@ -20,7 +28,7 @@ data_app = typer.Typer(
     "Examples:\n\n"
     "  shortcutlab data inspect train.jsonl\n\n"
     "  shortcutlab data schemas\n\n"
-    "  shortcutlab data convert rlaif_v.parquet rlaif_v.jsonl --to pairwise",
+    "  shortcutlab data convert rlaif_v.parquet -o rlaif_v.jsonl --to pairwise",
     no_args_is_help=True,
 )
 
@@ -45,7 +53,8 @@ Examples:
 
 @data_app.command("inspect", help=INSPECT_HELP)
 def inspect_cmd(
-    path: Annotated[str, typer.Argument(help="JSONL, JSON list, parquet or HF datasets folder.")],
+    data: Annotated[str | None, typer.Argument(help=DATA_HELP, show_default=False)] = None,
+    data_option: DataAlias = None,
     schema: Annotated[
         str | None, typer.Option("--schema", help="Force a schema (see `data schemas`).")
     ] = None,
@@ -69,10 +78,10 @@ def inspect_cmd(
         bool,
         typer.Option("--strict", help="Image problems are an error (exit 2) instead of counts."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_json: Json = False,
 ) -> None:
     report = inspect_file(
-        path,
+        data_file(data, data_option),
         schema=schema,
         skip_invalid=skip_invalid,
         unit=unit,
@@ -83,7 +92,7 @@ def inspect_cmd(
         strict=strict,
     )
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        print_json(report)
     else:
         _render(report)
 
@@ -110,16 +119,24 @@ not decode are dropped, counted by reason.
 
 Examples:
 
-  shortcutlab data convert rlaif_v.parquet data/rlaif_v.jsonl --to pairwise
+  shortcutlab data convert rlaif_v.parquet -o data/rlaif_v.jsonl --to pairwise
 
-  shortcutlab data convert vlrewardbench/ vlrb.jsonl --to vlfeedback --skip-invalid
+  shortcutlab data convert vlrewardbench/ -o vlrb.jsonl --to vlfeedback --skip-invalid
 """
 
 
 @data_app.command("convert", help=CONVERT_HELP)
 def convert_cmd(
-    src: Annotated[str, typer.Argument(help="Input data file or datasets folder.")],
-    out: Annotated[str, typer.Argument(help="Output .jsonl, .json or .parquet file.")],
+    data: Annotated[str | None, typer.Argument(help=DATA_HELP, show_default=False)] = None,
+    legacy_output: Annotated[
+        str | None,
+        typer.Argument(metavar="OUTPUT", help="Same as --output (the old form).", hidden=True),
+    ] = None,
+    data_option: DataAlias = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output .jsonl, .json or .parquet file."),
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option("--to", help="pairwise, vlfeedback or inference (default: from the data)."),
@@ -131,7 +148,14 @@ def convert_cmd(
     image_root: Annotated[
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
+    as_json: Json = False,
 ) -> None:
+    src = data_file(data, data_option)
+    if output is not None and legacy_output is not None:
+        raise UsageError("give the output once: --output/-o (or the old second argument).")
+    out = output if output is not None else legacy_output
+    if out is None:
+        raise UsageError("Missing option '--output' / '-o' (the file to write).")
     res = load_dataset_file(
         src,
         schema=schema,
@@ -140,6 +164,10 @@ def convert_cmd(
         check_images=skip_invalid,  # the output then holds only images that decode
     )
     path = write_records(res.records, out, schema=to)
+    if as_json:
+        summary = {"records": len(res.records), "schema": res.schema, "input": src}
+        print_json(summary | {"output": str(path), "skipped": dict(sorted(res.skipped.items()))})
+        return
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items())) or "none"
     typer.echo(f"{len(res.records)} {res.schema} records -> {path} (skipped: {skipped})")
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from shortcutlab.cli.common import Json, OutAlias, Quiet, output_path, print_json_file, start
 from shortcutlab.study.demo import run_demo
 
 DEMO_HELP = """Run the whole method on the built-in shortcut benchmark and write a report:
 synth -> tiny LLaVA -> a "seeing" initialisation pre-trained on shortcut-free data ->
 standard and shortcut-aware reward models per environment -> generalization matrix, SFD,
-shift accuracy, correlation, length balance -> OUT/report.md (figures + JSON).
+shift accuracy, correlation, length balance -> OUTPUT/report.md (figures + JSON);
+OUTPUT/demo.json holds every number (what --json prints).
 
 Every stage is cached in OUT: rerunning only does what is missing. Budgets are fixed in
 steps, so a seed reproduces its models on the same machine (other CPUs give slightly
@@ -23,20 +26,30 @@ Examples:
 
   shortcutlab demo --quick
 
-  shortcutlab demo --out demo-full --seeds 3
+  shortcutlab demo -o demo-full --seeds 3 > demo.log  # progress lines in the log
 """
 
 
 def demo_cmd(
-    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "shortcutlab-demo",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output folder. [default: shortcutlab-demo]"),
+    ] = None,
+    out: OutAlias = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Training seeds per study cell.")] = 1,
     quick: Annotated[bool, typer.Option("--quick", help="Tiny sizes and step budgets.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the benchmark and the init.")] = 0,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     from transformers.utils import logging as hf_logging  # lazy: transformers is heavy
 
+    start(as_json=as_json, quiet=quiet)
     hf_logging.disable_progress_bar()  # one line per stage, not per model load / save
-    run_demo(out, seeds=seeds, quick=quick, seed=seed)
+    folder = output_path(output, out, Path("shortcutlab-demo"))
+    run_demo(folder, seeds=seeds, quick=quick, seed=seed)
+    if as_json:
+        print_json_file(folder / "demo.json")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,21 @@ from typing import Annotated, Any
 
 import typer
 
-from shortcutlab.cli.common import NBoot, Output, Seed, named, print_table, provenance, pts
+from shortcutlab.cli.common import (
+    DATA_HELP,
+    DataAlias,
+    Json,
+    NBoot,
+    Output,
+    Seed,
+    data_file,
+    named,
+    print_json_file,
+    print_table,
+    provenance,
+    pts,
+    start,
+)
 from shortcutlab.diagnostics.outputs import report_length
 
 LENGTH_HELP = """Length bias (Section 3.5.1, Figure 5) and a length-balanced test subset.
@@ -31,8 +45,9 @@ Examples:
 
 
 def length_cmd(
-    data: Annotated[str, typer.Argument(help="Preference data file (any supported schema).")],
     output: Output,
+    data: Annotated[str | None, typer.Argument(help=DATA_HELP, show_default=False)] = None,
+    data_option: DataAlias = None,
     scores: Annotated[
         list[str] | None, typer.Option("--scores", help="[NAME=]score table of this data.")
     ] = None,
@@ -45,9 +60,11 @@ def length_cmd(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad rows.")] = False,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
+    as_json: Json = False,
 ) -> None:
+    start(as_json=as_json)
     rep = report_length(
-        data,
+        data_file(data, data_option),
         output,
         provenance(),
         scores=[named(s) for s in scores or []],
@@ -58,6 +75,9 @@ def length_cmd(
         n_boot=n_boot,
         seed=seed,
     )
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     accs = rep.report.accuracies.to_dict("records")
     print_table(
         f"Length balance (length in {rep.stats['unit']})",

@@ -3,7 +3,9 @@
 Each command module under `shortcutlab.cli` owns one command or group and exposes
 `register(app)`; each parses options, calls one library function and renders with rich.
 Errors the user can fix (`ShortcutlabError`) are printed once here as one paragraph and
-exit with code 2; nothing else is caught.
+exit with code 2 (a failed child of a multi-process launch: its own code); nothing else
+is caught. Exit codes: 0 ok, 1 failure (an unexpected error, with its traceback), 2 bad
+input or usage (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import typer
 from rich.console import Console
 
-from shortcutlab import __version__
+from shortcutlab import __version__, distributed
 from shortcutlab.cli import (
     audit_cmd,
     bon_cmd,
@@ -29,31 +31,35 @@ from shortcutlab.cli import (
     synth_cmd,
     train_cmd,
 )
+from shortcutlab.cli.conventions import ConventionGroup
 from shortcutlab.errors import ShortcutlabError
 
 HELP = """Train and diagnose multimodal reward models for text-only shortcuts.
 
 Examples:
 
-  shortcutlab model tiny --arch llava --out models/tiny-llava
+  shortcutlab model tiny --arch llava -o models/tiny-llava
 
   shortcutlab data inspect data/train.jsonl
 
-  shortcutlab train --mode shortcut-aware --model models/tiny-llava \
-    --data train.jsonl --output runs/sa
+  shortcutlab train train.jsonl --mode shortcut-aware --model models/tiny-llava -o runs/sa
 
-  shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
+  shortcutlab score test.jsonl --model runs/sa -o scores.jsonl --json
 
-  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores text.jsonl --output out/sfd
+  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores text.jsonl -o out/sfd
 
-  shortcutlab demo --quick
+  shortcutlab demo --quick > demo.log
+
+Conventions: data files are DATA (or --data), outputs -o/--output; --json prints one
+JSON object; exit codes 0 ok, 1 failure, 2 bad input or usage (docs/cli.md).
 """
 
 app = typer.Typer(
     name="shortcutlab",
     help=HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    cls=ConventionGroup,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
@@ -105,9 +111,11 @@ def main(argv: list[str] | None = None) -> None:
         if ex.code not in (0, None):
             raise
     except ShortcutlabError as err:
-        err_console.print(
-            f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True
-        )
+        # a child of a --num-processes launch leaves it to the launcher to print once
+        if not distributed.report_child_error(str(err), err.exit_code):
+            err_console.print(
+                f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True, markup=True
+            )
         sys.exit(err.exit_code)
 
 

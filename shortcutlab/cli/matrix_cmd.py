@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import NBoot, Output, Seed, named, print_table, provenance
+from shortcutlab.cli.common import (
+    Json,
+    NBoot,
+    Output,
+    Quiet,
+    Seed,
+    named,
+    print_json_file,
+    print_table,
+    provenance,
+    start,
+)
 from shortcutlab.diagnostics.outputs import load_matrices, report_matrix
 from shortcutlab.errors import ConfigError
 from shortcutlab.study.run import study_score_folders
@@ -60,7 +71,10 @@ def matrix_cmd(
     ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
+    start(as_json=as_json, quiet=quiet)
     if sum(x is not None and x != [] for x in (from_accuracies, from_scores, study)) != 1:
         raise ConfigError("give exactly one of --from-accuracies, --from-scores, --study.")
     prov = provenance()  # before the study runs: the parameters as given
@@ -76,6 +90,9 @@ def matrix_cmd(
     if study is not None:
         inputs = {"study": str(study)} | inputs
     rep = report_matrix(mats, output, prov, inputs=inputs, long=long, seed=seed)
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     rows = [
         [
             m,

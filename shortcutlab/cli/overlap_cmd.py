@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shortcutlab.audit.overlap import DEFAULT_ID_KINDS, KINDS, overlap, write_overlap
+from shortcutlab.cli.common import Json, print_json_file, start
 from shortcutlab.data.schemas import load_dataset_file
 
 OVERLAP_HELP = f"""Train/test overlap: identical or near-identical images, prompts, responses, ids.
@@ -53,7 +54,9 @@ def overlap_cmd(
     ] = False,
     schema: Annotated[str | None, typer.Option("--schema", help="Force a schema.")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip bad rows.")] = False,
+    as_json: Json = False,
 ) -> None:
+    start(as_json=as_json)
     # missing image files are counted by `overlap`, never fatal: the loader keeps them unchecked
     kw = {"schema": schema, "skip_invalid": skip_invalid, "images": "ignore"}
     tr, te = load_dataset_file(train, **kw).records, load_dataset_file(test, **kw).records
@@ -67,6 +70,9 @@ def overlap_cmd(
         command=["shortcutlab", *sys.argv[1:]],
         config={"max_distance": max_distance, "ids_from": list(kinds), "images": not no_images},
     )
+    if as_json:
+        print_json_file(output / "overlap.json")
+        return
     _print(res.counts, files)
 
 

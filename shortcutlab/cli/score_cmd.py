@@ -5,15 +5,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from shortcutlab import distributed
+from shortcutlab.cli.common import (
+    DATA_HELP,
+    DataAlias,
+    Json,
+    Quiet,
+    data_file,
+    print_json_file,
+    start,
+)
 from shortcutlab.errors import ConfigError
+from shortcutlab.preflight import check_inputs
+from shortcutlab.progress import Reporter
 from shortcutlab.scoring import run_scoring
 
 HELP = """Score every response of a data file with a reward model -> a score table.
@@ -37,20 +47,20 @@ changed model, data file or option is refused unless `--overwrite`.
 
 Examples:
 
-  shortcutlab score --model runs/sa --data test.jsonl --output scores.jsonl
+  shortcutlab score test.jsonl --model runs/sa -o scores.jsonl
 
-  shortcutlab score --model runs/sa --data test.jsonl --output sa_no_image.jsonl --text-only drop
+  shortcutlab score test.jsonl --model runs/sa -o sa_no_image.jsonl --text-only drop
 
-  shortcutlab score --model runs/text/model --data test.jsonl --output t.jsonl  # saved mode
+  shortcutlab score test.jsonl --model runs/text/model -o t.jsonl  # saved mode
 
-  shortcutlab score --model runs/sa --data pairs.jsonl --image-root imgs --output s.jsonl
+  shortcutlab score pairs.jsonl --model runs/sa --image-root imgs -o s.jsonl
 
-  shortcutlab score --model runs/sa --data vlrb.parquet --output s.parquet --num-processes 4
+  shortcutlab score vlrb.parquet --model runs/sa -o s.parquet --num-processes 4 --json
 
-  shortcutlab score --model runs/sa --data vlrb.jsonl --output s.jsonl --group-by category
+  shortcutlab score vlrb.jsonl --model runs/sa -o s.jsonl --group-by category
   --exclude-ids out/overlap/overlap_ids.txt
 
-  accelerate launch -m shortcutlab score --model runs/sa --data test.jsonl --output s.jsonl
+  accelerate launch -m shortcutlab score test.jsonl --model runs/sa -o s.jsonl
 """
 
 
@@ -64,24 +74,6 @@ def _argv(opts: dict[str, Any]) -> list[str]:
         elif value is not None and value != "":
             argv += [flag, str(value)]
     return argv
-
-
-def _progress_bar() -> tuple[Any, Any]:
-    """A rich progress bar on stderr and the callback that drives it."""
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("scoring records", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
 
 
 def _render(result: Any) -> None:
@@ -134,14 +126,19 @@ def _render(result: Any) -> None:
 
 
 def score_command(
+    data_arg: Annotated[
+        str | None, typer.Argument(metavar="DATA", help=DATA_HELP, show_default=False)
+    ] = None,
+    data: DataAlias = None,
     model: str = typer.Option(
         ...,
         "--model",
         help="RewardModel folder, `train --output` run folder (uses its model/), base VLM "
         "folder or Hub id.",
     ),
-    data: Path = typer.Option(..., "--data", help="Data file (JSONL/JSON/parquet/datasets dir)."),
-    output: Path = typer.Option(..., "--output", help="Score table to write (.jsonl/.parquet)."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Score table to write (.jsonl/.parquet)."
+    ),
     text_only: str | None = typer.Option(
         None,
         "--text-only",
@@ -185,37 +182,46 @@ def score_command(
         help="Data field or score-table column (e.g. category): accuracy per group and "
         "the macro average over groups.",
     ),
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
+    start(as_json=as_json, quiet=quiet)
     if text_only not in (None, "drop", "blank", "none"):
         raise ConfigError(f"--text-only must be 'drop', 'blank' or 'none', got '{text_only}'.")
-    opts = dict(
-        model=model, data=data, output=output, text_only=text_only, batch_size=batch_size,
-        max_length=max_length, schema=schema, skip_invalid=skip_invalid, overwrite=overwrite,
-        environment=environment, image_root=image_root, trust_remote_code=trust_remote_code,
-        check_images=check_images, exclude_ids=exclude_ids, group_by=group_by,
-    )  # fmt: skip
+    opts: dict[str, Any] = {"model": model, "data": data_file(data_arg, data), "output": output}
+    opts |= {"text_only": text_only, "batch_size": batch_size, "max_length": max_length}
+    opts |= {"schema": schema, "skip_invalid": skip_invalid, "overwrite": overwrite}
+    opts |= {"environment": environment, "image_root": image_root}
+    opts |= {"trust_remote_code": trust_remote_code, "json": as_json, "quiet": quiet}
+    opts |= {"check_images": check_images, "exclude_ids": exclude_ids, "group_by": group_by}
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
+        check_inputs(
+            data=[opts["data"]],
+            model=model,
+            schema=schema,
+            skip_invalid=skip_invalid,
+            image_root=image_root,
+        )
         raise typer.Exit(distributed.relaunch(int(num_processes or 1), argv))
-
+    run_opts = {k: v for k, v in opts.items() if k not in ("model", "data", "output")}
+    run_opts = {k: v for k, v in run_opts.items() if k not in ("json", "quiet")}
     main = distributed.is_main()
-    bar, update = _progress_bar() if main else (None, None)
-    if bar is not None:
-        bar.start()
-    try:
+    with Reporter("score", None, "records", enabled=main) as bar:
         result = run_scoring(
-            model, data, output, text_only=text_only, batch_size=batch_size,
-            max_length=max_length, schema=schema, skip_invalid=skip_invalid,
-            overwrite=overwrite, environment=environment, progress=update,
-            command=["shortcutlab", *argv], image_root=image_root,
-            trust_remote_code=trust_remote_code, check_images=check_images,
-            exclude_ids=exclude_ids, group_by=group_by,
-        )  # fmt: skip
-    finally:
-        if bar is not None:
-            bar.stop()
-    if main:
+            model,
+            opts["data"],
+            output,
+            progress=bar.update,
+            command=["shortcutlab", *argv],
+            **run_opts,
+        )
+    if not main:
+        return
+    if as_json and result.summary_path is not None:
+        print_json_file(result.summary_path)
+    elif not as_json:
         _render(result)
 
 

@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import NBoot, Output, Seed, print_table, provenance, pts
+from shortcutlab.cli.common import (
+    Json,
+    NBoot,
+    Output,
+    Quiet,
+    Seed,
+    data_files,
+    print_json_file,
+    print_table,
+    provenance,
+    pts,
+    start,
+)
 from shortcutlab.diagnostics.outputs import SfdSet, report_sfd
 from shortcutlab.diagnostics.sfd import SFDResult, macro_over_groups
 from shortcutlab.errors import ConfigError
@@ -22,7 +34,8 @@ SFD_HELP = """Shortcut-Failure Degradation (Def. 3.1) of an MM-RM against a text
 Pairs where the proxy is right (strictly) form the shortcut-success subset, the rest
 (proxy wrong or tied) the shortcut-fail subset; SFD = MM-RM accuracy on success minus on
 fail, in points, with a record-bootstrap 95% interval. Repeat the options (matched by
-position) for several test sets. With --data the subsets are also written as data files.
+position) for several test sets. With DATA (or --data) the subsets are also written as
+data files.
 
 Examples:
 
@@ -32,16 +45,16 @@ Examples:
   --name povid --mm-scores mm_rlhfv.jsonl --proxy-scores t_rlhfv.jsonl --data rlhfv.jsonl
   --name rlhfv -o out/sfd
 
-  shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
+  shortcutlab sfd test.jsonl --mm-model runs/std --proxy-model runs/text -o out/sfd
 
-  shortcutlab sfd --mm-model runs/std --proxy-model runs/text --data test.jsonl -o out/sfd
+  shortcutlab sfd test.jsonl --mm-model runs/std --proxy-model runs/text -o out/sfd
   --overwrite  # after retraining: rescore into out/sfd/scores
 
-  shortcutlab sfd --mm-scores mm.jsonl --proxy-scores t.jsonl --data vlrb.jsonl
+  shortcutlab sfd vlrb.jsonl --mm-scores mm.jsonl --proxy-scores t.jsonl
   --group-by category --exclude-ids out/overlap/overlap_ids.txt -o out/sfd
 
 --group-by COLUMN: SFD and accuracy per group (a score-table column, or a field of the
---data file such as VL-RewardBench's derived `category`) plus the macro averages over
+data file such as VL-RewardBench's derived `category`) plus the macro averages over
 groups, in sfd_groups.csv and results.json. --exclude-ids FILE: the listed records
 (overlap_ids.txt of `shortcutlab overlap`) are left out, counted in results.json.
 """
@@ -49,13 +62,19 @@ groups, in sfd_groups.csv and results.json. --exclude-ids FILE: the listed recor
 
 def sfd_cmd(
     output: Output,
+    data_args: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="DATA", help="The scored test file(s), in --mm-scores order."),
+    ] = None,
     mm_scores: Annotated[
         list[str] | None, typer.Option("--mm-scores", help="MM-RM score table.")
     ] = None,
     proxy_scores: Annotated[
         list[str] | None, typer.Option("--proxy-scores", help="Text-only proxy score table.")
     ] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="The scored test file.")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option("--data", help="Same as DATA (repeat per test set).")
+    ] = None,
     name: Annotated[list[str] | None, typer.Option("--name", help="Test set name.")] = None,
     mm_model: Annotated[
         str | None,
@@ -87,8 +106,11 @@ def sfd_cmd(
             "from other models or data.",
         ),
     ] = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
-    data = data or []
+    start(as_json=as_json, quiet=quiet)
+    data = data_files(data_args, data)
     if mm_model or proxy_model:
         mm_scores, proxy_scores = score_mm_and_proxy(
             mm_model,
@@ -118,6 +140,9 @@ def sfd_cmd(
         exclude=exclude_ids,
         group_by=group_by,
     )
+    if as_json:
+        print_json_file(output / "results.json")
+        return
     columns = ["test set", "SFD", "n success / fail", "acc success", "acc fail", "acc MM"]
     columns += ["acc proxy", "proxy ties"]
     rows = [_sfd_row(r) for r in rep.results]

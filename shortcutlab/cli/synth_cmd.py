@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from shortcutlab.cli.common import Json, OutAlias, output_path, print_json_file
 from shortcutlab.synth.benchmark import build_benchmark
 
 SYNTH_HELP = """Build the shortcut benchmark: three environments (vlf, povid, rlhfv) whose
@@ -20,20 +22,25 @@ and `DIR/images/`.
 
 Examples:
 
-  shortcutlab synth --out bench
+  shortcutlab synth -o bench
 
-  shortcutlab synth --out bench-tiny --size tiny --seed 1
+  shortcutlab synth -o bench-tiny --size tiny --seed 1 --json
 """
 
 
 def synth_cmd(
-    out: Annotated[str, typer.Option("--out", help="Output folder.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output folder.")] = None,
+    out: OutAlias = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     size: Annotated[
         str, typer.Option("--size", help="Size preset: tiny, small or large.")
     ] = "small",
+    as_json: Json = False,
 ) -> None:
-    summary = build_benchmark(out, seed=seed, size=size)
+    summary = build_benchmark(output_path(output, out), seed=seed, size=size)
+    if as_json:
+        print_json_file(summary.out_dir / "spec.json")
+        return
     table = Table(title=f"shortcut benchmark in {summary.out_dir} (seed {seed}, size {size})")
     for col in ("env", "split", "records", "pairs", "cue agrees", "chosen longer"):
         table.add_column(col)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,37 +19,41 @@ import yaml
 from rich.console import Console
 
 from shortcutlab import distributed
+from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json_file, start
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
+from shortcutlab.preflight import check_inputs
 from shortcutlab.training import train
 
 HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-aware (Eq. 7).
 
+The training data is DATA (or --data, or `data:` in the --config YAML).
+
 Examples:
 
-  shortcutlab train --mode standard --model models/tiny --data train.jsonl --output runs/std
+  shortcutlab train train.jsonl --mode standard --model models/tiny -o runs/std
 
-  shortcutlab train --mode shortcut-aware --model models/tiny --data train.jsonl
-  --eval-data test.jsonl --output runs/sa --sfc-normalize
+  shortcutlab train train.jsonl --mode shortcut-aware --model models/tiny
+  --eval-data test.jsonl -o runs/sa --sfc-normalize
 
-  shortcutlab train --config configs/paper_shortcut_aware.yaml --trust-remote-code
-  --model OpenGVLab/InternVL2-8B --data vlf.jsonl --output runs/sa
+  shortcutlab train vlf.jsonl --config configs/paper_shortcut_aware.yaml --trust-remote-code
+  --model OpenGVLab/InternVL2-8B -o runs/sa
 
-  shortcutlab train --model models/tiny --data train.jsonl --output runs/ddp --num-processes 2
+  shortcutlab train train.jsonl --model models/tiny -o runs/ddp --num-processes 2 --json
 
-  shortcutlab train --mode shortcut-aware --objective groupdro --model models/tiny
-  --data train.jsonl --output runs/dro
+  shortcutlab train train.jsonl --mode shortcut-aware --objective groupdro --model models/tiny
+  -o runs/dro
 
-  shortcutlab train --model models/tiny --data train.jsonl --output runs/jtt
+  shortcutlab train train.jsonl --model models/tiny -o runs/jtt
   --static-weights proxy_scores.jsonl --upweight 5
 
-  shortcutlab train --mode shortcut-aware --model m --data d.jsonl --output runs/q --lora
-  --load-in-4bit
+  shortcutlab train d.jsonl --mode shortcut-aware --model m -o runs/q --lora --load-in-4bit
 
   shortcutlab train --config runs/sa/config.yaml --resume latest
 
 Outputs: OUTPUT/model (the reward model to score with), OUTPUT/proxy (shortcut-aware),
-metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json.
+metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json, summary.json (what
+--json prints).
 """
 
 ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
@@ -75,6 +80,18 @@ def _parameters() -> list[inspect.Parameter]:
     hints = typing.get_type_hints(TrainConfig)
     params = [
         inspect.Parameter(
+            "data_arg",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None, typer.Argument(metavar="DATA", help=DATA_HELP, show_default=False)
+            ],
+        ),
+        inspect.Parameter(
+            "as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Json
+        ),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Quiet),
+        inspect.Parameter(
             "config",
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
@@ -95,7 +112,7 @@ def _parameters() -> list[inspect.Parameter]:
     for f in dataclasses.fields(TrainConfig):
         tp, extra = _option_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
-        names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [flag, *ALIASES.get(f.name, [])]
+        names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [*ALIASES.get(f.name, []), flag]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f"{f.metadata.get('help', '')} [default: {default}]"
         option = typer.Option(*names, help=help_text, show_default=False, **extra)
@@ -134,13 +151,27 @@ def build_config(config: str | None, flags: dict[str, Any]) -> TrainConfig:
 def train_command(**kwargs: Any) -> None:
     config = kwargs.pop("config")
     num_processes = kwargs.pop("num_processes")
+    as_json, quiet = kwargs.pop("as_json"), kwargs.pop("quiet")
+    start(as_json=as_json, quiet=quiet)
+    kwargs["data"] = data_file(kwargs.pop("data_arg"), kwargs["data"], required=False)
 
     cfg = build_config(config, kwargs).validate()
     if distributed.should_relaunch(num_processes):
+        check_inputs(
+            data=[cfg.data, cfg.eval_data],
+            model=cfg.model,
+            schema=cfg.schema,
+            skip_invalid=cfg.skip_invalid,
+            image_root=cfg.image_root,
+        )
         raise typer.Exit(distributed.relaunch(num_processes))
 
     summary = train(cfg, command=_command_line(config, kwargs))
-    if distributed.is_main():
+    if not distributed.is_main():
+        return
+    if as_json:
+        print_json_file(Path(summary["output_dir"]) / "summary.json")
+    else:
         _print_summary(summary)
 
 

@@ -372,6 +372,7 @@ def score(
     check_images: bool = False,
     exclude_ids: str | Path | None = None,
     group_by: str | None = None,
+    progress: Progress | None = None,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -405,6 +406,8 @@ def score(
     those records are not scored, counted in the summary's `excluded`. `group_by`: a
     data field or score-table column (e.g. `category`): the summary adds accuracy per
     group and the macro average over groups.
+
+    `progress(done, total)` is called after every batch (e.g. `progress.Reporter.update`).
     """
     result = run_scoring(
         model,
@@ -424,6 +427,7 @@ def score(
         check_images=check_images,
         exclude_ids=exclude_ids,
         group_by=group_by,
+        progress=progress,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

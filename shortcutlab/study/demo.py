@@ -33,6 +33,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.tiny import build_tiny_model
+from shortcutlab.progress import quieted
 from shortcutlab.provenance import environment_info
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
@@ -110,7 +111,7 @@ def pretrain_config(out: Path, base: Path, plan: DemoPlan, seed: int) -> TrainCo
             "per_device_train_batch_size": plan.batch,
             "learning_rate": plan.learning_rate,
             "freeze_vision": False,
-            "progress": False,
+            "progress": True,  # step lines in a log: this stage takes minutes
             "tensorboard": False,
             "logging_steps": 20,
         }
@@ -122,7 +123,9 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
     bench, run = out / "bench" / "pretrain", out / "models" / "seeing-init"
     cfg = pretrain_config(out, base, plan, seed)
     cells = Cells(out)
-    fp = fingerprint([cfg.to_dict(), source_digest(base), source_digest(cfg.data)])
+    # keyed as before progress was reported (progress=False), so cached inits stay valid
+    key_cfg = cfg.to_dict() | {"progress": False}
+    fp = fingerprint([key_cfg, source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
     if done is not None and (run / "model").is_dir():
         return done["result"]
@@ -222,7 +225,8 @@ def run_demo(
     t0 = time.time()
     spec = stage_synth(out, plan, seed, say)
     base = stage_base(out, arch, seed, say)
-    init = stage_pretrain(out, base, plan, seed, say)
+    with quieted(not progress):  # the pre-training's step lines
+        init = stage_pretrain(out, base, plan, seed, say)
     study = demo_study(out, init["model"], plan, seeds)
     summary = dict(run_study(study, out / "study", progress=progress).summary)
     demo = {

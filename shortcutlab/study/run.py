@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.source import resolve_model_source
+from shortcutlab.progress import Reporter, quieted
+from shortcutlab.progress import say as stage_line
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
@@ -52,7 +52,7 @@ from shortcutlab.study.spec import (
 from shortcutlab.training import train
 
 Say = Callable[[str], None]  # one progress line
-DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
+DEFAULT_TRAIN = {"progress": True, "tensorboard": False}  # progress: not in fingerprints
 
 
 # ----------------------------------------------------------------------------- cells
@@ -169,7 +169,17 @@ def _score_cell(
     key = f"score__s{m.seed}__{m.mode}__{m.env}__{test.name}" + ("__shift" if shift else "")
     if cells.get(key, fp) is not None and path.is_file():
         return path
-    df = score(str(m.path), data, str(path), environment=test.name, overwrite=True, **opts)
+    what = f"score {m.mode} {m.env} s{m.seed} on {test.name}" + (" shift" if shift else "")
+    with Reporter(what, None, "records") as bar:
+        df = score(
+            str(m.path),
+            data,
+            str(path),
+            environment=test.name,
+            overwrite=True,
+            progress=bar.update,
+            **opts,
+        )
     cells.ran["score"] += 1
     acc = (df.attrs.get("summary") or {}).get("accuracy") or {}
     cells.put(key, fp, {"file": str(path), "accuracy": acc.get("accuracy")})
@@ -240,8 +250,9 @@ def run_study(
     atomic_write_text(out / "study.json", json.dumps(study.to_dict(), indent=2) + "\n")
     say = printer(progress)
     cells = Cells(out)
-    models = trained_models(study, out, cells, say)
-    score_all(study, models, out, cells, say)
+    with quieted(not progress):  # the cells' step / batch progress too
+        models = trained_models(study, out, cells, say)
+        score_all(study, models, out, cells, say)
     summary = write_results(study, out, say=say)
     summary["ran"] = dict(cells.ran)
     summary["scores_dir"] = str(out / "scores" / f"s{study.seeds[0]}")
@@ -288,14 +299,20 @@ def score_mm_and_proxy(
         stem = Path(d).stem
         mm_out.append(str(out_dir / f"{stem}__mm.jsonl"))
         px_out.append(str(out_dir / f"{stem}__proxy.jsonl"))
-        score(mm_model, d, mm_out[-1], overwrite=overwrite)
-        score(proxy_model, d, px_out[-1], text_only=text_only, overwrite=overwrite)
+        with Reporter(f"score {stem} (MM-RM)", None, "records") as bar:
+            score(mm_model, d, mm_out[-1], overwrite=overwrite, progress=bar.update)
+        with Reporter(f"score {stem} (proxy)", None, "records") as bar:
+            score(
+                proxy_model,
+                d,
+                px_out[-1],
+                text_only=text_only,
+                overwrite=overwrite,
+                progress=bar.update,
+            )
     return mm_out, px_out
 
 
 def printer(progress: bool) -> Say:
-    """A `say` that prints a green tick line to stderr, or does nothing."""
-    if not progress:
-        return lambda msg: None
-    console = Console(stderr=True)
-    return lambda msg: console.print(f"[green]✓[/] {msg}", highlight=False)
+    """A `say` that prints one stage line (`shortcutlab.progress.say`), or does nothing."""
+    return stage_line if progress else (lambda msg: None)

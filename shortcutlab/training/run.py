@@ -1,7 +1,7 @@
 """Driving a Trainer from its first (or resumed) step to the saved run folder.
 
 Run folder: model/ (primary branch, a normal RewardModel folder: all inference needs),
-proxy/ (shortcut-aware), config.yaml (resolved), command.txt, run_info.json,
+proxy/ (shortcut-aware), config.yaml (resolved), command.txt, run_info.json, summary.json,
 metrics.jsonl, tensorboard/, checkpoints/ (when save_steps > 0), sfc.jsonl (save_sfc).
 """
 
@@ -11,13 +11,13 @@ import json
 import shlex
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shortcutlab.errors import ConfigError
-from shortcutlab.files import atomic_write_text
+from shortcutlab.files import atomic_write_json, atomic_write_text
+from shortcutlab.progress import Reporter
 from shortcutlab.provenance import write_run_info
 from shortcutlab.training.branches import Branches, build_branches
 from shortcutlab.training.export import export_branches
@@ -100,19 +100,11 @@ def resume_step(parts: RunParts) -> int:
     return int(state["global_step"])
 
 
-def _progress(parts: RunParts) -> Any:
-    """A rich progress bar on rank 0 when asked, else a context that yields None."""
-    if not (parts.cfg.progress and parts.accelerator.is_main_process):
-        return nullcontext(None)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # CLI only
-
-    return Progress(
-        TextColumn("[bold]train[/] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        transient=False,
-    )
+def _progress(parts: RunParts, start_step: int) -> Reporter:
+    """Step progress on rank 0 when asked (a bar in a terminal, plain lines in a log)."""
+    enabled = parts.cfg.progress and parts.accelerator.is_main_process
+    what = f"train {parts.cfg.mode}"
+    return Reporter(what, parts.total_steps, "steps", initial=start_step, enabled=enabled)
 
 
 def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str, Any]:
@@ -128,8 +120,7 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
     log = RunLog()
     window = empty_window()
     spe = parts.steps_per_epoch
-    with _progress(parts) as bar:
-        task = bar.add_task("", total=parts.total_steps, completed=start_step) if bar else None
+    with _progress(parts, start_step) as bar:
         for step in range(start_step, parts.total_steps):
             stats = trainer.train_step(step)
             row = stats_row(stats, step + 1, (step + 1) / spe, 0.0, parts.proxy)
@@ -140,8 +131,7 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
                 lr = lr_now(parts.scheduler)
                 parts.writer.write(stats_row(window, done, done / spe, lr, parts.proxy))
                 window = empty_window()
-            if bar:
-                bar.update(task, completed=done, description=f"loss {row['loss']:.4f}")
+            bar.update(done, note=f"loss {row['loss']:.4f}")
             if parts.eval_records and cfg.eval_steps > 0 and done % cfg.eval_steps == 0:
                 _log_eval(trainer, log, done)
             if cfg.save_steps > 0 and done % cfg.save_steps == 0:
@@ -217,8 +207,11 @@ def finish(trainer: Trainer, log: RunLog, start_step: int, seconds: float) -> di
     if parts.cfg.save_sfc and parts.proxy:
         _save_sfc(trainer)
     parts.writer.close()
+    summary = _summary(parts, log, saved, start_step, final_eval, seconds)
+    if acc.is_main_process:  # the file `train --json` prints
+        atomic_write_json(parts.out / "summary.json", summary)
     acc.wait_for_everyone()
-    return _summary(parts, log, saved, start_step, final_eval, seconds)
+    return summary
 
 
 def _summary(

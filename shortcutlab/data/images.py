@@ -277,27 +277,33 @@ def _identify(path: Any, what: str, loc: SourceLoc | None, field: str, max_pixel
                 _check_pixels(im, what, loc, field, max_pixels)
     except DataError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise data_error(
+    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, bomb ...
+        raise _unreadable(exc, what, loc, field, verb="read") from None
+
+
+def _unreadable(
+    exc: Exception, what: str, loc: SourceLoc | None, field: str, *, verb: str
+) -> DataError:
+    """The DataError for an image PIL cannot `verb` ("read": header, "decode": pixels)."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return data_error(
             loc,
             f"image '{what}' is too large to decode safely ({exc}).",
             field=field,
             hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
             reason="image_too_large",
-        ) from None
-    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError ...
-        why = (
-            "not a recognised image format"
-            if isinstance(exc, Image.UnidentifiedImageError)
-            else f"{type(exc).__name__}: {exc}"
         )
-        raise data_error(
-            loc,
-            f"cannot read image '{what}' ({why}).",
-            field=field,
-            hint="The file is corrupt or not an image.",
-            reason="bad_image",
-        ) from None
+    why = (
+        "not a recognised image format"  # PIL's own text may name a BytesIO object
+        if isinstance(exc, Image.UnidentifiedImageError)
+        else f"{type(exc).__name__}: {exc}"
+    )
+    hint = "The file is corrupt or not an image."
+    if verb == "decode":
+        hint = "The file is corrupt, truncated or not an image."
+    return data_error(
+        loc, f"cannot {verb} image '{what}' ({why}).", field=field, hint=hint, reason="bad_image"
+    )
 
 
 def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixels: int) -> Any:
@@ -310,27 +316,8 @@ def _decode(data: bytes, what: str, loc: SourceLoc | None, field: str, max_pixel
             im.load()
     except DataError:
         raise
-    except Image.DecompressionBombError as exc:  # PIL's own limit, checked in open()
-        raise data_error(
-            loc,
-            f"image '{what}' is too large to decode safely ({exc}).",
-            field=field,
-            hint="Raise max_pixels (SHORTCUTLAB_MAX_PIXELS) if the image is trusted.",
-            reason="image_too_large",
-        ) from None
-    except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-        why = (
-            "not a recognised image format"  # PIL's own text names a BytesIO object
-            if isinstance(exc, Image.UnidentifiedImageError)
-            else f"{type(exc).__name__}: {exc}"
-        )
-        raise data_error(
-            loc,
-            f"cannot decode image '{what}' ({why}).",
-            field=field,
-            hint="The file is corrupt, truncated or not an image.",
-            reason="bad_image",
-        ) from None
+    except Exception as exc:  # PIL's own bomb limit (checked in open()), OSError ...
+        raise _unreadable(exc, what, loc, field, verb="decode") from None
     return im
 
 

@@ -60,8 +60,8 @@ def compare_with_study(study_dir: str | Path, *, n_boot: int = 1000) -> pd.DataF
                     row = _cell(args, cheap, n_boot)
                     if row is not None:
                         split = "shift" if shift else ("iid" if test_env == train_env else "ood")
-                        rows.append({"seed": seed, "mode": mode, "train_env": train_env,
-                                     "test_env": test_env, "split": split, **row})  # fmt: skip
+                        key = {"seed": seed, "mode": mode, "train_env": train_env}
+                        rows.append(key | {"test_env": test_env, "split": split, **row})
     return pd.DataFrame(rows)
 
 

@@ -70,3 +70,12 @@ class SharedImageUnsupported(ModelError):
     multi-tile images whose feature groups do not map back to the unique images); callers
     catch it and encode the batch again per row (`modeling.forward.with_shared_images`).
     """
+
+
+class PrefixSharingUnsupported(ModelError):
+    """A record's K responses cannot share one encoded prefix (image + prompt) exactly.
+
+    Raised by `modeling.prefix` for architectures whose exactness is not established (the
+    allowlist `PREFIX_ARCHS`), or a record whose common prefix does not hold its whole image;
+    callers catch it, log the reason once and run the per-response forward instead.
+    """

@@ -139,6 +139,12 @@ def score_command(
     trust_remote_code: bool = typer.Option(
         False, "--trust-remote-code", help="Allow the model folder's custom code to run."
     ),
+    no_prefix_sharing: bool = typer.Option(
+        False,
+        "--no-prefix-sharing",
+        help="Run every response in full instead of each record's image + prompt once "
+        "with its answers on top (same rewards; sharing is the faster default).",
+    ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
     if text_only not in (None, "drop", "blank", "none"):
@@ -147,6 +153,7 @@ def score_command(
         model=model, data=data, output=output, text_only=text_only, batch_size=batch_size,
         max_length=max_length, schema=schema, skip_invalid=skip_invalid, overwrite=overwrite,
         environment=environment, image_root=image_root, trust_remote_code=trust_remote_code,
+        no_prefix_sharing=no_prefix_sharing,
     )  # fmt: skip
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
@@ -162,7 +169,7 @@ def score_command(
             max_length=max_length, schema=schema, skip_invalid=skip_invalid,
             overwrite=overwrite, environment=environment, progress=update,
             command=["shortcutlab", *argv], image_root=image_root,
-            trust_remote_code=trust_remote_code,
+            trust_remote_code=trust_remote_code, prefix_sharing=not no_prefix_sharing,
         )  # fmt: skip
     finally:
         if bar is not None:

@@ -81,6 +81,7 @@ def _score_shard(
     environment: str,
     on_batch: Callable[[list, list[dict], int], None],
     progress: Progress | None,
+    prefix_sharing: bool = True,
 ) -> int:
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
@@ -95,7 +96,9 @@ def _score_shard(
     done = 0
     for idx in plan_batches(records, batch_size):
         batch = [records[i] for i in idx]
-        rewards, truncated = forward_records(model, collator, batch, device=dev, bf16=bf16)
+        rewards, truncated = forward_records(
+            model, collator, batch, device=dev, bf16=bf16, prefix_sharing=prefix_sharing
+        )
         rows = [
             row
             for rec, r in zip(batch, rewards, strict=True)
@@ -182,6 +185,7 @@ def run_scoring(
     command: Sequence[str] | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    prefix_sharing: bool = True,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details).
 
@@ -203,6 +207,7 @@ def run_scoring(
     if root is not None:  # other images under the same names: a different run
         opts["image_root"] = str(Path(root).resolve())
     fp, prov = fingerprint(model, data, records, opts, command)
+    prov["prefix_sharing"] = prefix_sharing  # provenance only: both paths give equal rewards
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
         table=None,
@@ -215,25 +220,26 @@ def run_scoring(
         provenance=prov,
     )
     load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
+    shard = {
+        "load": load,
+        "batch_size": batch_size,
+        "source": source,
+        "environment": environment,
+        "progress": progress,
+        "prefix_sharing": prefix_sharing,
+    }
     if output is None:
-        return _run_in_memory(result, records, load, batch_size, source, environment, progress)
-    return _run_journaled(
-        result, records, Path(output), overwrite, load, batch_size, source, environment, progress
-    )
+        return _run_in_memory(result, records, shard)
+    return _run_journaled(result, records, Path(output), overwrite, shard)
 
 
 def _run_journaled(
-    result: ScoreResult,
-    records: list,
-    out: Path,
-    overwrite: bool,
-    load: Callable,
-    batch_size: int,
-    source: str,
-    environment: str,
-    progress: Progress | None,
+    result: ScoreResult, records: list, out: Path, overwrite: bool, shard: dict[str, Any]
 ) -> ScoreResult:
-    """With an output file: decide / resume, score this rank's shard, rank 0 merges."""
+    """With an output file: decide / resume, score this rank's shard, rank 0 merges.
+
+    `shard`: the keyword arguments of `_score_shard` other than records and on_batch.
+    """
     result.output = out
     journal = Journal(out)
     fp, prov = result.fingerprint, result.provenance
@@ -255,12 +261,8 @@ def _run_journaled(
     rank = dist.rank()
     _score_shard(
         mine,
-        load=load,
-        batch_size=batch_size,
-        source=source,
-        environment=environment,
-        progress=progress,
         on_batch=lambda recs, rows, t: journal.commit(rank, rows, [str(r.id) for r in recs], t),
+        **shard,
     )
     result.scored_records = len(records) - len(done)
     dist.barrier()
@@ -272,15 +274,7 @@ def _run_journaled(
     return result
 
 
-def _run_in_memory(
-    result: ScoreResult,
-    records: list,
-    load: Callable,
-    batch_size: int,
-    source: str,
-    environment: str,
-    progress: Progress | None,
-) -> ScoreResult:
+def _run_in_memory(result: ScoreResult, records: list, shard: dict[str, Any]) -> ScoreResult:
     """No output file: score this rank's shard, gather every rank's rows, no journal."""
     rows: list[dict[str, Any]] = []
     truncated = [0]
@@ -290,15 +284,7 @@ def _run_in_memory(
         truncated[0] += t
 
     mine = dist.shard(records)
-    _score_shard(
-        mine,
-        load=load,
-        batch_size=batch_size,
-        source=source,
-        environment=environment,
-        on_batch=keep,
-        progress=progress,
-    )
+    _score_shard(mine, on_batch=keep, **shard)
     gathered = dist.gather_objects((rows, truncated[0]))
     all_rows = [row for part, _ in gathered for row in part]
     result.table = to_frame(all_rows, records)
@@ -325,6 +311,7 @@ def score(
     bf16: bool | None = None,
     image_root: str | Path | None = None,
     trust_remote_code: bool = False,
+    prefix_sharing: bool = True,
 ) -> Any:
     """Score every response of a data file with a reward model -> a score table.
 
@@ -345,6 +332,9 @@ def score(
     or None: the mode saved with the model (a text-only RM is scored text-only; others
     with the image); the summary records the effective mode. `image_root` resolves the
     data file's relative image paths; `trust_remote_code` is passed to model loading.
+    `prefix_sharing` (default on): each record's image + prompt run once and its K
+    answers on top (KV cache), for the architectures where that is verified exact (others
+    fall back, logged once); rewards equal per-response scoring to float32 rounding.
     Under `accelerate launch` each rank scores a shard and rank 0 merges.
     """
     result = run_scoring(
@@ -362,6 +352,7 @@ def score(
         bf16=bf16,
         image_root=image_root,
         trust_remote_code=trust_remote_code,
+        prefix_sharing=prefix_sharing,
     )
     df = result.table
     df.attrs["summary"] = result.summary()

@@ -16,40 +16,52 @@ with the same global batch, and resuming only needs the step number.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from shortcutlab.data.records import Record
+from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.losses import PairObjective, build_pair_index, pair_objective
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.training.setup import RunParts
 from shortcutlab.training.stats import reduce_stats, stats_vector
 
+log = logging.getLogger(__name__)
 _EVAL_SUMS = ("loss", "correct", "ties", "pairs", "proxy_loss", "proxy_correct")
 
 
 class Trainer:
     """Owns the step of one run: forward, objective, backward, optimizer step, evaluation.
 
-    State kept across steps: whether the model shares image encodings, the rows truncated
-    since the last step, and the per-pair SFC rows of the last epoch (`save_sfc`).
+    State kept across steps: whether the model shares image encodings and packs each
+    record into one row (`prefix_sharing`; off for good on `PrefixSharingUnsupported`,
+    logged once), the rows truncated since the last step, and the per-pair SFC rows of the
+    last epoch (`save_sfc`).
     """
 
     def __init__(self, parts: RunParts) -> None:
         self.parts = parts
         self.cfg = parts.cfg
         self.share_images = True  # off for good once the model raises SharedImageUnsupported
+        self.pack = self.cfg.prefix_sharing  # off for good on PrefixSharingUnsupported
         self.sfc_rows: list[dict[str, Any]] = []
         self._truncated = 0
 
     # ------------------------------------------------------------------ forward
     def encode(self, collator: RewardCollator, records: list[Record], share: bool) -> dict:
-        """Model inputs of `records` on this rank's device (counts truncated rows)."""
+        """Model inputs of `records` on this rank's device (counts truncated rows).
+
+        With packing on (and shared images, which it needs) each row carries its record's
+        position (`pack_groups`), so `RewardModel.forward` runs one packed row per record.
+        """
         batch = collator.encode(records, share_images=share)
         self._truncated += batch.truncated
+        if share and self.pack:
+            batch.inputs["pack_groups"] = torch.tensor([i for i, _ in batch.index])
         return batch.to(self.parts.accelerator.device).inputs
 
     def forward(
@@ -65,9 +77,7 @@ class Trainer:
     def objective(self, records: list[Record]) -> PairObjective:
         """Losses, objective and statistics of one list of records (Eq. 1, 3, 5, 7)."""
         pidx = build_pair_index([r.pairs for r in records], [len(r.responses) for r in records])
-        (rewards, proxy_rewards), self.share_images = with_shared_images(
-            lambda share: self.forward(records, share), self.share_images
-        )  # e.g. multi-tile images: encode per row from now on
+        rewards, proxy_rewards = self._rewards(records)
         return pair_objective(
             rewards,
             proxy_rewards,
@@ -75,6 +85,18 @@ class Trainer:
             official_eps=self.cfg.sfc_official_eps,
             normalize=self.cfg.sfc_normalize,
         )
+
+    def _rewards(self, records: list[Record]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Both branches' rewards; a model that cannot pack or share images stops asking."""
+        try:
+            (rewards, proxy), self.share_images = with_shared_images(
+                lambda share: self.forward(records, share), self.share_images
+            )  # e.g. multi-tile images: encode per row from now on
+        except PrefixSharingUnsupported as exc:  # raised before the backbone runs
+            log.warning("prefix sharing off (%s); training one row per response", exc)
+            self.pack = False
+            return self._rewards(records)
+        return rewards, proxy
 
     # ------------------------------------------------------------------ one optimizer step
     def micro_step(self, records: list[Record], n_pairs_step: int, step: int) -> torch.Tensor:

@@ -27,11 +27,11 @@ import torch
 
 from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.modeling.prefix import (
-    _base,
-    _image_token_ids,
-    _prefix_positions,
+    base_model,
     check_prefix_arch,
     common_prefix,
+    has_image_tokens,
+    prefix_positions,
 )
 
 MASK_ATTENTION = ("sdpa", "eager")  # backends that honour a custom 4D mask
@@ -61,8 +61,7 @@ def _record_row(
     ids, mask = inputs["input_ids"], inputs["attention_mask"].bool()
     seqs = [ids[r][mask[r]] for r in rows]
     p = common_prefix(seqs)
-    image_ids = _image_token_ids(model.config)
-    if any(int(t) in image_ids for s in seqs for t in s[p:]):
+    if has_image_tokens(model.config, [s[p:] for s in seqs]):
         raise PrefixSharingUnsupported("image tokens after the common prefix of a record")
     r0 = rows[0]
     prefix = seqs[0][:p][None]
@@ -73,7 +72,8 @@ def _record_row(
     u = int(inputs["image_index"][r0]) if "image_index" in inputs else -1
     if u >= 0 and "unique_image_grid_thw" in inputs:
         image["image_grid_thw"] = inputs["unique_image_grid_thw"][u][None]
-    pos = _prefix_positions(_base(model.backbone), prefix, extras, image)[..., 0, :]  # (p,)|(3,p)
+    pos = prefix_positions(base_model(model.backbone), prefix, extras, image)
+    pos = pos[..., 0, :]  # (p,) or (3, p) for M-RoPE
     start = int(pos.max()) + 1
     answers = [s[p:] for s in seqs]
     steps = [torch.arange(start, start + len(a), device=ids.device) for a in answers]
@@ -109,6 +109,8 @@ def pack_inputs(model: Any, inputs: dict[str, Any]) -> tuple[dict[str, Any], tor
     `inputs`: a shared-image batch plus `pack_groups` (N,), the record of each row.
     """
     _check(model)
+    if any(k.startswith("pixel_") for k in inputs):
+        raise PrefixSharingUnsupported("packing needs shared image encodings (image_index)")
     groups = _groups(inputs["pack_groups"])
     packed = [_record_row(model, inputs, rows) for rows in groups]
     dev = inputs["input_ids"].device

@@ -45,7 +45,7 @@ def check_prefix_arch(model: Any) -> None:
         )
 
 
-def _base(backbone: Any) -> Any:
+def base_model(backbone: Any) -> Any:
     """The transformers model under PEFT wrappers (for signatures and get_rope_index)."""
     get = getattr(backbone, "get_base_model", None)
     return get() if callable(get) else backbone
@@ -66,9 +66,11 @@ def common_prefix(rows: list[torch.Tensor]) -> int:
     return min(p, n - 1)
 
 
-def _image_token_ids(config: Any) -> set[int]:
+def has_image_tokens(config: Any, parts: list[torch.Tensor]) -> bool:
+    """Whether any of `parts` (token id tensors) holds the model's image token."""
     ids = {getattr(config, k, None) for k in ("image_token_id", "image_token_index")}
-    return {int(i) for i in ids if i is not None}
+    wanted = torch.tensor([int(i) for i in ids if i is not None], dtype=torch.long)
+    return bool(torch.isin(torch.cat(parts).cpu(), wanted).any()) if len(wanted) else False
 
 
 def _image_inputs(inputs: dict[str, Any], base: Any) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def _image_inputs(inputs: dict[str, Any], base: Any) -> dict[str, Any]:
     return out
 
 
-def _prefix_positions(
+def prefix_positions(
     base: Any, prefix_ids: torch.Tensor, token_extras: dict[str, Any], image: dict[str, Any]
 ) -> torch.Tensor:
     """Position ids of the prefix: (1, p), or (3, 1, p) for M-RoPE models with an image."""
@@ -105,13 +107,12 @@ def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
     device. Raises `PrefixSharingUnsupported` (nothing run) when sharing is not exact.
     """
     check_prefix_arch(model)
-    base = _base(model.backbone)
+    base = base_model(model.backbone)
     ids, mask = inputs["input_ids"], inputs["attention_mask"].bool()
     k = ids.shape[0]
     rows = [ids[j][mask[j]] for j in range(k)]  # unpadded token ids per row
     p = common_prefix(rows)
-    image_ids = _image_token_ids(model.config)
-    if any(int(t) in image_ids for r in rows for t in r[p:]):
+    if has_image_tokens(model.config, [r[p:] for r in rows]):
         raise PrefixSharingUnsupported("image tokens after the common prefix of the record")
     token_extras = {  # per-token tensors (e.g. mm_token_type_ids): row 0's prefix
         key: v[0][mask[0]][:p][None]
@@ -120,7 +121,7 @@ def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
     }
     image = _image_inputs(inputs, base)
     prefix_ids = rows[0][:p][None]
-    pos = _prefix_positions(base, prefix_ids, token_extras, image)
+    pos = prefix_positions(base, prefix_ids, token_extras, image)
     cache_kw = _cache_kwarg(base)
     out = model.backbone(
         input_ids=prefix_ids,

@@ -1,7 +1,9 @@
 """One training step and one evaluation of the three modes, on a run's `RunParts`.
 
 A batch is a list of records; every forward runs all K responses of each record in one
-pass and reads all pairs' losses from the K rewards (`losses.build_pair_index`); the
+pass (by default one packed row per record: its prefix once, its K answers after, see
+`modeling.packing`) and reads all pairs' losses from the K rewards
+(`losses.build_pair_index`); the
 objective and its statistics come from `losses.pair_objective`:
 - standard:       loss = mean L over pairs (Eq. 1), images fed.
 - text-only:      the same loss on inputs without the image (Eq. 3; `drop` or `blank`).

@@ -1,9 +1,10 @@
-"""Where scoring time goes: vision tower vs language model, shared vs one-by-one.
+"""Where scoring time goes: vision tower vs language model, for each scorer.
 
     python benchmarks/profile_scoring.py MODEL_DIR [--records 2] [--threads 1]
 
-Times the vision tower (`get_image_features`) and the whole forward of both scorers with
-forward hooks, and prints torch.profiler's top operators of the shared path. Used to explain
+Times the vision tower and the whole forward of the shared-prefix scorer (the default),
+the shared-image batches (`prefix_sharing=False`) and one-by-one with forward hooks, and
+prints torch.profiler's top operators of the default path. Used to explain
 the scoring ratio in benchmarks/README.md (what bounds it, what would move it).
 """
 
@@ -51,7 +52,11 @@ def main() -> None:
     cpu = torch.device("cpu")
     forward_records(model, collator, records[:1], device=cpu)  # warm-up
     for name, fn in (
-        ("shared", lambda: forward_records(model, collator, records, device=cpu)),
+        ("prefix", lambda: forward_records(model, collator, records, device=cpu)),
+        (
+            "image only",
+            lambda: forward_records(model, collator, records, device=cpu, prefix_sharing=False),
+        ),
         ("one-by-one", lambda: score_one_by_one(model, collator, records, device=cpu)),
     ):
         spent["vision"] = 0.0

@@ -7,6 +7,32 @@ import sys
 from typing import Any
 
 TARGETS = [
+    (
+        "packed_speedup_standard_full",
+        "training step, per-row / packed (standard, full FT)",
+        ">=",
+        1.5,
+    ),
+    (
+        "packed_speedup_sa_full",
+        "training step, per-row / packed (shortcut-aware, full FT)",
+        ">=",
+        1.5,
+    ),
+    ("packed_speedup_standard_lora", "training step, per-row / packed (standard, LoRA)", "", None),
+    ("packed_speedup_sa_lora", "training step, per-row / packed (shortcut-aware, LoRA)", "", None),
+    (
+        "packed_over_per_row_peak_mem_full",
+        "peak memory, packed / per-row (standard, full FT)",
+        "",
+        None,
+    ),
+    (
+        "packed_over_per_row_peak_mem_sa_full",
+        "peak memory, packed / per-row (shortcut-aware, full FT)",
+        "",
+        None,
+    ),
     ("sa_over_standard_time_full", "shortcut-aware / standard step time (full FT)", "<=", 1.3),
     ("sa_over_standard_time_lora", "shortcut-aware / standard step time (LoRA)", "<=", 1.3),
     ("sa_over_standard_peak_mem_lora", "shortcut-aware / standard peak memory (LoRA)", "<=", 1.15),
@@ -31,9 +57,15 @@ TARGETS = [
     ),
     (
         "scoring_speedup_4_per_image",
-        "scoring speed-up, 4 responses per image vs one-by-one",
+        "scoring speed-up, 4 responses per image vs one-by-one (shared prefix, default)",
         ">=",
         2.0,
+    ),
+    (
+        "scoring_speedup_shared_image_only",
+        "scoring speed-up vs one-by-one, shared image only (`--no-prefix-sharing`)",
+        "",
+        None,
     ),
 ]
 
@@ -83,7 +115,12 @@ def train_table(size: str, res: dict[str, Any], gpu: bool) -> str:
         cols,
         "|" + "---|" * n,
     ]
+    rows = []
     for r in res["train"]:
+        rows.append(r)
+        if "per_row" in r:
+            rows.append({**r["per_row"], "name": r["name"] + " per-row (prefix_sharing off)"})
+    for r in rows:
         if "error" in r:
             lines.append(f"| {r['name']} | failed |" + " |" * (n - 2))
             continue
@@ -106,11 +143,23 @@ def score_table(size: str, sc: dict[str, Any], gpu: bool) -> str:
         f"**{size}**: {sc['n_records']} records x 4 responses, batch {sc['batch_size']} "
         f"sequences; max |reward diff| vs one-by-one = {sc['max_abs_diff']:.2e}",
         "",
-        "| scorer | seconds | responses/s |" + (" model TFLOP/s | MFU |" if gpu else ""),
-        "|---|---|---|" + ("---|---|" if gpu else ""),
+        "| scorer | seconds (min of rounds) | rounds (s) | responses/s | LM tokens | peak MiB |"
+        + (" model TFLOP/s | MFU |" if gpu else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if gpu else ""),
     ]
-    for key, label in (("shortcutlab", "shortcutlab `score`"), ("one_by_one", "one-by-one")):
-        row = f"| {label} | {sc[key + '_s']:.2f} | {sc[key + '_responses_per_s']:.2f} |"
+    scorers = (
+        ("shortcutlab", "shortcutlab `score` (shared prefix, default)"),
+        ("shared_image", "shortcutlab `score --no-prefix-sharing` (shared image)"),
+        ("one_by_one", "one-by-one"),
+    )
+    for key, label in scorers:
+        if key + "_s" not in sc:
+            continue
+        rounds = ", ".join(f"{t:.2f}" for t in sc.get(key + "_times_s", []))
+        row = (
+            f"| {label} | {sc[key + '_s']:.2f} | {rounds} | {sc[key + '_responses_per_s']:.2f} | "
+            f"{sc.get(key + '_lm_tokens', '-')} | {_fmt(sc.get(key + '_peak_mb'), 0)} |"
+        )
         if gpu:
             row += f" {sc[key + '_model_tflops_per_s']:.1f} | {_fmt(sc.get(key + '_mfu'), 3)} |"
         lines.append(row)

@@ -2,14 +2,16 @@
 
     python benchmarks/run.py                               # tiny + realistic, CPU
     python benchmarks/run.py --sizes tiny --out /tmp/r.json
-    python benchmarks/run.py --device cuda --peak-tflops 989  # bf16, tokens/s and MFU
+    python benchmarks/run.py --device cuda --time-limit 540   # bf16, tokens/s and MFU
 
 Per size (see workload.py) it measures, each configuration in a fresh process (so peak
 memory is that configuration's own: max RSS on CPU, CUDA max allocated on a GPU):
 - training step time / peak memory: standard vs shortcut-aware (Eq. 7), full fine-tuning
-  and LoRA, through shortcutlab's own `Trainer.train_step`;
+  and LoRA, through shortcutlab's own `Trainer.train_step`, packed (one row per record,
+  the default) and per-row (one row per response, `prefix_sharing: false`);
 - shortcutlab vs the official scheme (official_reference.py) on K = 4 records;
-- scoring throughput: `shortcutlab.scoring.score` vs one response per forward;
+- scoring throughput: `shortcutlab.scoring.score` (shared prefix, the default; and with
+  `prefix_sharing=False`, shared images only) vs one response per forward, interleaved;
 - parity: the official-scheme losses equal shortcutlab's (float32, same weights, 1e-5).
 Results go to --out (JSON) and the tables are printed as Markdown (ratios first).
 """
@@ -39,15 +41,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 PARITY_TOL = 1e-5
 MARK = "BENCH_RESULT "
 
-# (name, impl, mode, lora, text_only): the training configurations of each size
+# (name, impl, mode, lora, text_only, compare): the training configurations of each size.
+# shortcutlab runs packed (one row per record, prefix once: the default); with `compare`
+# the same worker also runs each step per-row (one row per response, `prefix_sharing`
+# off, the previous step), interleaved step by step, so both see the same machine load.
 TRAIN_CONFIGS = [
-    ("standard/full", "ours", "standard", False, "drop"),
-    ("shortcut-aware/full", "ours", "shortcut-aware", False, "drop"),
-    ("shortcut-aware-blank/full", "ours", "shortcut-aware", False, "blank"),
-    ("standard/lora", "ours", "standard", True, "drop"),
-    ("shortcut-aware/lora", "ours", "shortcut-aware", True, "drop"),
-    ("official standard/full", "official", "standard", False, "blank"),
-    ("official shortcut-aware/full", "official", "shortcut-aware", False, "blank"),
+    ("standard/full", "ours", "standard", False, "drop", True),
+    ("shortcut-aware/full", "ours", "shortcut-aware", False, "drop", True),
+    ("shortcut-aware-blank/full", "ours", "shortcut-aware", False, "blank", False),
+    ("standard/lora", "ours", "standard", True, "drop", True),
+    ("shortcut-aware/lora", "ours", "shortcut-aware", True, "drop", True),
+    ("official standard/full", "official", "standard", False, "blank", False),
+    ("official shortcut-aware/full", "official", "shortcut-aware", False, "blank", False),
 ]
 
 
@@ -70,14 +75,28 @@ def run_worker(job: dict[str, Any]) -> dict[str, Any]:
     return fn(job, out)
 
 
+DEADLINE = [float("inf")]  # time.time() after which no job starts (--time-limit)
+
+
 def spawn(job: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
-    """Run `job` in a fresh Python process; returns its result dict (or an error entry)."""
+    """Run `job` in a fresh Python process; returns its result dict (or an error entry).
+
+    Bounded by --time-limit: a job is not started after the deadline and is killed at it.
+    """
+    left = DEADLINE[0] - time.time()
+    if left <= 5:
+        return {"name": job["name"], "error": "not run: --time-limit reached", "returncode": None}
+    timeout = min(timeout, left)
     env = dict(os.environ)
     if job["device"] == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
     t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  !! {job['name']} killed after {timeout:.0f} s", file=sys.stderr)
+        return {"name": job["name"], "error": f"killed after {timeout:.0f} s", "returncode": None}
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             res = json.loads(line[len(MARK) :])
@@ -204,7 +223,7 @@ def run_size(size_name: str, args: argparse.Namespace, work: Path, peak: float |
         )
         print(f"   parity max abs diff {out['parity'].get('max_abs_diff')}", flush=True)
     out["train"] = []
-    for name, impl, mode, lora, text_only in TRAIN_CONFIGS:
+    for name, impl, mode, lora, text_only, compare in TRAIN_CONFIGS:
         job = {
             **common,
             "kind": "train",
@@ -213,17 +232,20 @@ def run_size(size_name: str, args: argparse.Namespace, work: Path, peak: float |
             "mode": mode,
             "lora": lora,
             "text_only": text_only,
+            "compare_per_row": compare,
             "batch": batch,
             "steps": list(size.official_steps.get(dev, (warmup, timed)))
             if impl == "official"
             else [warmup, timed],
         }
         res = spawn(job)
-        print(
-            f"   {name:32s} step {res.get('step_s', float('nan')):8.3f} s  "
-            f"peak {res.get('peak_mb', float('nan')):8.0f} MiB",
-            flush=True,
-        )
+        for label, r in ((name, res), (name + " per-row", res.get("per_row"))):
+            if r is not None:
+                print(
+                    f"   {label:32s} step {r.get('step_s', float('nan')):8.3f} s  "
+                    f"peak {r.get('peak_mb', float('nan')):8.0f} MiB",
+                    flush=True,
+                )
         out["train"].append(res)
     score_job = {
         **common,
@@ -270,6 +292,13 @@ def ratios(out: dict[str, Any]) -> dict[str, float | None]:
     def q(a: str, b: str, key: str) -> float | None:
         return t[a][key] / t[b][key] if a in t and b in t else None
 
+    def packed(name: str, key: str = "step_s", invert: bool = False) -> float | None:
+        """per-row / packed of one configuration (packed / per-row with `invert`)."""
+        r = t.get(name, {})
+        if "per_row" not in r:
+            return None
+        return r[key] / r["per_row"][key] if invert else r["per_row"][key] / r[key]
+
     sc = out.get("score", {})
     return {
         "sa_over_standard_time_full": q("shortcut-aware/full", "standard/full", "step_s"),
@@ -285,7 +314,14 @@ def ratios(out: dict[str, Any]) -> dict[str, float | None]:
         "official_over_ours_per_record_sa_drop": q(
             "official shortcut-aware/full", "shortcut-aware/full", "s_per_record"
         ),
+        "packed_speedup_standard_full": packed("standard/full"),
+        "packed_speedup_sa_full": packed("shortcut-aware/full"),
+        "packed_speedup_standard_lora": packed("standard/lora"),
+        "packed_speedup_sa_lora": packed("shortcut-aware/lora"),
+        "packed_over_per_row_peak_mem_full": packed("standard/full", "peak_mb", invert=True),
+        "packed_over_per_row_peak_mem_sa_full": packed("shortcut-aware/full", "peak_mb", True),
         "scoring_speedup_4_per_image": sc.get("speedup"),
+        "scoring_speedup_shared_image_only": sc.get("speedup_shared_image"),
     }
 
 
@@ -309,11 +345,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="LM and vision depth of the realistic size on CPU (default 2)",
     )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds for the whole run: jobs past it are killed / not started (recorded)",
+    )
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         print(MARK + json.dumps(run_worker(json.loads(args.worker))), flush=True)
         return 0
+    if args.time_limit:
+        DEADLINE[0] = time.time() + args.time_limit
     work = Path(args.workdir or tempfile.mkdtemp(prefix="shortcutlab_bench_"))
     peak = detect_peak_tflops(args.device, args.peak_tflops)
     if args.cpu_layers:

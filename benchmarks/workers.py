@@ -1,11 +1,13 @@
 """Benchmark workers: one configuration per fresh process (clean peak memory), plus parity.
 
 - `train_ours`: shortcutlab's own trainer (`shortcutlab.training.loop.Trainer.train_step`:
-  collate with shared images, one forward over all K responses per record, losses from
+  collate with shared images, one forward over all K responses per record (packed: one
+  row per record, prefix once; per-row: one row per response), losses from
   `shortcutlab.losses`, backward, clipping, AdamW, schedule).
 - `train_official`: `official_reference.OfficialStep` on the same model, data and optimizer.
-- `score`: `shortcutlab.scoring.score` (length-sorted batches, shared images) vs
-  `shortcutlab.scoring.engine.score_one_by_one` (one response per forward).
+- `score`: `shortcutlab.scoring.score` (shared prefix; and `prefix_sharing=False`: length-
+  sorted batches, shared images) vs `shortcutlab.scoring.engine.score_one_by_one` (one
+  response per forward), interleaved rounds, each scorer's peak memory.
 - `parity`: losses of both training paths on the same weights in float32.
 Each returns a JSON-able dict; `run.py` starts them as `python benchmarks/run.py --worker`.
 """
@@ -25,6 +27,7 @@ from workload import SIZES, make_records
 
 from shortcutlab.config import TrainConfig
 from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.prefix import common_prefix
 from shortcutlab.modeling.reward_model import RewardModel
 from shortcutlab.scoring import score as score_fn
 from shortcutlab.scoring.engine import make_collator, score_one_by_one
@@ -89,11 +92,27 @@ def train_config(job: dict[str, Any], out: Path) -> TrainConfig:
         lora_dropout=job.get("lora_dropout", 0.05),
         text_only=job.get("text_only", "drop"),
         bf16=job.get("bf16", False),
+        prefix_sharing=job.get("packed", True),
         tensorboard=False,
         progress=False,
         logging_steps=10_000,
         seed=0,
     )
+
+
+def lm_tokens(inputs: dict[str, Any]) -> int:
+    """Tokens the LM actually runs: non-padding tokens, or per packed record (rows with
+    `pack_groups`) its common prefix once plus each answer."""
+    mask = inputs["attention_mask"].bool()
+    if "pack_groups" not in inputs:
+        return int(mask.sum())
+    ids, groups = inputs["input_ids"], inputs["pack_groups"].tolist()
+    total = 0
+    for g in sorted(set(groups)):
+        rows = [ids[r][mask[r]] for r, x in enumerate(groups) if x == g]
+        p = common_prefix(rows)
+        total += p + sum(len(r) - p for r in rows)
+    return total
 
 
 def _unwrap(model: Any) -> Any:
@@ -159,23 +178,53 @@ def _result(job: dict, times: list[float], tokens: int, n_steps: int, device, rm
 
 
 def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Time `Trainer.train_step` (shortcutlab's step) for one configuration."""
+    """Time `Trainer.train_step` (shortcutlab's step) for one configuration.
+
+    With `compare_per_row` every step runs twice on the same records, interleaved: packed
+    (one row per record, the default) then per-row (`Trainer.pack = False`, one row per
+    response), so both see the same load on a shared machine; each gets its own times,
+    LM tokens and peak memory (the peak window is reset before every step).
+    """
     tr = Trainer(build(train_config(job, out)))
     device = tr.parts.accelerator.device
-    counted = {"tokens": 0}
+    variants = [True, False] if job.get("compare_per_row") else [bool(job.get("packed", True))]
+    counted = dict.fromkeys(variants, 0)
     encode = tr.encode
 
     def counting_encode(collator: Any, records: list, share: bool) -> dict[str, Any]:
         inputs = encode(collator, records, share)  # the trainer's own encode, unchanged
-        counted["tokens"] += int(inputs["attention_mask"].sum())
+        counted[current[0]] += lm_tokens(inputs)
         return inputs
 
     tr.encode = counting_encode
+    current = [variants[0]]
     mem = _before_steps(device)
     warmup, timed = job["steps"]
-    times = _time_steps(tr.train_step, warmup, timed, device)
-    tokens = counted["tokens"] * timed / (warmup + timed)
-    return _result(job, times, tokens, timed, device, _base_rm(_unwrap(tr.parts.model)), mem)
+    times: dict[bool, list[float]] = {v: [] for v in variants}
+    peaks = dict.fromkeys(variants, 0.0)
+    for s in range(warmup + timed):
+        for v in variants:
+            current[0] = tr.pack = v
+            gc.collect()
+            was_reset = reset_peak(device)
+            _sync(device)
+            t0 = time.perf_counter()
+            tr.train_step(s)
+            _sync(device)
+            if s >= warmup:
+                times[v].append(time.perf_counter() - t0)
+            peaks[v] = max(peaks[v], step_peak_mb(device, was_reset))
+    rm = _base_rm(_unwrap(tr.parts.model))
+    res = {}
+    for v in variants:
+        tokens = counted[v] * timed / (warmup + timed)
+        r = _result(job, times[v], tokens, timed, device, rm, mem)
+        r["peak_mb"] = peaks[v]
+        if not res:
+            res = r
+        else:
+            res["per_row"] = r
+    return res
 
 
 def train_official(job: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -290,7 +339,8 @@ def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Responses/s of shortcutlab's scorer vs one response per forward (+ their max diff)."""
+    """Responses/s and peak memory of shortcutlab's scorer (shared prefix, and shared images
+    only) vs one response per forward, in interleaved rounds (min time per scorer)."""
     device = torch.device(job["device"])
     bf16 = job.get("bf16", False)
     model = RewardModel.from_pretrained(job["model"], seed=0).to(device).eval()
@@ -300,40 +350,76 @@ def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
         rec.pairs, rec.scores = [], None
     n_resp = sum(len(r.responses) for r in records)
     collator = make_collator(model, max_length=4096, text_only=None)
-    score_fn(model, records[:1], device=device, bf16=bf16)  # warm-up
-    timings: dict[str, float] = {}
-    _sync(device)
-    t0 = time.perf_counter()
-    df = score_fn(model, records, batch_size=job["batch_size"], device=device, bf16=bf16)
-    _sync(device)
-    timings["shortcutlab"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = score_one_by_one(model, collator, records, device=device, bf16=bf16)
-    _sync(device)
-    timings["one_by_one"] = time.perf_counter() - t0
-    flat = torch.tensor([v for row in ref for v in row], dtype=torch.float64)
-    ours = torch.tensor(
-        df.sort_values(["id", "response_index"])["reward"].tolist(), dtype=torch.float64
-    )
-    lm_tokens = _score_tokens(collator, records)
+    bs = job["batch_size"]
+    scorers = {
+        "shortcutlab": lambda: _table(
+            score_fn(model, records, batch_size=bs, device=device, bf16=bf16), records
+        ),
+        "one_by_one": lambda: score_one_by_one(model, collator, records, device=device, bf16=bf16),
+        "shared_image": lambda: _table(
+            score_fn(model, records, batch_size=bs, device=device, bf16=bf16, prefix_sharing=False),
+            records,
+        ),
+    }
+    score_fn(model, records[:1], device=device, bf16=bf16)  # warm-up (both paths)
+    score_fn(model, records[:1], device=device, bf16=bf16, prefix_sharing=False)
+    timings: dict[str, list[float]] = {k: [] for k in scorers}
+    peaks: dict[str, float] = {k: 0.0 for k in scorers}
+    values: dict[str, list[float]] = {}
+    for _ in range(job.get("rounds", 2)):
+        for key, fn in scorers.items():
+            gc.collect()
+            was_reset = reset_peak(device)
+            _sync(device)
+            t0 = time.perf_counter()
+            values[key] = [v for row in fn() for v in row]
+            _sync(device)
+            timings[key].append(time.perf_counter() - t0)
+            peaks[key] = max(peaks[key], step_peak_mb(device, was_reset))
+    ref = torch.tensor(values["one_by_one"], dtype=torch.float64)
     res = {
         "name": "score",
         "n_records": len(records),
         "responses": n_resp,
-        "batch_size": job["batch_size"],
-        "max_abs_diff": float((ours - flat).abs().max()),
+        "batch_size": bs,
+        "rounds": job.get("rounds", 2),
+        "max_abs_diff": float(
+            (torch.tensor(values["shortcutlab"], dtype=torch.float64) - ref).abs().max()
+        ),
+        "max_abs_diff_shared_image": float(
+            (torch.tensor(values["shared_image"], dtype=torch.float64) - ref).abs().max()
+        ),
     }
+    tokens = _score_tokens(collator, records)
     n_params = non_embedding_params(model)
-    for key, secs in timings.items():
+    for key, times in timings.items():
+        secs = min(times)
+        n_tok = tokens["prefix" if key == "shortcutlab" else "full"]
         res[f"{key}_s"] = secs
+        res[f"{key}_times_s"] = times
+        res[f"{key}_peak_mb"] = peaks[key]
+        res[f"{key}_lm_tokens"] = n_tok
         res[f"{key}_responses_per_s"] = n_resp / secs
-        res[f"{key}_model_tflops_per_s"] = 2 * n_params * lm_tokens / secs / 1e12
+        res[f"{key}_model_tflops_per_s"] = 2 * n_params * n_tok / secs / 1e12
         if job.get("peak_tflops"):
-            res[f"{key}_mfu"] = 2 * n_params * lm_tokens / secs / (job["peak_tflops"] * 1e12)
-    res["speedup"] = timings["one_by_one"] / timings["shortcutlab"]
+            res[f"{key}_mfu"] = 2 * n_params * n_tok / secs / (job["peak_tflops"] * 1e12)
+    res["speedup"] = res["one_by_one_s"] / res["shortcutlab_s"]
+    res["speedup_shared_image"] = res["one_by_one_s"] / res["shared_image_s"]
     return res
 
 
-def _score_tokens(collator: Any, records: list) -> int:
-    """Non-padding LM tokens of all responses (image tokens included)."""
-    return int(collator.encode(list(records)).inputs["attention_mask"].sum())
+def _table(df: Any, records: list) -> list[list[float]]:
+    """Rewards per record from a score table, in `records` order (responses in order)."""
+    by_id = {i: g.sort_values("response_index")["reward"].tolist() for i, g in df.groupby("id")}
+    return [by_id[str(rec.id)] for rec in records]
+
+
+def _score_tokens(collator: Any, records: list) -> dict[str, int]:
+    """LM tokens of all responses (image tokens included): every row in full, and with
+    each record's common prefix counted once (what the shared-prefix scorer runs)."""
+    full = prefix = 0
+    for rec in records:
+        inputs = collator.encode([rec]).inputs
+        full += int(inputs["attention_mask"].sum())
+        prefix += lm_tokens({**inputs, "pack_groups": torch.zeros(len(rec.responses))})
+    return {"full": full, "prefix": prefix}

@@ -76,6 +76,11 @@ class TrainConfig:
     fp16: bool = _f(False, "float16 mixed precision (GPU).")
     max_length: int = _f(4096, "Max tokens per (prompt, response) row; the prompt is cut first.")
     gradient_checkpointing: bool = _f(False, "Recompute activations to save memory.")
+    prefix_sharing: bool = _f(
+        True,
+        "One packed row per record: image + prompt once, its K answers after under a block "
+        "attention mask (same losses and gradients; off: one row per response).",
+    )
     # logging, evaluation, checkpoints
     logging_steps: int = _f(10, "Write metrics every N optimizer steps.")
     eval_steps: int = _f(0, "Evaluate on eval_data every N steps (0: only at the end).")

@@ -82,3 +82,12 @@ class ChildFailed(ShortcutlabError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class PrefixSharingUnsupported(ModelError):
+    """A record's K responses cannot share one encoded prefix (image + prompt) exactly.
+
+    Raised by `modeling.prefix` for architectures whose exactness is not established (the
+    allowlist `PREFIX_ARCHS`), or a record whose common prefix does not hold its whole image;
+    callers catch it, log the reason once and run the per-response forward instead.
+    """

@@ -184,6 +184,12 @@ def score_command(
     ),
     as_json: Json = False,
     quiet: Quiet = False,
+    no_prefix_sharing: bool = typer.Option(
+        False,
+        "--no-prefix-sharing",
+        help="Run every response in full instead of each record's image + prompt once "
+        "with its answers on top (same rewards; sharing is the faster default).",
+    ),
 ) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
     start(as_json=as_json, quiet=quiet)
@@ -195,6 +201,7 @@ def score_command(
     opts |= {"environment": environment, "image_root": image_root}
     opts |= {"trust_remote_code": trust_remote_code, "json": as_json, "quiet": quiet}
     opts |= {"check_images": check_images, "exclude_ids": exclude_ids, "group_by": group_by}
+    opts |= {"no_prefix_sharing": no_prefix_sharing}
     argv = _argv(opts)
     if distributed.should_relaunch(num_processes):
         check_inputs(
@@ -207,6 +214,7 @@ def score_command(
         raise typer.Exit(distributed.relaunch(int(num_processes or 1), argv))
     run_opts = {k: v for k, v in opts.items() if k not in ("model", "data", "output")}
     run_opts = {k: v for k, v in run_opts.items() if k not in ("json", "quiet")}
+    run_opts["prefix_sharing"] = not run_opts.pop("no_prefix_sharing")
     main = distributed.is_main()
     with Reporter("score", None, "records", enabled=main) as bar:
         result = run_scoring(

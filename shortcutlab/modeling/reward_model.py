@@ -34,6 +34,7 @@ from shortcutlab.modeling.loading import (
     load_processor,
     quiet_transformers,
 )
+from shortcutlab.modeling.packing import pack_inputs
 from shortcutlab.modeling.source import REWARD_CONFIG, resolve_model_source
 
 HEAD_FILE = "reward_head.safetensors"
@@ -183,17 +184,25 @@ class RewardModel(nn.Module):
 
     # --- forward -----------------------------------------------------------------------
     def forward(self, **batch: Any) -> torch.Tensor:
-        """Rewards (N,) for a batch from `RewardCollator.encode` (shared images or not)."""
+        """Rewards (N,) for a batch from `RewardCollator.encode` (shared images or not).
+
+        With `pack_groups` (N,) (the record of each row; shared images required) each
+        record runs as one packed row, prefix once (`modeling.packing.pack_inputs`).
+        """
         inputs = {k: v for k, v in batch.items() if k not in _DROP_KEYS}
-        attention_mask = inputs["attention_mask"]  # (N, T)
+        if "pack_groups" in inputs:  # one packed row per record (modeling.packing)
+            inputs, where = pack_inputs(self, inputs)  # where: (N, 2) packed row, token
+            rows, idx = where[:, 0], where[:, 1]
+        else:
+            idx = last_token_index(inputs["attention_mask"])  # (N,)
+            rows = torch.arange(idx.shape[0], device=idx.device)
         if "image_index" in inputs:
             mm = self._shared_image_outputs(inputs)
             if mm is not None:
                 inputs["mm_encoder_outputs"] = mm
         out = self.backbone(**inputs, use_cache=False, return_dict=True)
-        hidden = out.last_hidden_state  # (N, T, H)
-        idx = last_token_index(attention_mask)  # (N,)
-        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]  # (N, H)
+        hidden = out.last_hidden_state  # (rows, T, H)
+        pooled = hidden[rows, idx]  # (N, H)
         return self.head(pooled.to(self.head.weight.dtype)).squeeze(-1)  # (N,)
 
     def _shared_image_outputs(self, inputs: dict[str, Any]) -> dict[str, Any] | None:

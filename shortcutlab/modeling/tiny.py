@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.errors import ConfigError
+from shortcutlab.modeling.loading import processor_without_video, quiet_transformers
 from shortcutlab.modeling.tiny_tokenizer import build_tokenizer
 
 
@@ -140,8 +142,6 @@ def _qwen_parts(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tu
 def _build_qwen2_vl(d: dict[str, int], image_size: int, vocab: int, seed: int) -> tuple:
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
-    from shortcutlab.modeling.loading import processor_without_video
-
     tok, text, ids, ip = _qwen_parts(d, image_size, vocab, seed)
     vision = {
         "depth": d["vision_layers"],
@@ -165,8 +165,6 @@ def _build_qwen2_5_vl(d: dict[str, int], image_size: int, vocab: int, seed: int)
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
     )
-
-    from shortcutlab.modeling.loading import processor_without_video
 
     tok, text, ids, ip = _qwen_parts(d, image_size, vocab, seed)
     vision = {
@@ -238,8 +236,6 @@ def _build_smolvlm(d: dict[str, int], image_size: int, vocab: int, seed: int) ->
         SmolVLMImageProcessorPil,
     )
 
-    from shortcutlab.modeling.loading import processor_without_video
-
     tok = _idefics_tokenizer(vocab, seed, video=True)
     config = _idefics_config(SmolVLMConfig, d, image_size, tok)
     ip = SmolVLMImageProcessorPil(
@@ -260,8 +256,6 @@ def _build_internvl(d: dict[str, int], image_size: int, vocab: int, seed: int) -
     from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
         GotOcr2ImageProcessorPil,
     )
-
-    from shortcutlab.modeling.loading import processor_without_video
 
     specials = {
         "start_image_token": "<img>",
@@ -317,13 +311,11 @@ def build_tiny_model(
     With `out_dir` the model, tokenizer and processor are saved there as a normal HF folder
     and the folder is returned; without it, `(model, processor)` is returned.
     """
-    from shortcutlab.errors import ConfigError
-
     if arch not in _BUILDERS:
         raise ConfigError(
             f"unknown tiny architecture {arch!r}; choose one of: {', '.join(TINY_ARCHS)}"
         )
-    import torch
+    import torch  # lazy: keeps `import shortcutlab.modeling.tiny` (TINY_ARCHS) light
 
     ov = dict(overrides)
     vocab = int(ov.pop("vocab_size", 800))
@@ -339,8 +331,6 @@ def build_tiny_model(
         return model, processor
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from shortcutlab.modeling.loading import quiet_transformers
-
     with quiet_transformers():
         model.save_pretrained(out)
         processor.save_pretrained(out)

@@ -9,8 +9,9 @@ rank scores a shard, rank 0 merges). See docs/scoring.md.
 """
 
 from shortcutlab.score_table import SCORE_COLUMNS, record_rows, to_frame
+from shortcutlab.scoring.api import score
 from shortcutlab.scoring.journal import summary_path_for
-from shortcutlab.scoring.run import ScoreResult, run_scoring, score
+from shortcutlab.scoring.run import ScoreResult, run_scoring
 
 __all__ = [
     "SCORE_COLUMNS",

@@ -1,4 +1,4 @@
-"""The scoring forward pass: length-sorted batches, one image encoding per record.
+"""The scoring forward pass: length-sorted batches, one prefix encoding per record.
 
 Owns how records become rewards on one process:
 - `plan_batches`: records sorted by total length (prompt + responses, in characters; a
@@ -6,23 +6,35 @@ Owns how records become rewards on one process:
   then packed into batches of at most `batch_size` sequences (a record's K responses
   are never split). Padding shrinks because neighbours have similar lengths; the caller
   restores the data file's order afterwards.
-- `forward_records`: one `RewardCollator.encode` + one `RewardModel.forward` under
-  `torch.inference_mode()` (bf16 autocast on GPU). Where the modeling layer offers the
-  `share_images` path, each record's image is encoded once and shared by its K responses.
+- `forward_records`: by default each record with K >= 2 responses runs its shared prefix
+  (image + prompt) once and its K answers on top (`modeling.prefix`, KV cache); other
+  records, and every record of an architecture where sharing is not verified exact
+  (`PrefixSharingUnsupported`, logged once with the reason), go through one
+  `RewardCollator.encode` + one `RewardModel.forward` per batch, each image encoded once
+  per record (`share_images`). `prefix_sharing=False` turns the first path off.
 - `score_one_by_one`: the reference path (one response per forward, no sharing), used
-  by the parity test: the fast path must match it to 1e-5 in float32.
+  by the parity tests: both fast paths must match it to 1e-5 in float32.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shortcutlab import distributed
 from shortcutlab.data.records import Record
+from shortcutlab.errors import ConfigError, ModelError, PrefixSharingUnsupported
+from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
+from shortcutlab.modeling.loading import looks_like_path
+
+log = logging.getLogger(__name__)
+_LOGGED: set[str] = set()  # fallback reasons already logged by this process
 
 
 def record_length(rec: Record) -> int:
@@ -55,7 +67,7 @@ def autocast_context(device: Any, bf16: bool) -> Any:
     """bf16 autocast on the model's device type, or a no-op context."""
     if not bf16:
         return contextlib.nullcontext()
-    import torch
+    import torch  # lazy: torch stays out of light imports of the scoring package
 
     return torch.autocast(device_type=getattr(device, "type", str(device)), dtype=torch.bfloat16)
 
@@ -86,25 +98,83 @@ def forward_records(
     device: Any,
     bf16: bool = False,
     share_images: bool = True,
+    prefix_sharing: bool = True,
 ) -> tuple[list[list[float]], int]:
-    """Rewards of every response of `records` in one forward; returns (rewards, cuts).
+    """Rewards of every response of `records`; returns (rewards, cuts).
 
     `cuts` counts rows cut to fit max_length (prompt cuts + answer-tail cuts).
 
-    `rewards[i][j]` is the reward of response j of record i (float32 on the CPU). When the
-    backbone cannot share image encodings (multi-tile images: `SharedImageUnsupported`)
-    the batch is redone without.
+    `rewards[i][j]` is the reward of response j of record i (float32 on the CPU). With
+    `prefix_sharing` each record of K >= 2 responses is scored over its shared prefix (see
+    the module doc); the rest run in one batched forward. When the backbone cannot share
+    image encodings (multi-tile images: `SharedImageUnsupported`) that batch is redone
+    without.
     """
-    result, _ = with_shared_images(
-        lambda share: _forward(model, collator, records, device, bf16, share), share_images
-    )
-    return result
+    out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
+    cuts = 0
+    rest = list(range(len(records)))
+    if prefix_sharing:
+        rest, cuts = _prefix_records(model, collator, records, out, device, bf16)
+    if rest:
+        left = [records[i] for i in rest]
+        (values, more), _ = with_shared_images(
+            lambda share: _forward(model, collator, left, device, bf16, share), share_images
+        )
+        for i, row in zip(rest, values, strict=True):
+            out[i] = row
+        cuts += more
+    return out, cuts
+
+
+def _fallback(reason: str) -> None:
+    """Log once per process and reason that a record is scored without prefix sharing."""
+    if reason not in _LOGGED:
+        _LOGGED.add(reason)
+        log.warning("prefix sharing off (%s); scoring each response in full", reason)
+
+
+def _prefix_records(
+    model: Any,
+    collator: Any,
+    records: Sequence[Record],
+    out: list[list[float]],
+    device: Any,
+    bf16: bool,
+) -> tuple[list[int], int]:
+    """Fill `out` for the records scored over a shared prefix; (indices left, cuts)."""
+    # lazy: modeling.prefix imports torch, kept out of light imports of the scoring package
+    import torch
+
+    from shortcutlab.modeling.prefix import check_prefix_arch, shared_prefix_rewards
+
+    try:
+        check_prefix_arch(model)
+    except PrefixSharingUnsupported as exc:
+        _fallback(str(exc))
+        return list(range(len(records))), 0
+    rest, cuts = [], 0
+    for i, rec in enumerate(records):
+        if len(rec.responses) < 2:  # nothing to share
+            rest.append(i)
+            continue
+        batch = encode(collator, [rec], share_images=True)
+        inputs = _to_device(dict(batch.inputs), device)
+        try:
+            with torch.inference_mode(), autocast_context(device, bf16):
+                rewards = shared_prefix_rewards(model, inputs)
+        except PrefixSharingUnsupported as exc:
+            _fallback(str(exc))
+            rest.append(i)
+            continue
+        out[i] = rewards.detach().float().cpu().reshape(-1).tolist()
+        cuts += int(batch.truncated) + int(batch.answer_truncated)
+    return rest, cuts
 
 
 def _forward(
     model: Any, collator: Any, records: Sequence[Record], device: Any, bf16: bool, share: bool
 ) -> tuple[list[list[float]], int]:
-    import torch
+    import torch  # lazy: torch stays out of light imports of the scoring package
 
     batch = encode(collator, records, share_images=share)
     inputs = _to_device(dict(batch.inputs), device)
@@ -148,6 +218,7 @@ def score_one_by_one(
                 device=device,
                 bf16=bf16,
                 share_images=False,
+                prefix_sharing=False,
             )
             row.append(r[0][0])
         out.append(row)
@@ -156,9 +227,7 @@ def score_one_by_one(
 
 def resolve_device(model: Any, device: Any) -> Any:
     """The device to score on: `device` if given, else this rank's device (GPU if any)."""
-    import torch
-
-    from shortcutlab import distributed
+    import torch  # lazy: torch stays out of light imports of the scoring package
 
     if device is not None:
         return torch.device(device)
@@ -177,10 +246,11 @@ def load_model(
     bf16 defaults to on for GPUs that support it, off on CPU (autocast, weights unchanged).
     A base VLM folder's freshly initialised head is seeded (0), so scores are reproducible.
     """
-    import torch
+    import torch  # lazy: torch stays out of light imports of the scoring package
 
     dev = resolve_device(model, device)
     if isinstance(model, (str, Path)):
+        # lazy: reward_model imports torch and transformers
         from shortcutlab.modeling.reward_model import RewardModel
 
         # seed=0: a base VLM folder gets a fresh head; it must be the same head on every
@@ -194,8 +264,6 @@ def load_model(
 
 def make_collator(model: Any, *, max_length: int, text_only: str | None) -> Any:
     """The modeling layer's RewardCollator for `model.processor`."""
-    from shortcutlab.modeling.batching import RewardCollator
-
     return RewardCollator(model.processor, max_length=max_length, text_only=text_only)
 
 
@@ -209,10 +277,7 @@ def saved_text_only(model: Any) -> str | None:
     None for a model trained with images, a base VLM, or a Hub id whose reward config is
     not reachable. Read from the file, so a complete or resumed run need not load weights.
     """
-    import json
-
-    from shortcutlab.errors import ModelError
-    from shortcutlab.modeling.reward_model import REWARD_CONFIG
+    from shortcutlab.modeling.reward_model import REWARD_CONFIG  # lazy: imports torch
 
     if not isinstance(model, (str, Path)):
         mode = getattr(model, "text_only", None)
@@ -229,8 +294,6 @@ def saved_text_only(model: Any) -> str | None:
 
 def _reward_config_file(model: str, name: str) -> Path | None:
     """`name` in a local folder, else from the Hub cache / Hub (None when not there)."""
-    from shortcutlab.modeling.loading import looks_like_path
-
     local = Path(model).expanduser()
     if local.exists() or looks_like_path(model):
         return local / name if (local / name).is_file() else None
@@ -248,8 +311,6 @@ def resolve_text_only(model: Any, text_only: str | None) -> tuple[str | None, st
     An explicit `text_only` wins ("none" forces scoring with the image); without one a
     text-only RM is scored the way it was trained (its saved mode, Eq. 3 inputs).
     """
-    from shortcutlab.errors import ConfigError
-
     if text_only not in TEXT_ONLY_OPTIONS:
         raise ConfigError(
             f"text_only must be 'drop', 'blank', 'none' (with image) or unset (the model's "

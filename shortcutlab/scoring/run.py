@@ -70,6 +70,7 @@ def _score_shard(
     on_batch: Callable[[list, list[dict], int], None],
     progress: Progress | None,
     skip_bad_images: bool = False,
+    prefix_sharing: bool = True,
 ) -> int:
     """Score `records` in length-sorted batches; `on_batch(records, rows, truncated)` each.
 
@@ -83,21 +84,25 @@ def _score_shard(
     if not records:
         return 0
     model, collator, dev, bf16 = load()
+
+    def forward(recs: list) -> tuple[list, int]:
+        return forward_records(
+            model, collator, recs, device=dev, bf16=bf16, prefix_sharing=prefix_sharing
+        )
+
     done = 0
     for idx in plan_batches(records, batch_size):
         batch = [records[i] for i in idx]
         good = batch
         try:
-            rewards, truncated = forward_records(model, collator, good, device=dev, bf16=bf16)
+            rewards, truncated = forward(good)
         except DataError:
             if not skip_bad_images:
                 raise
             good = [r for r in batch if image_problem(r) is None]
             if len(good) == len(batch):
                 raise  # not an image problem: never swallowed
-            rewards, truncated = (
-                forward_records(model, collator, good, device=dev, bf16=bf16) if good else ([], 0)
-            )
+            rewards, truncated = forward(good) if good else ([], 0)
         rows = [
             row
             for rec, r in zip(good, rewards, strict=True)
@@ -192,6 +197,7 @@ def run_scoring(
     check_images: bool = False,
     exclude_ids: str | Path | None = None,
     group_by: str | None = None,
+    prefix_sharing: bool = True,
 ) -> ScoreResult:
     """Score every response of `data` with `model`; see `score` (this returns the details).
 
@@ -223,6 +229,7 @@ def run_scoring(
     if exclude_ids is not None:  # other ids listed: other records scored
         opts["exclude_ids_sha256"] = sha256_file(exclude_ids)
     fp, prov = fingerprint(model, data, records, opts, command)
+    prov["prefix_sharing"] = prefix_sharing  # provenance only: both paths give equal rewards
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     result = ScoreResult(
         table=None,
@@ -238,25 +245,26 @@ def run_scoring(
         excluded=exclusion.to_dict() if exclusion is not None else None,
     )
     load = _loader(model, device, bf16, max_length, mode, trust_remote_code)
+    shard = {
+        "load": load,
+        "batch_size": batch_size,
+        "source": source,
+        "environment": environment,
+        "progress": progress,
+        "prefix_sharing": prefix_sharing,
+    }
     if output is None:
-        return _run_in_memory(result, records, load, batch_size, source, environment, progress)
-    return _run_journaled(
-        result, records, Path(output), overwrite, load, batch_size, source, environment, progress
-    )
+        return _run_in_memory(result, records, shard)
+    return _run_journaled(result, records, Path(output), overwrite, shard)
 
 
 def _run_journaled(
-    result: ScoreResult,
-    records: list,
-    out: Path,
-    overwrite: bool,
-    load: Callable,
-    batch_size: int,
-    source: str,
-    environment: str,
-    progress: Progress | None,
+    result: ScoreResult, records: list, out: Path, overwrite: bool, shard: dict[str, Any]
 ) -> ScoreResult:
-    """With an output file: decide / resume, score this rank's shard, rank 0 merges."""
+    """With an output file: decide / resume, score this rank's shard, rank 0 merges.
+
+    `shard`: the keyword arguments of `_score_shard` other than records and on_batch.
+    """
     result.output = out
     journal = Journal(out)
     fp, prov = result.fingerprint, result.provenance
@@ -267,7 +275,7 @@ def _run_journaled(
         _adopt_output(result, out, records)
         return result
     ids = {str(r.id) for r in records}
-    _load_before_writing(journal, action, records, ids, load)
+    _load_before_writing(journal, action, records, ids, shard["load"])
     dist.barrier()  # everyone decided (and loaded) before rank 0 touches the files
     if dist.is_main():
         meta = {"fingerprint": fp, "provenance": prov, "records": len(records)}
@@ -279,13 +287,9 @@ def _run_journaled(
     rank = dist.rank()
     _score_shard(
         mine,
-        load=load,
-        batch_size=batch_size,
-        source=source,
-        environment=environment,
-        progress=progress,
         on_batch=lambda recs, rows, t: journal.commit(rank, rows, [str(r.id) for r in recs], t),
         skip_bad_images=result.skip_bad_images,
+        **shard,
     )
     result.scored_records = len(records) - len(done)
     dist.barrier()
@@ -311,15 +315,7 @@ def _load_before_writing(
         load()
 
 
-def _run_in_memory(
-    result: ScoreResult,
-    records: list,
-    load: Callable,
-    batch_size: int,
-    source: str,
-    environment: str,
-    progress: Progress | None,
-) -> ScoreResult:
+def _run_in_memory(result: ScoreResult, records: list, shard: dict[str, Any]) -> ScoreResult:
     """No output file: score this rank's shard, gather every rank's rows, no journal."""
     rows: list[dict[str, Any]] = []
     truncated = [0]
@@ -329,16 +325,7 @@ def _run_in_memory(
         truncated[0] += t
 
     mine = dist.shard(records)
-    _score_shard(
-        mine,
-        load=load,
-        batch_size=batch_size,
-        source=source,
-        environment=environment,
-        on_batch=keep,
-        progress=progress,
-        skip_bad_images=result.skip_bad_images,
-    )
+    _score_shard(mine, on_batch=keep, skip_bad_images=result.skip_bad_images, **shard)
     gathered = dist.gather_objects((rows, truncated[0]))
     all_rows = [row for part, _ in gathered for row in part]
     if result.skip_bad_images:
@@ -351,84 +338,3 @@ def _run_in_memory(
     result.scored_records = len(records)
     set_accuracy(result, result.table, records)
     return result
-
-
-def score(
-    model: Any,
-    data: Any,
-    output: str | Path | None = None,
-    *,
-    text_only: str | None = None,
-    batch_size: int = 16,
-    max_length: int = 4096,
-    schema: str | None = None,
-    skip_invalid: bool = False,
-    overwrite: bool = False,
-    environment: str = "",
-    device: Any = None,
-    bf16: bool | None = None,
-    image_root: str | Path | None = None,
-    trust_remote_code: bool = False,
-    check_images: bool = False,
-    exclude_ids: str | Path | None = None,
-    group_by: str | None = None,
-    progress: Progress | None = None,
-) -> Any:
-    """Score every response of a data file with a reward model -> a score table.
-
-    `model`: a RewardModel folder, a `train --output` run folder (its `model/` is used),
-    a base VLM folder / Hub id (fresh head), or a loaded `RewardModel`. `data`: any
-    supported data file (schema auto-detected or `schema=`), a `LoadResult` or a list of
-    `Record`s. Returns a pandas DataFrame, one row per
-    response (the contract of `shortcutlab.score_table`), in the data file's order;
-    `df.attrs["summary"]` holds rows, resumed records, truncation and, for pairwise /
-    ranked data, Eq. 2 accuracy with its 95% record-bootstrap interval (ties are wrong and
-    counted).
-
-    With `output` (.jsonl or .parquet) the run is resumable: rows are committed per batch
-    to a journal beside the output and the final table is written atomically; rerunning
-    the same call after a crash scores only what is missing. A changed model, data file or
-    option is refused (ShortcutlabError) unless `overwrite=True`. `batch_size` counts
-    sequences (responses) per forward; a record's responses are never split. `text_only`:
-    "drop" (no image tokens), "blank" (white 224x224 image, Eq. 3), "none" (with image),
-    or None: the mode saved with the model (a text-only RM is scored text-only; others
-    with the image); the summary records the effective mode. `image_root` resolves the
-    data file's relative image paths; `trust_remote_code` is passed to model loading.
-    Under `accelerate launch` each rank scores a shard and rank 0 merges.
-
-    Images: text-only modes ("drop", "blank") never read image files, so records whose
-    images are absent score fine. `check_images=True` decodes every image before any
-    work (a bad one is an error, or with `skip_invalid` a counted skip);
-    `skip_invalid=True` also skips records whose image fails to decode while scoring,
-    counted by reason in the summary's `skipped` and `skipped_at_run_time`.
-
-    `exclude_ids`: a file of ids, one a line (`shortcutlab overlap`'s overlap_ids.txt):
-    those records are not scored, counted in the summary's `excluded`. `group_by`: a
-    data field or score-table column (e.g. `category`): the summary adds accuracy per
-    group and the macro average over groups.
-
-    `progress(done, total)` is called after every batch (e.g. `progress.Reporter.update`).
-    """
-    result = run_scoring(
-        model,
-        data,
-        output,
-        text_only=text_only,
-        batch_size=batch_size,
-        max_length=max_length,
-        schema=schema,
-        skip_invalid=skip_invalid,
-        overwrite=overwrite,
-        environment=environment,
-        device=device,
-        bf16=bf16,
-        image_root=image_root,
-        trust_remote_code=trust_remote_code,
-        check_images=check_images,
-        exclude_ids=exclude_ids,
-        group_by=group_by,
-        progress=progress,
-    )
-    df = result.table
-    df.attrs["summary"] = result.summary()
-    return df

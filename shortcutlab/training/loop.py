@@ -1,7 +1,9 @@
 """One training step and one evaluation of the three modes, on a run's `RunParts`.
 
 A batch is a list of records; every forward runs all K responses of each record in one
-pass and reads all pairs' losses from the K rewards (`losses.build_pair_index`); the
+pass (by default one packed row per record: its prefix once, its K answers after, see
+`modeling.packing`) and reads all pairs' losses from the K rewards
+(`losses.build_pair_index`); the
 objective and its statistics come from `losses.pair_objective`:
 - standard:       loss = mean L over pairs (Eq. 1), images fed.
 - text-only:      the same loss on inputs without the image (Eq. 3; `drop` or `blank`).
@@ -16,12 +18,14 @@ with the same global batch, and resuming only needs the step number.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from shortcutlab.data.records import Record
+from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.losses import (
     ObjectiveOptions,
     PairObjective,
@@ -35,21 +39,25 @@ from shortcutlab.training.setup import RunParts
 from shortcutlab.training.stats import reduce_stats, stats_vector
 from shortcutlab.training.weighting import GroupWeights
 
+log = logging.getLogger(__name__)
 _EVAL_SUMS = ("loss", "correct", "ties", "pairs", "proxy_loss", "proxy_correct")
 
 
 class Trainer:
     """Owns the step of one run: forward, objective, backward, optimizer step, evaluation.
 
-    State kept across steps: whether the model shares image encodings, the rows truncated
-    since the last step, the per-pair SFC rows of the last epoch (`save_sfc`) and, for
-    objective groupdro, the group weights q (checkpointed with the model).
+    State kept across steps: whether the model shares image encodings and packs each
+    record into one row (`prefix_sharing`; off for good on `PrefixSharingUnsupported`,
+    logged once), the rows truncated since the last step, the per-pair SFC rows of the
+    last epoch (`save_sfc`) and, for objective groupdro, the group weights q
+    (checkpointed with the model).
     """
 
     def __init__(self, parts: RunParts) -> None:
         self.parts = parts
         self.cfg = parts.cfg
         self.share_images = True  # off for good once the model raises SharedImageUnsupported
+        self.pack = self.cfg.prefix_sharing  # off for good on PrefixSharingUnsupported
         self.sfc_rows: list[dict[str, Any]] = []
         self._truncated = 0
         cfg = self.cfg
@@ -67,9 +75,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ forward
     def encode(self, collator: RewardCollator, records: list[Record], share: bool) -> dict:
-        """Model inputs of `records` on this rank's device (counts truncated rows)."""
+        """Model inputs of `records` on this rank's device (counts truncated rows).
+
+        With packing on (and shared images, which it needs) each row carries its record's
+        position (`pack_groups`), so `RewardModel.forward` runs one packed row per record.
+        """
         batch = collator.encode(records, share_images=share)
         self._truncated += batch.truncated
+        if share and self.pack:
+            batch.inputs["pack_groups"] = torch.tensor([i for i, _ in batch.index])
         return batch.to(self.parts.accelerator.device).inputs
 
     def forward(
@@ -89,9 +103,7 @@ class Trainer:
         other mitigations); `reduce` sums weight and group totals over the step's ranks.
         Evaluation (`training=False`) needs no static weights: eval records have none."""
         pidx = build_pair_index([r.pairs for r in records], [len(r.responses) for r in records])
-        (rewards, proxy_rewards), self.share_images = with_shared_images(
-            lambda share: self.forward(records, share), self.share_images
-        )  # e.g. multi-tile images: encode per row from now on
+        rewards, proxy_rewards = self._rewards(records)
         static = self.parts.static_weights if training else None
         return pair_objective(
             rewards,
@@ -102,6 +114,18 @@ class Trainer:
             group_q=self.groups.q if self.groups else None,
             reduce=reduce,
         )
+
+    def _rewards(self, records: list[Record]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Both branches' rewards; a model that cannot pack or share images stops asking."""
+        try:
+            (rewards, proxy), self.share_images = with_shared_images(
+                lambda share: self.forward(records, share), self.share_images
+            )  # e.g. multi-tile images: encode per row from now on
+        except PrefixSharingUnsupported as exc:  # raised before the backbone runs
+            log.warning("prefix sharing off (%s); training one row per response", exc)
+            self.pack = False
+            return self._rewards(records)
+        return rewards, proxy
 
     # ------------------------------------------------------------------ one optimizer step
     def micro_step(self, records: list[Record], n_pairs_step: int, step: int) -> torch.Tensor:

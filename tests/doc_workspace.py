@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 DATA_NAMES = ("test.jsonl", "pairs.jsonl", "povid.jsonl", "rlhfv.jsonl", "ood_test.jsonl")
 DATA_NAMES += ("my_pairs.jsonl",)
@@ -47,6 +48,30 @@ def _data_files(root: Path, files: dict[str, dict[str, Path]]) -> None:
     # --image-root imgs: the relative image paths of pairs.jsonl resolved against imgs/
     shutil.copytree(root / "bench-src" / "images", root / "imgs" / "bench-src" / "images")
     _datasets_folder(root / "vlrewardbench", root / "test.jsonl")
+    for split in ("train", "test"):  # the benchmark's own files (their `env` field kept)
+        (root / "povid").mkdir(exist_ok=True)
+        shutil.copy(files["povid"][split], root / "povid" / f"{split}.jsonl")
+    # VL-RewardBench stand-ins (its schema; no images): the test records with a `category`
+    cats = ("general", "hallucination", "reasoning")
+    rows = [_vlrb_row(r, cats[i % 3]) for i, r in enumerate(test)]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    for name in ("vlrb.jsonl", "vl_rewardbench.jsonl"):
+        (root / name).write_text(text, encoding="utf-8")
+    (root / "overlap_ids.txt").write_text(rows[0]["id"] + "\n")  # as `overlap` writes it
+
+
+def _vlrb_row(rec: Any, category: str) -> dict:
+    """A VL-RewardBench row of `rec` (ranks from its scores, lower = better)."""
+    order = sorted(range(len(rec.responses)), key=lambda j: -rec.scores[j])
+    ranks = [order.index(j) for j in range(len(rec.responses))]
+    return {
+        "id": str(rec.id),
+        "query": rec.prompt,
+        "response": list(rec.responses),
+        "human_ranking": ranks,
+        "category": category,
+        "image_path": str(rec.image.path),
+    }
 
 
 def _datasets_folder(out: Path, jsonl: Path) -> None:
@@ -86,9 +111,11 @@ def _score_tables(root: Path) -> None:
 
     mm = score(str(root / "runs/sa"), root / "test.jsonl", root / "mm.jsonl")
     text = score(str(root / "runs/text"), root / "test.jsonl", root / "text.jsonl")
+    # a fixed proxy's table of the training records (train --static-weights)
+    score(str(root / "runs/text"), root / "train.jsonl", root / "proxy_scores.jsonl")
     for name in ("mm_scores.jsonl", "mm_povid.jsonl", "mm_rlhfv.jsonl", "std.jsonl", "sa.jsonl"):
         shutil.copy(root / "mm.jsonl", root / name)
-    for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl"):
+    for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl", "t_vlrb.jsonl"):
         shutil.copy(root / "text.jsonl", root / name)
     mm.to_parquet(root / "mm.parquet")
     mm.to_parquet(root / "rm.parquet")

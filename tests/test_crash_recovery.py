@@ -203,7 +203,8 @@ def test_study_sigkill_then_rerun_skips_finished_cells(study_yaml, tmp_path):
     after = _markers(out)
     assert len(after) == n_cells, why
     assert {name: after[name] for name in before} == before, f"finished cells redone {why}"
-    redone = res.stderr.count("trained ") + res.stderr.count("scored ")
+    lines = res.stdout + res.stderr  # stage lines: stdout (stderr under --json)
+    redone = lines.count("trained ") + lines.count("scored ")
     assert redone == n_cells - len(before), f"{why}\n{res.stderr[-3000:]}"
     full = run_cli(["matrix", "--study", str(study_yaml), "-o", str(ref), "--n-boot", "50"])
     assert full.returncode == 0, full.stderr[-3000:]

@@ -45,8 +45,8 @@ Examples:
   shortcutlab audit test.jsonl --mm-scores mm_scores.jsonl --tokenizer models/tiny-llava
   --folds 10 --seed 1 -o out/audit
 
-  shortcutlab audit vlrb.jsonl --group-by category --exclude-ids out/overlap/overlap_ids.txt
-  -o out/audit
+  shortcutlab audit vl_rewardbench.jsonl --group-by category
+  --exclude-ids overlap_ids.txt -o out/audit
 
 Only text is read: image files are never opened, so data published without its images
 (VL-RewardBench) is audited as is. --exclude-ids FILE (overlap_ids.txt of `shortcutlab

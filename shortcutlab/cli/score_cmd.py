@@ -57,8 +57,8 @@ Examples:
 
   shortcutlab score vlrb.parquet --model runs/sa -o s.parquet --num-processes 4 --json
 
-  shortcutlab score vlrb.jsonl --model runs/sa -o s.jsonl --group-by category
-  --exclude-ids out/overlap/overlap_ids.txt
+  shortcutlab score vl_rewardbench.jsonl --model runs/sa -o vlrb_scores.jsonl --group-by category
+  --exclude-ids overlap_ids.txt
 
   accelerate launch -m shortcutlab score test.jsonl --model runs/sa -o s.jsonl
 """

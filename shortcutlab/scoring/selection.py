@@ -78,6 +78,14 @@ def select_records(records: list, exclude: str | Path | None, group_by: str | No
         ids = read_id_list(exclude)
         kept = [r for r in records if str(r.id) not in ids]
         excl = Exclusion(str(exclude), len(ids), len(records) - len(kept))
+        if records and not kept:
+            raise DataError(
+                f"every one of the {len(records)} records is listed in --exclude-ids; "
+                "nothing is left to score.",
+                file=str(exclude),
+                hint="Check that the ids file belongs to this data set.",
+                reason="all_excluded",
+            )
         records = kept
     if group_by and group_by not in SCORE_COLUMNS:
         group_values(group_by, records=records, where="the data")  # raises when absent

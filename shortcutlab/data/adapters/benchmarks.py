@@ -66,7 +66,7 @@ class VLRewardBenchAdapter(Adapter):
                 reason="wrong_type",
             )
         worst = max(ranks)
-        meta = {k: row[k] for k in ("models", "query_source") if k in row}
+        meta = {k: row[k] for k in ("models", "query_source", "category") if k in row}
         rid = record_id(row, ("id",), loc, ctx)
         category = vlrb_category(rid)
         if category is not None and "category" not in row:

@@ -216,3 +216,23 @@ def score_scatter(
     ax.set_ylabel(f"MM-RM {what}")
     ax.set_title(f"Pearson {pearson:.3f}, Spearman {spearman:.3f} (n={len(x)})")
     return fig
+
+
+def method_bars(table: pd.DataFrame, labels: dict[str, str]) -> Any:
+    """Grouped bars of a method table (mode, metric, mean, sd): one group per metric in
+    `labels` order, one bar per method, error bars = sd over seeds."""
+    plt = _plt()
+    metrics = [m for m in labels if m in set(table["metric"])]
+    modes = list(dict.fromkeys(table["mode"]))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.9 * len(metrics), 4.2))
+    width = 0.8 / max(len(modes), 1)
+    x = np.arange(len(metrics))
+    for i, mode in enumerate(modes):
+        t = table[table["mode"] == mode].set_index("metric").reindex(metrics)
+        pos = x + i * width - 0.4 + width / 2
+        ax.bar(pos, t["mean"], width, yerr=t["sd"], capsize=2, label=mode)
+    ax.set_xticks(x, [labels[m] for m in metrics], rotation=15)
+    ax.set_ylabel("points (mean over seeds; error bar: sd)")
+    ax.legend(fontsize=7, ncols=2)
+    ax.set_title("Methods (accuracy: higher is better; SFD: lower is better)")
+    return fig

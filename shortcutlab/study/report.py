@@ -10,7 +10,9 @@ and writes to `out/results/`:
 - accuracy on each environment's shift split (the cue reversed): `shift.csv`;
 - the MM-vs-text-only correlation on the i.i.d. test sets (Fig. 3): `correlation.csv`;
 - length balance of each test set and the accuracy of every model of the first seed on
-  its length-balanced subset (Sec. 3.5.1, Fig. 5): `length.csv`, `length_{env}.png`.
+  its length-balanced subset (Sec. 3.5.1, Fig. 5): `length.csv`, `length_{env}.png`;
+- the methods compared over seeds, each paired with standard (`shortcutlab.study.methods`):
+  `methods.csv`, `methods_diff.csv`, `methods.png`.
 It returns the numbers as a JSON-able dict (the study's summary). The matrix, SFD and
 length tables and figures go through the same writers as the CLI
 (`shortcutlab.diagnostics.outputs`).
@@ -35,6 +37,7 @@ from shortcutlab.diagnostics.sfd import sfd
 from shortcutlab.diagnostics.tables import pairs_table
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
+from shortcutlab.study.methods import write_methods
 from shortcutlab.study.spec import TEXT_MODE, Study
 
 Say = Callable[[str], None]
@@ -309,6 +312,7 @@ def write_results(study: Study, out: Path, *, say: Say = print) -> dict[str, Any
     summary["shift"] = shift_results(study, out, res)
     summary["correlation"] = correlation_results(study, out, res)
     summary["length"] = length_results(study, out, res)
+    summary["methods"] = write_methods(res, _scored_modes(study))
     say(f"diagnostics written to {res}")
     summary["figures"] = sorted(p.name for p in res.glob("*.png"))
     return _clean(summary)

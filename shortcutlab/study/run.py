@@ -40,8 +40,11 @@ from shortcutlab.progress import say as stage_line
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
+from shortcutlab.study.parallel import run_parallel
+from shortcutlab.study.proxies import cheap_proxy_table
 from shortcutlab.study.report import write_results
 from shortcutlab.study.spec import (
+    STATIC,
     TEXT_MODE,
     Study,
     StudyEnv,
@@ -86,10 +89,16 @@ def _train_cell(
     shortcut-aware with objective poe."""
     run_dir = out / "runs" / f"s{seed}" / f"{mode}__{env.name}"
     train_mode, objective = label_mode(mode)
+    extra: dict[str, Any] = {"objective": objective} if objective else {}
+    table_fp: list[str] = []
+    if objective == STATIC:  # JTT-style: the cheap proxy's errors on the training file
+        table = cheap_proxy_table(env, out, cells, say)
+        extra = {"static_weights": str(table), "upweight": study.upweight}
+        table_fp = [source_digest(table)]
     values = {
         **DEFAULT_TRAIN,
         **study.train,
-        **({"objective": objective} if objective else {}),
+        **extra,
         "mode": train_mode,
         "model": study.base_model,
         "data": env.train,
@@ -98,7 +107,7 @@ def _train_cell(
     }
     cfg = TrainConfig.from_dict(values, source=f"study train options ({mode}, {env.name})")
     fp_src = {k: v for k, v in cfg.to_dict().items() if k not in ("output_dir", "progress")}
-    fp = fingerprint([fp_src, base_fp, source_digest(env.train)])
+    fp = fingerprint([fp_src, base_fp, source_digest(env.train), *table_fp])
     key = f"train__s{seed}__{mode}__{env.name}"
     done = cells.get(key, fp)
     if done is not None and (run_dir / "model").is_dir():
@@ -122,16 +131,21 @@ def _train_cell(
     return cells.get(key, fp) or {"fingerprint": fp, "result": result}
 
 
-def trained_models(study: Study, out: Path, cells: Cells, say: Say) -> list[Model]:
-    """Train every missing run; the models to score (MM models and text-only models)."""
+def trained_models(
+    study: Study, out: Path, cells: Cells, say: Say, *, only: tuple[int, str] | None = None
+) -> list[Model]:
+    """Train every missing run; the models to score (MM models and text-only models).
+    `only=(seed, env)`: just that unit's runs (`shortcutlab.study.parallel`)."""
     base_fp = source_digest(study.base_model)
     text_mode = study.train.get("text_only", "drop")
     # the text-only models come from the first shortcut-aware cell's proxy/ (every
     # objective trains its proxy with the same mean(L_t) term)
-    proxy_label = objective_label(study.objectives[0])
+    proxy_label = objective_label(study.proxy_objective or "sfc")
     models: list[Model] = []
     for seed in study.seeds:
         for env in study.environments:
+            if only is not None and only != (seed, env.name):
+                continue
             for mode in study.train_modes:
                 done = _train_cell(study, env, mode, seed, out, cells, base_fp, say)
                 res, fp = done["result"], done["fingerprint"]
@@ -236,20 +250,36 @@ class StudyResult:
         return sorted(p for p in (self.out_dir / "scores").glob("s*") if p.is_dir())
 
 
+def run_unit(study: Study, out: Path, seed: int, env: str, *, progress: bool) -> dict[str, int]:
+    """Train and score one (seed, environment) unit: its runs, each scored on every test
+    set (a worker's job in `shortcutlab.study.parallel`); returns the cells it ran."""
+    cells = Cells(out)
+    say = printer(progress)
+    with quieted(not progress):
+        models = trained_models(study, out, cells, say, only=(seed, env))
+        score_all(study, models, out, cells, say)
+    return dict(cells.ran)
+
+
 def run_study(
     study_yaml_or_dict: str | Path | dict[str, Any] | Study,
     out_dir: str | Path,
     *,
     progress: bool = True,
+    workers: int = 1,
 ) -> StudyResult:
     """Train what is missing, score every model on every test set, write the diagnostics
-    (`out_dir/results/`, `summary.json` among them)."""
+    (`out_dir/results/`, `summary.json` among them). `workers` > 1 runs the (seed,
+    environment) units in that many processes first (`shortcutlab.study.parallel`)."""
     study = load_study(study_yaml_or_dict)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "study.json", json.dumps(study.to_dict(), indent=2) + "\n")
     say = printer(progress)
     cells = Cells(out)
+    if workers > 1:
+        for kind, n in run_parallel(study, out, workers, progress=progress, unit=run_unit).items():
+            cells.ran[kind] += n
     with quieted(not progress):  # the cells' step / batch progress too
         models = trained_models(study, out, cells, say)
         score_all(study, models, out, cells, say)

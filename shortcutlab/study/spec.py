@@ -10,10 +10,15 @@ is set: then separate `text-only` runs are trained (also when no shortcut-aware 
 listed). The runner is `shortcutlab.study.run`.
 
 `objectives` (default `[sfc]`, the paper's) lists the shortcut-aware objectives to train
-(`TrainConfig.objective`: sfc, poe, reweight, groupdro): each is its own cell, labelled
-`shortcut-aware` for sfc and `shortcut-aware-OBJECTIVE` for the others (runs, score files
-and result tables use the label). The text-only proxies come from the first objective's
-runs (every objective trains its proxy with the same mean(L_t) term).
+(`TrainConfig.objective`: sfc, poe, reweight, groupdro; and `static`): each is its own
+cell, labelled `shortcut-aware` for sfc and `shortcut-aware-OBJECTIVE` for the others
+(runs, score files and result tables use the label). The text-only proxies come from the
+first dual-branch objective's runs (every one trains its proxy with the same mean(L_t)
+term). `static` is JTT-style static upweighting (method card, "Beyond the paper"): a
+standard run whose pairs the cheap text-only proxy gets wrong weigh `upweight`; the
+proxy is `shortcutlab audit`'s cross-validated regression on the environment's training
+file (`shortcutlab.study.proxies`), so the cell costs one standard run and a few CPU
+seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import yaml
 from shortcutlab.config import OBJECTIVES
 from shortcutlab.errors import ConfigError
 
+STATIC = "static"  # JTT-style static upweighting: mode standard + the cheap proxy's weights
+STUDY_OBJECTIVES = (*OBJECTIVES, STATIC)
 MM_MODES = ("standard", "shortcut-aware")
 SA_MODE = "shortcut-aware"
 TEXT_MODE = "text-only"
@@ -54,6 +61,7 @@ class Study:
     text_only_models: str = "proxy"  # "proxy" (from shortcut-aware runs) or "train"
     seeds: list[int] = field(default_factory=lambda: [0])
     objectives: list[str] = field(default_factory=lambda: ["sfc"])  # shortcut-aware cells
+    upweight: float = 5.0  # lambda of the `static` objective's proxy-wrong pairs
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     score: dict[str, Any] = field(default_factory=lambda: {"batch_size": 32})
     n_boot: int = 1000
@@ -82,12 +90,14 @@ class Study:
                     f"study 'train' options may not set {key!r}; the study sets it"
                     + (" (list them in 'objectives')." if key == "objective" else ".")
                 )
-        bad = [o for o in self.objectives if o not in OBJECTIVES]
+        bad = [o for o in self.objectives if o not in STUDY_OBJECTIVES]
         if bad or not self.objectives or len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(
-                f"study objectives must be distinct names of {', '.join(OBJECTIVES)}; "
+                f"study objectives must be distinct names of {', '.join(STUDY_OBJECTIVES)}; "
                 f"got {self.objectives}."
             )
+        if self.upweight <= 0:
+            raise ConfigError(f"study upweight must be > 0, got {self.upweight}.")
 
     @property
     def proxy_from_runs(self) -> bool:
@@ -97,7 +107,13 @@ class Study:
             self.text_only_models == "proxy"
             and "shortcut-aware" in self.modes
             and TEXT_MODE not in self.modes
+            and self.proxy_objective is not None
         )
+
+    @property
+    def proxy_objective(self) -> str | None:
+        """The first dual-branch objective: its runs' proxy/ are the text-only models."""
+        return next((o for o in self.objectives if o in OBJECTIVES), None)
 
     @property
     def mm_labels(self) -> list[str]:
@@ -128,7 +144,10 @@ def objective_label(objective: str) -> str:
 
 
 def label_mode(label: str) -> tuple[str, str | None]:
-    """(training mode, objective or None) of a cell label from `Study.train_modes`."""
+    """(training mode, objective or None) of a cell label from `Study.train_modes`;
+    `static` trains mode standard (with the cheap proxy's static weights)."""
+    if label == objective_label(STATIC):
+        return "standard", STATIC
     for objective in OBJECTIVES:
         if label == objective_label(objective):
             return SA_MODE, objective

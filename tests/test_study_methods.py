@@ -167,8 +167,7 @@ def test_parallel_units_give_the_sequential_study(tiny_llava_dir, tmp_path):
 
     bench = build_benchmark(tmp_path / "bench", seed=0, size="tiny")
     envs = [
-        StudyEnv(e, str(bench.files[e]["train"]), str(bench.files[e]["test"]))
-        for e in ("povid",)
+        StudyEnv(e, str(bench.files[e]["train"]), str(bench.files[e]["test"])) for e in ("povid",)
     ]
 
     def study() -> Study:

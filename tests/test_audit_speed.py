@@ -4,7 +4,6 @@
   and `transform` of unseen texts), on texts where no n-grams tie at the `max_features`
   cut (there scikit-learn's choice is arbitrary and ours alphabetical);
 - `pairwise_accuracies` (one shared record resampling) = one `pairwise_accuracy` each;
-- warm-started `fit_weights` = the cold fit, up to the solver tolerance;
 - `write._jsonl` = `json.dumps(jsonable(row))` per row, byte for byte.
 """
 
@@ -100,14 +99,6 @@ def test_shared_bootstrap_equals_one_per_model() -> None:
     for name, table in tables.items():
         assert shared[name] == pairwise_accuracy(table, n_boot=200, seed=3)
     assert shared["c"].n_ties == 10
-
-
-def test_warm_start_reaches_the_cold_fit() -> None:
-    rng = np.random.default_rng(0)
-    x = sp.csr_matrix(rng.normal(size=(300, 8)) + np.array([0.8, -0.4, 0, 0, 0, 0, 0, 0]))
-    cold = fit_weights(x)
-    warm = fit_weights(x[:250], init=cold)
-    np.testing.assert_allclose(warm, fit_weights(x[:250]), atol=1e-3)
 
 
 def test_jsonl_is_byte_identical(tmp_path) -> None:

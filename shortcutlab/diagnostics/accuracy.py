@@ -89,15 +89,40 @@ def bootstrap_interval(
     `stat` maps resampled sums (B, k) to (B,) statistics; NaN replicates (e.g. an empty
     subset in a resample) are dropped. Returns (nan, nan) when none is finite.
     """
+    one = bootstrap_intervals(
+        counts, lambda s: stat(s)[:, None], n_boot=n_boot, seed=seed, confidence=confidence
+    )
+    return one[0] if one else (float("nan"), float("nan"))
+
+
+def bootstrap_intervals(
+    counts: np.ndarray,
+    stat: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[tuple[float, float]]:
+    """`bootstrap_interval` of m statistics at once: `stat` maps sums (B, k) to (B, m).
+
+    The ids are resampled once for all m (the draws depend on the seed and the number of
+    ids only), so each interval equals a separate call's; resampling is most of the
+    cost, which is why several reward models on the same pairs share it. Empty `counts`
+    or `n_boot` <= 0 gives an empty list.
+    """
     if counts.shape[0] == 0 or n_boot <= 0:
-        return float("nan"), float("nan")
-    reps = np.concatenate([stat(s) for s in bootstrap_sums(counts, n_boot, seed)])
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return float("nan"), float("nan")
+        return []
+    reps = np.concatenate([stat(s) for s in bootstrap_sums(counts, n_boot, seed)])  # (B, m)
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(reps, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
+    out = []
+    for col in reps.T:
+        col = col[np.isfinite(col)]
+        if col.size == 0:
+            out.append((float("nan"), float("nan")))
+            continue
+        lo, hi = np.quantile(col, [alpha, 1.0 - alpha])
+        out.append((float(lo), float(hi)))
+    return out
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -117,28 +142,50 @@ def pairwise_accuracy(
     The interval resamples records (ids) with replacement, not pairs (pairs of one record
     are correlated). An empty pair set gives accuracy NaN and a NaN interval.
     """
-    correct, ties = correct_and_ties(pairs)
-    n = len(pairs)
-    acc = float(correct.mean()) if n else float("nan")
-    counts = group_counts(pairs["id"], np.stack([correct, np.ones(n)], axis=1).astype(float))
-    lo, hi = bootstrap_interval(
-        counts,
-        lambda s: _ratio(s[:, 0], s[:, 1]),
-        n_boot=n_boot,
-        seed=seed,
-        confidence=confidence,
-    )
-    return AccuracyResult(
-        accuracy=acc,
-        n_pairs=n,
-        n_ties=int(ties.sum()),
-        ci_low=lo,
-        ci_high=hi,
-        n_records=int(counts.shape[0]),
-        confidence=confidence,
-        n_boot=n_boot,
-        seed=seed,
-    )
+    kw = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
+    return pairwise_accuracies({"": pairs}, **kw)[""]
+
+
+def pairwise_accuracies(
+    tables: dict[str, pd.DataFrame],
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, AccuracyResult]:
+    """`pairwise_accuracy` of several reward models on the same pairs, by name.
+
+    Every table holds the same pairs in the same order (ids and length must match); the
+    record resampling is drawn once for all (`bootstrap_intervals`), so each result
+    equals its own `pairwise_accuracy` call.
+    """
+    if not tables:
+        return {}
+    names, first = list(tables), next(iter(tables.values()))
+    n = len(first)
+    ids = first["id"].to_numpy()
+    for name in names[1:]:
+        if len(tables[name]) != n or not np.array_equal(tables[name]["id"].to_numpy(), ids):
+            raise ValueError(f"pairwise_accuracies: table '{name}' holds other pairs")
+    split = [correct_and_ties(tables[k]) for k in names]
+    values = np.column_stack([*(c for c, _ in split), np.ones(n)]).astype(float)
+    counts = group_counts(first["id"], values)  # (n_ids, m + 1): correct per model, pairs
+    m = len(names)
+    kw = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
+    cis = bootstrap_intervals(counts, lambda s: _ratio(s[:, :m], s[:, m:]), **kw)
+    cis = cis or [(float("nan"), float("nan"))] * m
+    return {
+        name: AccuracyResult(
+            accuracy=float(correct.mean()) if n else float("nan"),
+            n_pairs=n,
+            n_ties=int(ties.sum()),
+            ci_low=lo,
+            ci_high=hi,
+            n_records=int(counts.shape[0]),
+            **kw,
+        )
+        for name, (correct, ties), (lo, hi) in zip(names, split, cis, strict=True)
+    }
 
 
 def score_table_accuracy(scores: pd.DataFrame, **kw) -> AccuracyResult:

@@ -14,11 +14,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from shortcutlab.audit.ngrams import TOKEN_PATTERN, NgramCounter
-from shortcutlab.audit.proxies import fit_weights
 from shortcutlab.audit.write import _jsonl
 from shortcutlab.diagnostics.accuracy import pairwise_accuracies, pairwise_accuracy
 from shortcutlab.diagnostics.report import jsonable

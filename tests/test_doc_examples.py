@@ -8,7 +8,7 @@ README.md's bash blocks, so a new or edited example is tested without touching t
 - slow: every example runs in a workspace (tmp folder) holding every file the examples
   name: tiny models, the synthetic benchmark converted to each file name, trained run
   folders, score tables, a study. The few that cannot run here (a Hub download, CUDA,
-  several processes, an hour-long demo) are listed in NOT_RUN with the reason, counted
+  several processes, the 20-minute demo) are listed in NOT_RUN with the reason, counted
   and printed; each entry must still match an example, so the list cannot go stale.
 
 Run: python -m pytest -q tests/test_doc_examples.py            (add -m slow for the runs)
@@ -38,7 +38,8 @@ NOT_RUN = {
     "--load-in-4bit": "4-bit QLoRA needs CUDA and bitsandbytes",
     "--num-processes": "several processes (tests/test_scoring_cli.py runs 2 processes)",
     "accelerate launch": "several processes (tests/test_scoring_cli.py runs 2 processes)",
-    "--seeds 3": "the full demo, about 10 minutes per seed",
+    "demo -o demo-full": "the full demo: 3 seeds, about 20 minutes on 2 cores",
+    "demo -o demo-one --seeds 1": "a one-seed full demo, about 8 minutes on 2 cores",
 }
 
 

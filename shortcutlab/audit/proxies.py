@@ -190,9 +190,7 @@ def fit_weights(x: sp.csr_matrix, *, c: float = 1.0) -> np.ndarray:
     x = sp.csr_matrix(x, dtype=np.float32, copy=True)
     x.data *= np.repeat(sign, np.diff(x.indptr)).astype(np.float32)  # flip odd rows
     y = (sign > 0).astype(int)
-    model = LogisticRegression(
-        fit_intercept=False, C=c, solver="lbfgs", max_iter=1000
-    )
+    model = LogisticRegression(fit_intercept=False, C=c, solver="lbfgs", max_iter=1000)
     # one thread: the solver's time is in scipy's single-threaded sparse products; more
     # BLAS / OpenMP threads for its vector updates and per-sample loss only add waiting
     # (3x the CPU time with OMP_NUM_THREADS=2 on the shared 2-core machine)

@@ -20,15 +20,19 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from shortcutlab.progress import SETTINGS, configure
 from shortcutlab.study.spec import Study
 
 Unit = Callable[..., dict[str, int]]  # (study, out, seed, env, progress=...) -> cells ran
 
 
-def _set_threads(threads: int) -> None:
+def _init_worker(threads: int, quiet: bool, to_stderr: bool) -> None:
+    """A worker's torch threads, and the parent's progress routing (a spawned process
+    starts with the defaults: `--json` must keep its stdout free of progress lines)."""
     import torch  # lazy: only worker processes need it here
 
     torch.set_num_threads(threads)
+    configure(quiet=quiet, to_stderr=to_stderr)
 
 
 def units_by_cost(study: Study) -> list[tuple[int, str]]:
@@ -49,8 +53,8 @@ def run_parallel(
     with ProcessPoolExecutor(
         max_workers=min(workers, len(units)),
         mp_context=ctx,
-        initializer=_set_threads,
-        initargs=(threads,),
+        initializer=_init_worker,
+        initargs=(threads, SETTINGS.quiet, SETTINGS.to_stderr),
     ) as pool:
         jobs = {pool.submit(unit, study, out, s, e, progress=progress): (s, e) for s, e in units}
         for job in as_completed(jobs):

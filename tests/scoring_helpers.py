@@ -1,5 +1,5 @@
-"""Helpers (no tests) for the scoring and crash-recovery tests: small data files with real
-images, and running the CLI in a subprocess."""
+"""Helpers (no tests) for the scoring, training and crash-recovery tests: small data files
+with real images, a tiny training config, and running the CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from shortcutlab.config import TrainConfig
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
 
@@ -103,3 +106,21 @@ def run_cli(args: list[str], *, timeout: float = 300, **env: str) -> subprocess.
         text=True,
         timeout=timeout,
     )
+
+
+def tiny_train_config(model: Any, data: str, out: Path, **kw: Any) -> TrainConfig:
+    """A 2-step training config of the tests (no warmup, no progress or TensorBoard);
+    `kw` overrides any field."""
+    base = dict(
+        model=str(model),
+        data=data,
+        output_dir=str(out),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        logging_steps=1,
+        progress=False,
+        tensorboard=False,
+        warmup_ratio=0.0,
+    )
+    return TrainConfig(**{**base, **kw})

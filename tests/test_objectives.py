@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from scoring_helpers import run_cli
+from scoring_helpers import run_cli, tiny_train_config
 
 from shortcutlab.config import OBJECTIVES, TrainConfig
 from shortcutlab.data.schemas import load_dataset_file
@@ -45,19 +45,7 @@ def shapes_eval(tmp_path_factory):
 
 
 def _cfg(model, data, out, **kw) -> TrainConfig:
-    base = dict(
-        model=str(model),
-        data=data,
-        output_dir=str(out),
-        max_steps=3,
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        progress=False,
-        tensorboard=False,
-        warmup_ratio=0.0,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_train_config(model, data, out, **{"max_steps": 3, **kw})
 
 
 def _weights(folder) -> dict[str, torch.Tensor]:

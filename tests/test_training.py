@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from scoring_helpers import tiny_train_config
 
 from shortcutlab.config import TrainConfig
 from shortcutlab.training import train
@@ -25,19 +26,7 @@ def shapes(tmp_path_factory):
 
 
 def _cfg(model, shapes, out, **kw) -> TrainConfig:
-    base = dict(
-        model=str(model),
-        data=shapes["train"],
-        output_dir=str(out),
-        max_steps=2,
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        logging_steps=1,
-        progress=False,
-        tensorboard=False,
-        warmup_ratio=0.0,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_train_config(model, shapes["train"], out, **kw)
 
 
 def _params(path, seed=42):

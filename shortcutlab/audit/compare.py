@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shortcutlab.audit.proxies import LR_NAME
+from shortcutlab.audit.proxies import LR_NAME, TextLR, fit_text_lr, pair_set
 from shortcutlab.audit.report import proxy_score_table
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.data.schemas import load_dataset_file
@@ -48,12 +48,15 @@ def compare_with_study(study_dir: str | Path, *, n_boot: int = 1000) -> pd.DataF
     envs = {e["name"]: e for e in spec["environments"]}
     modes = [m for m in spec["modes"] if m != TEXT_MODE]
     rows: list[dict[str, Any]] = []
+    cfg = AuditConfig(n_boot=n_boot)
+    kw = {"ngram_max": cfg.ngram_max, "c": cfg.c, "max_features": cfg.max_features}
     for train_env, env in envs.items():
         train = load_dataset_file(env["train"], images="ignore").records
+        fitted = fit_text_lr(pair_set(train, where=env["train"]), **kw)  # once per train file
         tests = [(t, e["test"], False) for t, e in envs.items()]
         tests += [(train_env, env["shift"], True)] if env.get("shift") else []
         for test_env, test_file, shift in tests:
-            cheap = _cheap_table(train, test_file, n_boot)
+            cheap = _cheap_table(train, test_file, cfg, fitted)
             for seed in spec["seeds"]:
                 for mode in modes:
                     args = (study, seed, mode, train_env, test_env, shift)
@@ -65,10 +68,11 @@ def compare_with_study(study_dir: str | Path, *, n_boot: int = 1000) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _cheap_table(train: list[Any], test_file: str, n_boot: int) -> pd.DataFrame:
-    res = run_audit(
-        load_dataset_file(test_file, images="ignore").records, train, AuditConfig(n_boot=n_boot)
-    )
+def _cheap_table(
+    train: list[Any], test_file: str, cfg: AuditConfig, fitted: TextLR
+) -> pd.DataFrame:
+    test = load_dataset_file(test_file, images="ignore").records
+    res = run_audit(test, train, cfg, fitted=fitted)
     return proxy_score_table(res, LR_NAME).drop(columns="shortcut_success")
 
 

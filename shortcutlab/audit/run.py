@@ -90,11 +90,14 @@ def run_audit(
     *,
     data_name: str = "",
     train_name: str = "",
+    fitted: TextLR | None = None,
 ) -> AuditResult:
     """Run the length proxies and the text regression on `records`.
 
     With `train`, the regression is fit on its pairs and applied to `records`; without,
-    it is k-fold cross-validated on `records` (`config.folds`, seeded).
+    it is k-fold cross-validated on `records` (`config.folds`, seeded). `fitted`: the
+    regression already fit on `train` (`fit_text_lr`), applied as is, so one training
+    set audited against several test sets is fit once.
     """
     cfg = config or AuditConfig()
     ps = pair_set(records, where=data_name)
@@ -104,7 +107,7 @@ def run_audit(
     train_ps = None
     if train is not None:
         train_ps = pair_set(train, where=train_name)
-        model = fit_text_lr(train_ps, **kw)
+        model = fitted or fit_text_lr(train_ps, **kw)
         rows = model.featurizer.transform(ps.texts)
         rewards[LR_NAME] = np.asarray(rows @ model.coef, dtype=float)
         mode = "train"

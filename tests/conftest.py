@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +39,52 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# --- the CLI, in process (owner: tests) ---------------------------------------------------
+@dataclass
+class CliResult:
+    """What one in-process `shortcutlab ...` call returned and printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout parsed as the one JSON object that `--json` prints."""
+        return json.loads(self.stdout)
+
+
+CliRunner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run `shortcutlab ARGS...` in this process through `cli.main.main`.
+
+    `cli("score", data, "--model", m, "-o", out)` returns a `CliResult`; it asserts the
+    exit code is `code` (0 by default; `code=None` accepts any). No subprocess: the
+    end-to-end tier (marker `e2e`) keeps the few tests that must start one.
+    """
+    from shortcutlab.cli.main import main
+
+    def run(*args: object, code: int | None = 0) -> CliResult:
+        capsys.readouterr()  # drop what the test printed before
+        try:
+            main([str(a) for a in args])
+            exit_code = 0
+        except SystemExit as ex:
+            exit_code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+        out, err = capsys.readouterr()
+        result = CliResult(exit_code, out, err)
+        if code is not None:
+            assert exit_code == code, (
+                f"shortcutlab {' '.join(map(str, args))}: exit {exit_code}, wanted {code}\n"
+                f"stdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}"
+            )
+        return result
+
+    return run
 
 
 # --- tiny model fixtures (owner: modeling) ------------------------------------------------

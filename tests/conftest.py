@@ -142,3 +142,18 @@ def shape_records() -> list:
         ),
         Record(id="r2", prompt="Say yes.", responses=["yes", "no"], pairs=[(0, 1)]),
     ]
+
+
+# --- the quick demo, once per session (owner: tests) --------------------------------------
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of `shortcutlab demo --quick`, run once per session (minutes).
+
+    Tests that read the quick demo's outputs (reports, tables, pages) share this run and are
+    marked `e2e` + `slow`; a test that needs its own run (e.g. the CLI's --json) says why.
+    """
+    from shortcutlab.study.demo import run_demo
+
+    out = tmp_path_factory.mktemp("quick_demo") / "demo"
+    run_demo(out, quick=True, progress=False)
+    return out

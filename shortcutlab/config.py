@@ -2,7 +2,10 @@
 
 Field names follow Hugging Face `TrainingArguments` where one exists (learning_rate,
 per_device_train_batch_size, ...) so a paper recipe reads like a TRL config. Every field
-carries `help` metadata, used by the CLI (`shortcutlab train --help`) and the docs.
+carries `help` metadata, used by the CLI (`shortcutlab train --help`) and the docs; the
+names `mode` and `objective` accept (their `choices`) come from `shortcutlab.objectives`.
+Field types are the one coercion path: YAML values and command-line strings
+(`from_flags`) both go through `_coerce`.
 Defaults are the paper's setup (Section 3.1, App. A.2): lr 1e-5, AdamW with weight decay
 0.05, cosine schedule, warmup ratio 0.1, 1 epoch, max length 4096, vision encoder frozen.
 """
@@ -12,16 +15,15 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from shortcutlab import objectives
 from shortcutlab.errors import ConfigError
-
-MODES = ("standard", "text-only", "shortcut-aware")
-OBJECTIVES = ("sfc", "poe", "reweight", "groupdro")  # = shortcutlab.losses.OBJECTIVES
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -36,10 +38,10 @@ class TrainConfig:
     """Everything one training run needs; `shortcutlab.training.train(config)` runs it."""
 
     # what to train, on what, where
-    mode: Literal["standard", "text-only", "shortcut-aware"] = _f(
-        "standard",
-        "standard: Bradley-Terry MM-RM (Eq. 1); text-only: the RM fed no image (Eq. 3); "
-        "shortcut-aware: SFC-weighted loss with a jointly trained proxy (Eq. 5, 7).",
+    mode: str = _f(
+        objectives.STANDARD,
+        "; ".join(f"{m.name}: {m.help}" for m in objectives.MODES.values()) + ".",
+        choices=objectives.mode_names,
     )
     model: str | None = _f(None, "Base VLM or RewardModel folder / Hub id to start from.")
     data: str | None = _f(None, "Training data file (any supported schema).")
@@ -101,11 +103,12 @@ class TrainConfig:
     )
     sfc_normalize: bool = _f(False, "Weight pairs by SFC / mean(SFC) (App. E).")
     sfc_official_eps: bool = _f(True, "SFC = eps/2 + L_t/(eps + L + L_t), eps=1e-7 (official).")
-    objective: Literal["sfc", "poe", "reweight", "groupdro"] = _f(
-        "sfc",
-        "Objective of shortcut-aware training, each + mean(L_t): sfc (the paper, Eq. 7), "
-        "poe (product of experts), reweight (confidence reweighting), groupdro (GroupDRO "
-        "over the groups proxy right / wrong). See docs/training.md.",
+    objective: str = _f(
+        objectives.names()[0],
+        "Objective of shortcut-aware training, each + mean(L_t): "
+        + ", ".join(f"{o.name} ({o.summary})" for o in objectives.REGISTRY.values())
+        + ". See docs/training.md.",
+        choices=objectives.names,
     )
     focal_gamma: float = _f(
         1.0, "objective reweight: pair weight sg[1 - sigmoid(b)]^gamma (> 1: focal form)."
@@ -153,17 +156,16 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "options") -> TrainConfig:
         """Build from a mapping; unknown keys and wrong types raise ConfigError."""
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            name = key.replace("-", "_")
-            if name not in known:
-                raise ConfigError(
-                    f"{source}: unknown key '{key}'. Known keys: {', '.join(sorted(known))}."
-                )
-            kwargs[name] = _coerce(value, hints[name], source=source, key=key)
-        return cls(**kwargs)
+        return cls(**_coerce_fields(values, source=source, text=False))
+
+    @classmethod
+    def from_flags(cls, flags: dict[str, Any], *, config: str | Path | None = None) -> TrainConfig:
+        """Command-line values (strings; bools and KEY=VALUE lists as the CLI parsed them)
+        coerced by the field types, over the YAML file `config` when given."""
+        given = _coerce_fields(flags, source="command line", text=True)
+        if config:
+            return cls.from_yaml(config, **given)
+        return cls(**given)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -176,8 +178,8 @@ class TrainConfig:
         for name in ("model", "data", "output_dir"):
             if not getattr(self, name):
                 raise ConfigError(f"'{name}' is required (flag --{name.replace('_', '-')}).")
+        objectives.get_mode(self.mode)  # ConfigError naming the modes
         checks = [
-            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'."),
             (not (self.bf16 and self.fp16), "bf16 and fp16 cannot both be set."),
             (not self.load_in_4bit or self.lora, "load_in_4bit (QLoRA) needs lora: true."),
             (self.per_device_train_batch_size >= 1, "per_device_train_batch_size must be >= 1."),
@@ -194,26 +196,26 @@ class TrainConfig:
     def _objective_checks(self) -> list[tuple[bool, str]]:
         """Combinations of objective, its settings and static weights that cannot work."""
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        sa = self.mode == "shortcut-aware"
-        return [
-            (self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}."),
+        objective = objectives.get(self.objective)  # ConfigError naming the objectives
+        proxy = objectives.get_mode(self.mode).proxy
+        settings = [
             (
-                sa or self.objective == "sfc",
+                getattr(self, name) == defaults[name] or self.objective == owner,
+                f"{name} is a setting of objective {owner}.",
+            )
+            for name, owner in objectives.option_owners().items()
+        ]
+        return [
+            (
+                proxy or objective.name == defaults["objective"],
                 f"objective '{self.objective}' needs mode shortcut-aware (a proxy branch); "
                 "for static upweighting with mode standard use static_weights.",
             ),
             (self.focal_gamma >= 0, "focal_gamma must be >= 0."),
-            (
-                self.focal_gamma == defaults["focal_gamma"] or self.objective == "reweight",
-                "focal_gamma is a setting of objective reweight.",
-            ),
             (self.dro_eta > 0, "dro_eta must be > 0."),
+            *settings,
             (
-                self.dro_eta == defaults["dro_eta"] or self.objective == "groupdro",
-                "dro_eta is a setting of objective groupdro.",
-            ),
-            (
-                not self.static_weights or self.mode == "standard",
+                not self.static_weights or self.mode == objectives.STANDARD,
                 "static_weights (JTT-style upweighting) needs mode standard.",
             ),
             (self.upweight > 0, "upweight must be > 0."),
@@ -224,19 +226,53 @@ class TrainConfig:
         ]
 
 
-def _type_name(tp: Any) -> str:
+def _coerce_fields(values: dict[str, Any], *, source: str, text: bool) -> dict[str, Any]:
+    """Field name -> value coerced by the field's type (and `choices`), None values of
+    `text` (command-line flags not given) dropped; unknown keys raise ConfigError."""
+    hints = typing.get_type_hints(TrainConfig)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            raise ConfigError(
+                f"{source}: unknown key '{key}'. Known keys: {', '.join(sorted(fields))}."
+            )
+        if text and value is None:
+            continue
+        out[name] = _coerce(value, hints[name], source=source, key=key, text=text)
+        choices: Callable[[], tuple[str, ...]] | None = fields[name].metadata.get("choices")
+        if choices is not None and out[name] not in choices():
+            raise ConfigError(_choice_error(source, key, value, choices(), name))
+    return out
+
+
+def _choice_error(source: str, key: str, value: Any, choices: tuple[str, ...], name: str) -> str:
+    """The error of a value outside a field's choices (naming the new spelling of an old
+    objective name)."""
+    message = (
+        f"{source}: key '{key}' expects {' | '.join(repr(c) for c in choices)}, got {value!r} "
+        f"({type(value).__name__})."
+    )
+    new = objectives.canonical(value) if name == "objective" and isinstance(value, str) else None
+    return message + (f" '{value}' is now spelled '{new}'." if new else "")
+
+
+def type_name(tp: Any) -> str:
+    """A field type as users read it: 'int', 'str | None', "'drop' | 'blank'"."""
     if typing.get_origin(tp) is Literal:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _coerce(value: Any, tp: Any, *, source: str, key: str) -> Any:
+def _coerce(value: Any, tp: Any, *, source: str, key: str, text: bool = False) -> Any:
     """Check `value` against the annotation `tp`; convert lossless cases (int -> float,
-    '1e-5' -> 1e-5: PyYAML reads exponent floats without a dot as strings)."""
+    '1e-5' -> 1e-5: PyYAML reads exponent floats without a dot as strings). With `text`
+    (command-line strings) also '3' -> 3 for int fields and KEY=VALUE items -> dict."""
 
     def bad() -> ConfigError:
         return ConfigError(
-            f"{source}: key '{key}' expects {_type_name(tp)}, got {value!r} "
+            f"{source}: key '{key}' expects {type_name(tp)}, got {value!r} "
             f"({type(value).__name__})."
         )
 
@@ -246,7 +282,9 @@ def _coerce(value: Any, tp: Any, *, source: str, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], source=source, key=key) if len(inner) == 1 else value
+        if len(inner) != 1:
+            return value
+        return _coerce(value, inner[0], source=source, key=key, text=text)
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise bad()
@@ -258,15 +296,23 @@ def _coerce(value: Any, tp: Any, *, source: str, key: str) -> Any:
             raise bad()
         return list(value)
     if origin is dict or tp is dict:
+        if text and isinstance(value, list | tuple):
+            return _parse_key_values(value, key)
         if not isinstance(value, dict):
             raise bad()
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad()
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if tp is int and text and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise bad() from None
+    return _coerce_scalar(value, tp, bad)
+
+
+def _coerce_scalar(value: Any, tp: Any, bad: Callable[[], ConfigError]) -> Any:
+    """bool / int / float / str values (no conversion but int -> float, str -> float)."""
+    if tp is bool or tp is int:
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise bad()
         return value
     if tp is float:
@@ -276,13 +322,18 @@ def _coerce(value: Any, tp: Any, *, source: str, key: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise bad() from None
-    if tp is str:
-        if not isinstance(value, str):
-            raise bad()
-        return value
+    if tp is str and not isinstance(value, str):
+        raise bad()
     return value
 
 
-def field_help() -> dict[str, str]:
-    """Field name -> help text (for the CLI and docs)."""
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
+def _parse_key_values(items: list[str] | tuple[str, ...], key: str) -> dict[str, Any]:
+    """`KEY=VALUE` strings -> dict, values read as YAML scalars (ints, floats, bools)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}.")
+        out[name] = yaml.safe_load(value)
+    return out

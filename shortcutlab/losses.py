@@ -15,8 +15,8 @@
   proxy-defined groups g = [b > 0], sum_g q_g L_g + mean l(b) with q_g <- q_g exp(eta L_g)
   (normalised); static upweighting from a fixed proxy table, mean(w l(d)) / mean(w).
 
-`pair_objective` is the one place that turns a batch's rewards into the training objective
-and its statistics; the trainer's micro-step, its evaluation and the benchmarks call it.
+Which of these a run trains with is `shortcutlab.objectives` (the registry of modes and
+objectives, and `pair_objective`, which turns a batch's rewards into the objective).
 
 Rewards come as one flat vector over all rows of a batch (N,), each record's K responses
 contiguous; pairs as an index tensor (P, 2) of (better_row, worse_row). One forward over
@@ -33,8 +33,6 @@ import torch
 import torch.nn.functional as F
 
 SFC_EPS = 1e-7  # epsilon of the official implementation of Eq. 5
-# shortcut-aware objectives (all train the proxy jointly with + mean l(b))
-OBJECTIVES = ("sfc", "poe", "reweight", "groupdro")
 N_GROUPS = 2  # GroupDRO groups from the proxy: 0 = proxy wrong (b <= 0), 1 = right (b > 0)
 # sums a float64 vector over all ranks taking part in the step (None: this process only)
 Reduce = Callable[[torch.Tensor], torch.Tensor]
@@ -99,9 +97,19 @@ def shortcut_aware_loss(
     loss_mm, loss_proxy: (P,). Returns (total scalar, SFC (P,) before normalisation).
     """
     weights = sfc(loss_mm, loss_proxy, official_eps=official_eps)  # (P,), detached
-    w = weights / weights.mean().clamp_min(1e-12) if normalize else weights
-    total = (w * loss_mm).mean() + loss_proxy.mean()
+    total = sfc_weighted_loss(loss_mm, weights, normalize=normalize) + loss_proxy.mean()
     return total, weights
+
+
+def sfc_weighted_loss(
+    loss_mm: torch.Tensor, weights: torch.Tensor, *, normalize: bool = False
+) -> torch.Tensor:
+    """The primary term of Eq. 7, mean(w * L), w = SFC or (App. E) SFC / mean(SFC).
+
+    loss_mm: (P,) L; weights: (P,) SFC (Eq. 5), detached. Returns a scalar.
+    """
+    w = weights / weights.mean().clamp_min(1e-12) if normalize else weights
+    return (w * loss_mm).mean()
 
 
 def product_of_experts_loss(margin: torch.Tensor, proxy_margin: torch.Tensor) -> torch.Tensor:
@@ -176,143 +184,6 @@ def pair_accuracy(rewards: torch.Tensor, pairs: torch.Tensor) -> tuple[int, int,
     """Eq. 2 counts: (correct, ties, total); correct means Delta > 0 strictly (ties wrong)."""
     margins = pair_margins(rewards.detach(), pairs)
     return int((margins > 0).sum()), int((margins == 0).sum()), int(margins.numel())
-
-
-@dataclass
-class PairObjective:
-    """The objective of one batch of pairs and the statistics logged with it.
-
-    `stats` holds plain numbers summed over the batch's P pairs (so batches, micro-steps
-    and ranks add up): objective (objective x P), loss (sum L), correct / ties (Eq. 2,
-    ties wrong), pairs (P); with a proxy also proxy_loss (sum L_t), proxy_correct (Eq. 4),
-    sfc_sum / sfc_min / sfc_max (Eq. 5, App. E logging; logged for every objective);
-    with per-pair weights (reweight, groupdro, static) weight_sum / weight_pairs /
-    weight_min / weight_max; with groupdro q0 / q1 (the group weights after the update).
-    """
-
-    objective: torch.Tensor  # () with gradient: mean(L) (Eq. 1 / 3) or Eq. 7 + mean(L_t)
-    loss: torch.Tensor  # (P,) L of the primary branch (its margin d alone)
-    proxy_loss: torch.Tensor | None  # (P,) L_t of the proxy branch, or None
-    sfc: torch.Tensor | None  # (P,) SFC (Eq. 5), detached, before normalisation
-    stats: dict[str, float]
-    weights: torch.Tensor | None = None  # (P,) the logged per-pair weights, detached
-    group_q: torch.Tensor | None = None  # (N_GROUPS,) GroupDRO q after this batch
-
-
-@dataclass(frozen=True)
-class ObjectiveOptions:
-    """Which shortcut-aware objective, and its settings (TrainConfig fields of that name)."""
-
-    objective: str = "sfc"  # one of OBJECTIVES (used when a proxy branch is trained)
-    official_eps: bool = True  # SFC: the official eps form of Eq. 5
-    normalize: bool = False  # SFC: SFC / mean(SFC) (App. E)
-    focal_gamma: float = 1.0  # reweight: w = sg[1 - sigmoid(b)]^gamma
-    dro_eta: float = 0.01  # groupdro: step size of q
-
-
-def pair_objective(
-    rewards: torch.Tensor,
-    proxy_rewards: torch.Tensor | None,
-    pairs: torch.Tensor,
-    *,
-    official_eps: bool = True,
-    normalize: bool = False,
-    options: ObjectiveOptions | None = None,
-    pair_weights: torch.Tensor | None = None,
-    group_q: torch.Tensor | None = None,
-    reduce: Reduce | None = None,
-) -> PairObjective:
-    """Losses, objective and statistics of one batch of pairs (every mode and objective).
-
-    rewards: (N,) primary rewards; proxy_rewards: (M,) rewards of the proxy branch
-    (text-only Eq. 3, or image-only App. F) on the same rows, or None; pairs: (P, 2)
-    (better_row, worse_row).
-    - no proxy (standard Eq. 1, text-only Eq. 3): objective = mean(L); with `pair_weights`
-      (static upweighting, JTT-style) mean(w L) / mean(w).
-    - proxy (shortcut-aware), by `options.objective` (default sfc; `official_eps` and
-      `normalize` are the SFC settings when `options` is not given):
-      sfc mean(SFC * L) + mean(L_t) (Eq. 5, 7); poe mean l(d + sg[b]) + mean(L_t);
-      reweight mean(w L) / mean(w) + mean(L_t); groupdro sum_g q_g L_g + mean(L_t) with
-      `group_q` the q before this batch (uniform when None).
-    `reduce` sums a float64 vector over the ranks of the step, so weight normalisation and
-    group means use the whole batch: N processes give one process's objective. Accuracy
-    counts use the rewards' own dtype (Eq. 2: Delta > 0 strictly, ties wrong).
-    """
-    opts = options or ObjectiveOptions(official_eps=official_eps, normalize=normalize)
-    if proxy_rewards is not None and pair_weights is not None:
-        raise ValueError("static pair_weights are for standard training (no proxy branch)")
-    loss = bradley_terry_loss(rewards, pairs)  # (P,) Eq. 1 (Eq. 3 for text-only inputs)
-    out = PairObjective(loss.mean(), loss, None, None, {})
-    if proxy_rewards is not None:
-        _shortcut_aware(out, rewards, proxy_rewards, pairs, opts, group_q, reduce)
-    elif pair_weights is not None:
-        w = pair_weights.detach().float().to(loss.device)  # (P,) static, e.g. lambda or 1
-        out.objective = (normalised_weights(w, reduce).to(loss.device) * loss).mean()
-        out.weights = w
-    correct, ties, n_pairs = pair_accuracy(rewards, pairs)
-    if out.weights is not None:
-        w = out.weights
-        out.stats.update(
-            weight_sum=w.sum().item(),
-            weight_pairs=w.numel(),
-            weight_min=w.min().item(),
-            weight_max=w.max().item(),
-        )
-    out.stats.update(
-        objective=out.objective.detach().double().item() * n_pairs,
-        loss=loss.detach().sum().item(),
-        correct=correct,
-        ties=ties,
-        pairs=n_pairs,
-    )
-    return out
-
-
-def _shortcut_aware(
-    out: PairObjective,
-    rewards: torch.Tensor,
-    proxy_rewards: torch.Tensor,
-    pairs: torch.Tensor,
-    opts: ObjectiveOptions,
-    group_q: torch.Tensor | None,
-    reduce: Reduce | None,
-) -> None:
-    """Fill `out` with the shortcut-aware objective `opts.objective` and the proxy's stats."""
-    loss = out.loss
-    proxy_loss = bradley_terry_loss(proxy_rewards, pairs)  # (P,) Eq. 3 / App. F
-    kind = opts.objective
-    if kind == "sfc":
-        objective, weights = shortcut_aware_loss(
-            loss, proxy_loss, official_eps=opts.official_eps, normalize=opts.normalize
-        )  # weights: (P,) SFC, detached
-    else:
-        weights = sfc(loss, proxy_loss, official_eps=opts.official_eps)  # logged only
-        b = pair_margins(proxy_rewards.float(), pairs)  # (P,) the proxy's margin
-        if kind == "poe":
-            primary = product_of_experts_loss(pair_margins(rewards.float(), pairs), b).mean()
-        elif kind == "reweight":
-            out.weights = confidence_weights(b, opts.focal_gamma)
-            primary = (normalised_weights(out.weights, reduce).to(loss.device) * loss).mean()
-        elif kind == "groupdro":
-            groups = proxy_groups(b)
-            sums = group_loss_sums(loss, groups)
-            sums = reduce(sums) if reduce is not None else sums
-            q = group_q if group_q is not None else torch.full((N_GROUPS,), 1.0 / N_GROUPS)
-            out.group_q = group_dro_update(q, sums, opts.dro_eta)
-            out.weights = group_dro_weights(groups, out.group_q, sums)
-            primary = (out.weights * loss).mean()
-            out.stats.update(q0=out.group_q[0].item(), q1=out.group_q[1].item())
-        else:
-            raise ValueError(f"unknown objective {kind!r}; use one of {', '.join(OBJECTIVES)}")
-        objective = primary + proxy_loss.mean()
-    out.objective, out.proxy_loss, out.sfc = objective, proxy_loss, weights
-    out.stats.update(
-        proxy_loss=proxy_loss.detach().sum().item(),
-        proxy_correct=pair_accuracy(proxy_rewards, pairs)[0],
-        sfc_sum=weights.sum().item(),
-        sfc_min=weights.min().item(),
-        sfc_max=weights.max().item(),
-    )
 
 
 @dataclass

@@ -22,9 +22,8 @@ from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.sfd import sfd
 from shortcutlab.errors import ConfigError
+from shortcutlab.objectives import TEXT_ONLY as TEXT_MODE  # the study's text-only RMs
 from shortcutlab.score_table import read_score_table
-
-TEXT_MODE = "text-only"  # the study's name for the trained text-only RMs
 
 
 def _score_path(study: Path, seed: int, mode: str, train: str, test: str, shift: bool) -> Path:

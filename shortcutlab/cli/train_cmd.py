@@ -12,18 +12,17 @@ import dataclasses
 import inspect
 import typing
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union
 
 import typer
-import yaml
 from rich.console import Console
 
 from shortcutlab import distributed
 from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json_file, start
 from shortcutlab.config import TrainConfig
-from shortcutlab.errors import ConfigError
 from shortcutlab.preflight import check_inputs
-from shortcutlab.training import train
+from shortcutlab.training import TrainResult, train
 
 HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-aware (Eq. 7).
 
@@ -57,23 +56,27 @@ metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json, summary.js
 """
 
 ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
+METAVARS = {int: "INTEGER", float: "FLOAT"}  # as click names them (help and docs/cli.md)
 
 
-def _option_type(tp: Any) -> tuple[Any, dict[str, Any]]:
-    """The CLI type of a config field (always optional: None = not given)."""
-    origin = typing.get_origin(tp)
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if origin in (typing.Union, __import__("types").UnionType) and len(args) == 1:
-        return _option_type(args[0])
-    if tp is bool:
+def _option_type(f: dataclasses.Field, tp: Any) -> tuple[Any, dict[str, Any]]:
+    """How a config field is read from the command line: bools as --x/--no-x, dict fields
+    as repeatable KEY=VALUE, everything else as the text `TrainConfig.from_flags` coerces
+    by the field's type (one coercion path). The metavar says what the text must be."""
+    inner = [a for a in typing.get_args(tp) if a is not type(None)]
+    base = inner[0] if typing.get_origin(tp) in (Union, UnionType) and len(inner) == 1 else tp
+    if base is bool:
         return bool, {}
-    if tp in (int, float, str):
-        return tp, {}
-    if origin is typing.Literal:
-        return str, {"metavar": "|".join(str(a) for a in typing.get_args(tp))}
-    if origin is list:
+    if base is dict or typing.get_origin(base) is dict:
+        return list[str], {"metavar": "KEY=VALUE"}
+    choices = f.metadata.get("choices")
+    if choices is not None:
+        return str, {"metavar": "|".join(choices())}
+    if typing.get_origin(base) is typing.Literal:
+        return str, {"metavar": "|".join(str(a) for a in typing.get_args(base))}
+    if typing.get_origin(base) is list:
         return str, {"metavar": "A,B,..."}
-    return list[str], {"metavar": "KEY=VALUE"}  # dict fields: repeatable KEY=VALUE
+    return str, {"metavar": METAVARS.get(base, "TEXT")}
 
 
 def _parameters() -> list[inspect.Parameter]:
@@ -110,7 +113,7 @@ def _parameters() -> list[inspect.Parameter]:
         ),
     ]
     for f in dataclasses.fields(TrainConfig):
-        tp, extra = _option_type(hints[f.name])
+        tp, extra = _option_type(f, hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [*ALIASES.get(f.name, []), flag]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -127,25 +130,9 @@ def _parameters() -> list[inspect.Parameter]:
     return params
 
 
-def _parse_kv(items: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings -> dict, values read as YAML scalars (ints, floats, bools)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--processor-kwargs expects KEY=VALUE, got {item!r}.")
-        out[key] = yaml.safe_load(value)
-    return out
-
-
 def build_config(config: str | None, flags: dict[str, Any]) -> TrainConfig:
     """YAML (if any) overridden by the flags actually given."""
-    given = {k: v for k, v in flags.items() if v is not None}
-    if "processor_kwargs" in given:
-        given["processor_kwargs"] = _parse_kv(given["processor_kwargs"])
-    if config:
-        return TrainConfig.from_yaml(config, **given)
-    return TrainConfig.from_dict(given, source="command line")
+    return TrainConfig.from_flags(flags, config=config)
 
 
 def train_command(**kwargs: Any) -> None:
@@ -170,7 +157,7 @@ def train_command(**kwargs: Any) -> None:
     if not distributed.is_main():
         return
     if as_json:
-        print_json_file(Path(summary["output_dir"]) / "summary.json")
+        print_json_file(Path(summary.output_dir) / "summary.json")
     else:
         _print_summary(summary)
 
@@ -192,24 +179,24 @@ def _command_line(config: str | None, flags: dict[str, Any]) -> list[str]:
     return cmd
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(result: TrainResult) -> None:
     console = Console()
-    last = summary.get("final_train") or {}
+    last = result.final_train or {}
     console.print(
-        f"[bold green]trained[/] {summary['mode']}: {summary['steps']} steps, "
-        f"last loss {last.get('loss', float('nan')):.4f}, {summary['seconds']:.1f} s"
+        f"[bold green]trained[/] {result.mode}: {result.steps} steps, "
+        f"last loss {last.get('loss', float('nan')):.4f}, {result.seconds:.1f} s"
     )
-    for key, what in (("skipped", "data"), ("eval_skipped", "eval data")):
-        if summary.get(key):
-            counts = ", ".join(f"{k}: {v}" for k, v in sorted(summary[key].items()))
-            n = sum(summary[key].values())
+    for skipped, what in ((result.skipped, "data"), (result.eval_skipped, "eval data")):
+        if skipped:
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))
+            n = sum(skipped.values())
             line = f"skipped {n} invalid rows of the {what} (--skip-invalid): {counts}"
             console.print(line, soft_wrap=True)
-    if summary.get("eval"):
-        console.print(f"eval accuracy {summary['eval']['eval_acc']:.4f}")
-    console.print(f"model: {summary['model_dir']}")
-    if summary.get("proxy_dir"):
-        console.print(f"proxy: {summary['proxy_dir']}")
+    if result.eval:
+        console.print(f"eval accuracy {result.eval['eval_acc']:.4f}")
+    console.print(f"model: {result.model_dir}")
+    if result.proxy_dir:
+        console.print(f"proxy: {result.proxy_dir}")
 
 
 train_command.__signature__ = inspect.Signature(_parameters())  # type: ignore[attr-defined]

@@ -42,6 +42,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.tiny import build_tiny_model
+from shortcutlab.objectives import study_methods
 from shortcutlab.progress import quieted
 from shortcutlab.provenance import environment_info
 from shortcutlab.scoring import score
@@ -92,7 +93,7 @@ FULL = DemoPlan(
     learning_rate=3e-4,
     n_boot=1000,
 )
-OBJECTIVES = ["sfc", "poe", "reweight", "groupdro", "static"]  # the study's mitigations
+OBJECTIVES = list(study_methods())  # the study's mitigations: every objective + static
 ENVIRONMENTS = ("vlf", "povid", "rlhfv")
 DEFAULT_SEEDS = 3
 MAX_WORKERS = 4  # study processes by default (each ~1 GB; tiny models gain little per thread)

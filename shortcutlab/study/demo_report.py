@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.files import atomic_write_text
+from shortcutlab.objectives import SHORTCUT_AWARE, STANDARD
 
 PAPER = {  # InternVL2-8B, Li et al. (ICML 2025): Fig. 1, Sec. 3.3
     "standard": {"iid": 91.4, "ood": 68.1},
     "shortcut-aware": {"iid": 90.2, "ood": 78.5},
     "sfd_standard_mean": 39.5,
 }
-MM_MODES = ("standard", "shortcut-aware")
+MM_MODES = (STANDARD, SHORTCUT_AWARE)
 
 
 def _f(x: Any, digits: int = 1) -> str:

@@ -35,6 +35,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.source import resolve_model_source
+from shortcutlab.objectives import STATIC, cell_label, label_mode
 from shortcutlab.progress import Reporter, quieted
 from shortcutlab.progress import say as stage_line
 from shortcutlab.scoring import score
@@ -43,15 +44,7 @@ from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.parallel import run_parallel
 from shortcutlab.study.proxies import cheap_proxy_table
 from shortcutlab.study.report import write_results
-from shortcutlab.study.spec import (
-    STATIC,
-    TEXT_MODE,
-    Study,
-    StudyEnv,
-    label_mode,
-    load_study,
-    objective_label,
-)
+from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
 from shortcutlab.training import train
 
 Say = Callable[[str], None]  # one progress line
@@ -115,13 +108,13 @@ def _train_cell(
     if run_dir.exists():  # a crashed or outdated run: start it again
         shutil.rmtree(run_dir)
     t0 = time.time()
-    summary = train(cfg, command=["shortcutlab-study", study.name, key])
+    trained = train(cfg, command=["shortcutlab-study", study.name, key])
     cells.ran["train"] += 1
     result = {
         "model": str(run_dir / "model"),
-        "proxy": summary.get("proxy_dir"),
+        "proxy": trained.proxy_dir,
         "seconds": round(time.time() - t0, 1),
-        "steps": summary.get("steps"),
+        "steps": trained.steps,
     }
     cells.put(key, fp, result)
     say(
@@ -140,7 +133,7 @@ def trained_models(
     text_mode = study.train.get("text_only", "drop")
     # the text-only models come from the first shortcut-aware cell's proxy/ (every
     # objective trains its proxy with the same mean(L_t) term)
-    proxy_label = objective_label(study.proxy_objective or "sfc")
+    proxy_label = cell_label(study.proxy_objective or "sfc")
     models: list[Model] = []
     for seed in study.seeds:
         for env in study.environments:

@@ -10,15 +10,16 @@ is set: then separate `text-only` runs are trained (also when no shortcut-aware 
 listed). The runner is `shortcutlab.study.run`.
 
 `objectives` (default `[sfc]`, the paper's) lists the shortcut-aware objectives to train
-(`TrainConfig.objective`: sfc, poe, reweight, groupdro; and `static`): each is its own
-cell, labelled `shortcut-aware` for sfc and `shortcut-aware-OBJECTIVE` for the others
-(runs, score files and result tables use the label). The text-only proxies come from the
-first dual-branch objective's runs (every one trains its proxy with the same mean(L_t)
-term). `static` is JTT-style static upweighting (method card, "Beyond the paper"): a
-standard run whose pairs the cheap text-only proxy gets wrong weigh `upweight`; the
-proxy is `shortcutlab audit`'s cross-validated regression on the environment's training
-file (`shortcutlab.study.proxies`), so the cell costs one standard run and a few CPU
-seconds.
+(`TrainConfig.objective`, the names of `shortcutlab.objectives`; and `static`): each is
+its own cell, labelled `shortcut-aware` for sfc and `shortcut-aware-OBJECTIVE` for the
+others (runs, score files and result tables use the label; `objectives.cell_label`). An
+old spelling (`shortcut-aware-poe`, ...) is read as its objective's name. The text-only
+proxies come from the first dual-branch objective's runs (every one trains its proxy with
+the same mean(L_t) term). `static` is JTT-style static upweighting (method card, "Beyond
+the paper"): a standard run whose pairs the cheap text-only proxy gets wrong weigh
+`upweight`; the proxy is `shortcutlab audit`'s cross-validated regression on the
+environment's training file (`shortcutlab.study.proxies`), so the cell costs one standard
+run and a few CPU seconds.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from typing import Any
 
 import yaml
 
-from shortcutlab.config import OBJECTIVES
+from shortcutlab import objectives
 from shortcutlab.errors import ConfigError
+from shortcutlab.objectives import STATIC, cell_label, label_mode
 
-STATIC = "static"  # JTT-style static upweighting: mode standard + the cheap proxy's weights
-STUDY_OBJECTIVES = (*OBJECTIVES, STATIC)
-MM_MODES = ("standard", "shortcut-aware")
-SA_MODE = "shortcut-aware"
-TEXT_MODE = "text-only"
+SA_MODE = objectives.SHORTCUT_AWARE
+TEXT_MODE = objectives.TEXT_ONLY
+MM_MODES = (objectives.STANDARD, SA_MODE)
 DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
 
 
@@ -90,10 +90,12 @@ class Study:
                     f"study 'train' options may not set {key!r}; the study sets it"
                     + (" (list them in 'objectives')." if key == "objective" else ".")
                 )
-        bad = [o for o in self.objectives if o not in STUDY_OBJECTIVES]
+        self.objectives = [objectives.canonical(o) or o for o in self.objectives]
+        methods = objectives.study_methods()
+        bad = [o for o in self.objectives if o not in methods]
         if bad or not self.objectives or len(set(self.objectives)) != len(self.objectives):
             raise ConfigError(
-                f"study objectives must be distinct names of {', '.join(STUDY_OBJECTIVES)}; "
+                f"study objectives must be distinct names of {', '.join(methods)}; "
                 f"got {self.objectives}."
             )
         if self.upweight <= 0:
@@ -113,7 +115,7 @@ class Study:
     @property
     def proxy_objective(self) -> str | None:
         """The first dual-branch objective: its runs' proxy/ are the text-only models."""
-        return next((o for o in self.objectives if o in OBJECTIVES), None)
+        return next((o for o in self.objectives if o in objectives.names()), None)
 
     @property
     def mm_labels(self) -> list[str]:
@@ -121,7 +123,7 @@ class Study:
         labels: list[str] = []
         for mode in dict.fromkeys(self.modes):
             if mode == SA_MODE:
-                labels += [objective_label(o) for o in self.objectives]
+                labels += [cell_label(o) for o in self.objectives]
             elif mode != TEXT_MODE:
                 labels.append(mode)
         return labels
@@ -138,20 +140,7 @@ class Study:
         return asdict(self)
 
 
-def objective_label(objective: str) -> str:
-    """The cell label of a shortcut-aware objective (sfc keeps the paper's name)."""
-    return SA_MODE if objective == "sfc" else f"{SA_MODE}-{objective}"
-
-
-def label_mode(label: str) -> tuple[str, str | None]:
-    """(training mode, objective or None) of a cell label from `Study.train_modes`;
-    `static` trains mode standard (with the cheap proxy's static weights)."""
-    if label == objective_label(STATIC):
-        return "standard", STATIC
-    for objective in OBJECTIVES:
-        if label == objective_label(objective):
-            return SA_MODE, objective
-    return label, None
+__all__ = ["STATIC", "Study", "StudyEnv", "label_mode", "load_study"]  # + re-exports
 
 
 def load_study(study: str | Path | dict[str, Any] | Study) -> Study:

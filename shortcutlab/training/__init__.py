@@ -1,19 +1,19 @@
 """Training reward models in three modes: standard, text-only and shortcut-aware.
 
-    from shortcutlab.config import TrainConfig
-    from shortcutlab.training import train
+    from shortcutlab import TrainConfig, train
 
-    summary = train(TrainConfig(mode="shortcut-aware", model="models/tiny-llava",
-                                data="train.jsonl", output_dir="runs/sa"))
+    result = train(TrainConfig(mode="shortcut-aware", model="models/tiny-llava",
+                               data="train.jsonl", output_dir="runs/sa"))
+    result.model_dir, result.eval, result.train_losses
 
-Parts -> loop -> driver, each module importing only the ones before it:
-`setup.build(cfg) -> RunParts` (accelerator, records, `order.DataOrder`, branches,
-collators, optimizer, schedule, metrics writer), `loop.Trainer(parts)` (forward,
-objective, one optimizer step, evaluation), `run.run_training(trainer)` (resume, the
-step loop, logs, checkpoints, export, summary). Leaves: `stats` (the per-step statistics
-vector), `state` (checkpoint and metrics files), `branches` (model, freezing, LoRA/QLoRA,
-the proxy branch), `export` (saving branches as RewardModel folders). The objective and
-its statistics come from `shortcutlab.losses.pair_objective`.
+`train(cfg)` is `trainer.Trainer(cfg).train()`: the Trainer sets the run up (accelerator,
+records and `order.DataOrder` via `setup`, branches, collators, optimizer, schedule,
+metrics writer), runs its step loop (resume, logs, evaluation, checkpoints) and saves
+(`export`), returning a `result.TrainResult`. Leaves: `stats` (named per-step
+statistics), `state` (checkpoint and metrics files, objective state), `run` (the run
+folder's bookkeeping files), `branches` (model, freezing, LoRA/QLoRA, the proxy branch),
+`export` (saving branches as RewardModel folders). Modes and objectives, with their
+statistics, come from `shortcutlab.objectives`.
 """
 
 from __future__ import annotations
@@ -21,21 +21,19 @@ from __future__ import annotations
 from typing import Any
 
 from shortcutlab.config import TrainConfig
+from shortcutlab.training.result import TrainResult
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "TrainResult", "train"]
 
 
-def train(config: TrainConfig | dict[str, Any], *, command: list[str] | None = None) -> dict:
-    """Run one training job and return its summary dict (losses, eval, output paths).
+def train(config: TrainConfig | dict[str, Any], *, command: list[str] | None = None) -> TrainResult:
+    """Run one training job and return its `TrainResult` (losses, eval, output paths).
 
     `config` is a TrainConfig or a mapping of its fields; `command` is recorded in
     command.txt / run_info.json (the CLI passes its argv). Runs on whatever accelerate was
     given: a plain process (CPU or one GPU) or each process of `accelerate launch`.
     """
-    from shortcutlab.training.loop import Trainer  # torch / accelerate: only when training
-    from shortcutlab.training.run import run_training
-    from shortcutlab.training.setup import build
+    from shortcutlab.training.trainer import Trainer  # torch / accelerate: only when training
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    cfg.validate()
-    return run_training(Trainer(build(cfg)), command)
+    return Trainer(cfg).train(command)

@@ -7,8 +7,8 @@ DDP/FSDP wrapper) and one AdamW optimizer updates both, as in the official code.
 - LoRA / QLoRA: one frozen base, two LoRA adapters ("default" = primary, "proxy"), each
   with its own copy of the head (and of the projector when it trains), so the base weights
   exist once in memory. The forward switches the active adapter between the two passes.
-Freezing follows the paper by default: vision encoder frozen; projector, language model and
-head trained.
+Freezing (`RewardModel.set_trainable`, the one freezing API) follows the paper by default:
+vision encoder frozen; projector, language model and head trained.
 """
 
 from __future__ import annotations
@@ -44,23 +44,6 @@ def load_reward_model(cfg: TrainConfig) -> nn.Module:
     if cfg.mode == "text-only":
         rm.text_only = cfg.text_only  # recorded in shortcutlab_reward.json for scoring
     return rm
-
-
-def apply_freezing(rm: nn.Module, cfg: TrainConfig) -> None:
-    """Full fine-tuning: everything trains except the parts frozen by the config."""
-    for p in rm.parameters():
-        p.requires_grad_(True)
-    groups = [
-        (cfg.freeze_vision, rm.vision_parameters),
-        (cfg.freeze_projector, rm.projector_parameters),
-        (cfg.freeze_language, rm.language_parameters),
-    ]
-    for frozen, params in groups:
-        if frozen:
-            for p in params():
-                p.requires_grad_(False)
-    for p in rm.head.parameters():
-        p.requires_grad_(True)
 
 
 def _module_names(rm: nn.Module, params: list[nn.Parameter]) -> list[str]:
@@ -202,6 +185,25 @@ class Branches(nn.Module):
         return rewards, proxy_rewards
 
 
+def full_branches(accelerator: Any, model: nn.Module, cfg: TrainConfig) -> Branches | None:
+    """The trained Branches with full (unsharded) weights on rank 0.
+
+    DDP / one process: the unwrapped module. FSDP / DeepSpeed shard the weights, so the
+    full state dict is gathered (a collective: every rank calls it) and loaded into a
+    fresh copy on rank 0. (The sharded path is not exercised by the CPU test suite.)
+    """
+    from accelerate.utils import DistributedType  # accelerate: heavy, imported when used
+
+    if accelerator.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return accelerator.unwrap_model(model)
+    state = accelerator.get_state_dict(model)
+    if not accelerator.is_main_process:
+        return None
+    module, _ = build_branches(cfg)
+    module.load_state_dict(state)
+    return module
+
+
 def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
     """Load the model, freeze, add LoRA / the proxy copy; returns (branches, processor)."""
     rm = load_reward_model(cfg)
@@ -209,18 +211,22 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
     with_proxy = cfg.mode == "shortcut-aware"
     if cfg.gradient_checkpointing:
         _enable_checkpointing(rm)
-    if not cfg.lora:
-        apply_freezing(rm, cfg)
+    if not cfg.lora:  # full fine-tuning: all trains but the groups the config freezes
+        rm.set_trainable(
+            vision=not cfg.freeze_vision,
+            projector=not cfg.freeze_projector,
+            language=not cfg.freeze_language,
+            head=True,
+        )
         proxy = copy.deepcopy(rm) if with_proxy else None
         return Branches(rm, proxy, lora_proxy=False), processor
     with quiet_bitsandbytes(enabled=not cfg.load_in_4bit):
         from peft import get_peft_model  # imports bitsandbytes when it is installed
 
-    for p in rm.parameters():
-        p.requires_grad_(False)
+    rm.set_trainable(vision=False, projector=False, language=False, head=False)
     if cfg.load_in_4bit:
         quantize_4bit(rm, cfg)
-    _peft_compatible(rm)
+    peft_compatible(rm)
     conf = lora_config(rm, cfg)
     peft_model = get_peft_model(rm, conf, adapter_name=PRIMARY)
     if with_proxy:
@@ -233,7 +239,7 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
     return Branches(peft_model, None, lora_proxy=with_proxy), processor
 
 
-def _peft_compatible(rm: nn.Module) -> None:
+def peft_compatible(rm: nn.Module) -> None:
     """peft (with transformers 5) reads `base_model_prefix` from the wrapped model; a
     RewardModel is a plain nn.Module, so give it the neutral prefix (names stay as they are)."""
     if not hasattr(rm, "base_model_prefix"):

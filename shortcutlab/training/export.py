@@ -18,9 +18,9 @@ from shortcutlab.training.branches import (
     PRIMARY,
     PROXY,
     Branches,
-    _peft_compatible,
     load_reward_model,
     lora_config,
+    peft_compatible,
 )
 
 
@@ -56,7 +56,7 @@ def _export_lora(
     state = get_peft_model_state_dict(peft_model, adapter_name=adapter)
     full_cfg = TrainConfig(**{**cfg.to_dict(), "load_in_4bit": False, "bf16": False})
     fresh = load_reward_model(full_cfg)
-    _peft_compatible(fresh)
+    peft_compatible(fresh)
     fresh_peft = get_peft_model(fresh, lora_config(fresh, cfg, inference_mode=True))
     result = set_peft_model_state_dict(fresh_peft, state, adapter_name="default")
     missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]

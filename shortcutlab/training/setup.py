@@ -1,9 +1,8 @@
-"""Building a run's parts: accelerator, records, data order, branches, collators,
-optimizer, LR schedule and metrics writer, held by one typed `RunParts`.
+"""Builders of a run's pieces: accelerator, records and data order (`RunData`),
+collators, optimizer and LR schedule.
 
-`build(cfg)` is the only place that creates them, in a fixed order (the RNG is seeded
-before the model's head is initialised); `loop.Trainer` runs steps on them and
-`run.run_training` drives the run.
+`trainer.Trainer.__init__` calls them in a fixed order (the RNG is seeded before the
+model's head is initialised).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -24,9 +22,7 @@ from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.modeling.batching import RewardCollator
-from shortcutlab.training.branches import build_branches
 from shortcutlab.training.order import DataOrder
-from shortcutlab.training.state import MetricsWriter
 from shortcutlab.training.weighting import StaticPairWeights, load_static_weights
 
 if TYPE_CHECKING:  # accelerate is heavy to import; make_accelerator imports it when used
@@ -36,55 +32,22 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class RunParts:
-    """Everything one training run is made of (built once by `build`)."""
+class RunData:
+    """A run's records and the order it visits them in (built once by `load_run_data`)."""
 
-    cfg: TrainConfig
-    out: Path  # output_dir
-    accelerator: Accelerator
     records: list[Record]  # training records with at least one pair
     records_without_pairs: int
     skipped: dict[str, int]  # --skip-invalid rows dropped from data, by reason
     eval_records: list[Record]
     eval_skipped: dict[str, int]
-    order: DataOrder
+    order: DataOrder  # seeded record order, split into micro-steps and ranks
     total_steps: int
-    model: torch.nn.Module  # the prepared (possibly DDP/FSDP-wrapped) branches.Branches
-    optimizer: torch.optim.Optimizer  # the prepared AdamW
-    scheduler: LRScheduler  # LR schedule (registered for checkpointing)
-    trainable: list[torch.nn.Parameter]  # parameters clipped and stepped
-    collator: RewardCollator  # primary branch inputs
-    proxy_collator: RewardCollator | None  # proxy branch inputs (shortcut-aware only)
-    n_trainable: int
-    n_params: int
-    writer: MetricsWriter
     static_weights: StaticPairWeights | None = None  # static_weights: fixed proxy's weights
-
-    @property
-    def rank(self) -> int:
-        return self.order.rank
-
-    @property
-    def world(self) -> int:
-        return self.order.world
-
-    @property
-    def global_batch(self) -> int:
-        return self.order.global_batch
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.order.steps_per_epoch
 
     @property
     def last_epoch(self) -> int:
         """The epoch of the last step (its per-pair SFC is what save_sfc keeps)."""
         return (self.total_steps - 1) // self.order.steps_per_epoch
-
-    @property
-    def proxy(self) -> bool:
-        """Whether the run trains a proxy branch (shortcut-aware)."""
-        return self.proxy_collator is not None
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
@@ -232,12 +195,8 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
     return max(1, math.ceil(cfg.num_train_epochs * steps_per_epoch))
 
 
-def build(cfg: TrainConfig) -> RunParts:
-    """Create the run's parts in a fixed order (seed, data, model, optimizer, prepare)."""
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    acc = make_accelerator(cfg)
-    torch.manual_seed(cfg.seed)
+def load_run_data(cfg: TrainConfig, world: int, rank: int) -> RunData:
+    """Training and eval records, static weights and the data order of this rank."""
     records, without_pairs, skipped = load_training_records(cfg.data, cfg)
     eval_records: list[Record] = []
     eval_skipped: dict[str, int] = {}
@@ -247,47 +206,22 @@ def build(cfg: TrainConfig) -> RunParts:
     if cfg.static_weights:  # before the model loads: a table that misses records fails fast
         static = load_static_weights(cfg.static_weights, cfg.upweight, records)
     b, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
-    world = acc.num_processes
     order = DataOrder(
         records,
         seed=cfg.seed,
         per_device=b,
         accumulation=accum,
         world=world,
-        rank=acc.process_index,
+        rank=rank,
         steps_per_epoch=check_steps(len(records), b * world * accum, cfg.data),
     )
-    steps = total_steps(cfg, order.steps_per_epoch)
-
-    branches, processor = build_branches(cfg)
-    collator, proxy_collator = make_collators(cfg, processor)
-    named = [(n, p) for n, p in branches.named_parameters() if p.requires_grad]
-    optimizer = make_optimizer(named, cfg)
-    warmup = int(round(cfg.warmup_ratio * steps))
-    scheduler = make_scheduler(cfg.lr_scheduler_type, optimizer, warmup=warmup, total=steps)
-    n_trainable = sum(p.numel() for _, p in named)
-    n_params = sum(p.numel() for p in branches.parameters())
-    model, optimizer = acc.prepare(branches, optimizer)
-    acc.register_for_checkpointing(scheduler)
-    return RunParts(
-        cfg=cfg,
-        out=out,
-        accelerator=acc,
+    return RunData(
         records=records,
         records_without_pairs=without_pairs,
         skipped=skipped,
         eval_records=eval_records,
         eval_skipped=eval_skipped,
         order=order,
-        total_steps=steps,
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        trainable=[p for p in model.parameters() if p.requires_grad],
-        collator=collator,
-        proxy_collator=proxy_collator,
-        n_trainable=n_trainable,
-        n_params=n_params,
-        writer=MetricsWriter(out, enabled=acc.is_main_process, tensorboard=cfg.tensorboard),
+        total_steps=total_steps(cfg, order.steps_per_epoch),
         static_weights=static,
     )

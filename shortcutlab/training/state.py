@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 
@@ -85,6 +87,21 @@ def load_checkpoint(accelerator: Any, path: Path) -> dict:
     """Restore accelerate state from `path`; return its trainer state."""
     accelerator.load_state(str(path))
     return json.loads((path / TRAINER_STATE).read_text())
+
+
+class TensorState:
+    """An objective's state across steps (GroupDRO's q), checkpointed with the model:
+    accelerate `register_for_checkpointing` saves and restores it as {name: list}."""
+
+    def __init__(self, name: str, value: torch.Tensor) -> None:
+        self.name = name
+        self.value = value
+
+    def state_dict(self) -> dict[str, list[float]]:
+        return {self.name: self.value.tolist()}
+
+    def load_state_dict(self, state: dict[str, list[float]]) -> None:
+        self.value = torch.tensor(state[self.name], dtype=self.value.dtype)
 
 
 class MetricsWriter:

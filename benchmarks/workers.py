@@ -1,6 +1,6 @@
 """Benchmark workers: one configuration per fresh process (clean peak memory), plus parity.
 
-- `train_ours`: shortcutlab's own trainer (`shortcutlab.training.loop.Trainer.train_step`:
+- `train_ours`: shortcutlab's own trainer (`shortcutlab.training.trainer.Trainer.train_step`:
   collate with shared images, one forward over all K responses per record (packed: one
   row per record, prefix once; per-row: one row per response), losses from
   `shortcutlab.losses`, backward, clipping, AdamW, schedule).
@@ -32,8 +32,8 @@ from shortcutlab.modeling.reward_model import RewardModel
 from shortcutlab.scoring import score as score_fn
 from shortcutlab.scoring.engine import make_collator, score_one_by_one
 from shortcutlab.training.branches import build_branches
-from shortcutlab.training.loop import Trainer
-from shortcutlab.training.setup import build, load_training_records, make_optimizer
+from shortcutlab.training.setup import load_training_records, make_optimizer
+from shortcutlab.training.trainer import Trainer
 
 
 def _sync(device: torch.device) -> None:
@@ -185,8 +185,8 @@ def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
     response), so both see the same load on a shared machine; each gets its own times,
     LM tokens and peak memory (the peak window is reset before every step).
     """
-    tr = Trainer(build(train_config(job, out)))
-    device = tr.parts.accelerator.device
+    tr = Trainer(train_config(job, out))
+    device = tr.accelerator.device
     variants = [True, False] if job.get("compare_per_row") else [bool(job.get("packed", True))]
     counted = dict.fromkeys(variants, 0)
     encode = tr.encode
@@ -214,7 +214,7 @@ def train_ours(job: dict[str, Any], out: Path) -> dict[str, Any]:
             if s >= warmup:
                 times[v].append(time.perf_counter() - t0)
             peaks[v] = max(peaks[v], step_peak_mb(device, was_reset))
-    rm = _base_rm(_unwrap(tr.parts.model))
+    rm = _base_rm(_unwrap(tr.model))
     res = {}
     for v in variants:
         tokens = counted[v] * timed / (warmup + timed)
@@ -277,8 +277,8 @@ def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
     modes = job.get("modes", ["standard", "shortcut-aware"])
     for mode in modes:
         cfg_job = {**job, "mode": mode, "text_only": "blank", "lora": False, "bf16": False}
-        tr = Trainer(build(train_config(cfg_job, out / mode)))
-        result[mode] = _parity_one(tr, tr.parts.records[: job["batch"]], job.get("grads", True))
+        tr = Trainer(train_config(cfg_job, out / mode))
+        result[mode] = _parity_one(tr, tr.data.records[: job["batch"]], job.get("grads", True))
     result["max_abs_diff"] = max(
         v for m in modes for k, v in result[m].items() if k not in ("pairs", "grad_scale")
     )
@@ -288,21 +288,21 @@ def parity(job: dict[str, Any], out: Path) -> dict[str, Any]:
 def _parity_one(tr: Trainer, records: list, grads: bool) -> dict[str, Any]:
     """Losses (and gradients) of one trainer's path vs the official scheme on its weights.
 
-    Ours is the trainer's own forward + `losses.pair_objective` (the micro-step's code);
+    Ours is the trainer's own forward + `objectives.pair_objective` (the micro-step's code);
     `train_config` keeps the official SFC (eps) and no App. E normalisation.
     """
-    branches = _unwrap(tr.parts.model).eval()  # eval: no dropout in either path
-    processor, max_len = tr.parts.collator.processor, tr.cfg.max_length
+    branches = _unwrap(tr.model).eval()  # eval: no dropout in either path
+    processor, max_len = tr.collator.processor, tr.cfg.max_length
     context = contextlib.nullcontext() if grads else torch.no_grad()
     with context:
-        ours = tr.objective(records)
+        ours = tr.pair_objective(records)
     g_ours = _grads(branches, ours.objective) if grads else {}
     blank = RewardCollator(processor, max_length=max_len, text_only="blank")
     batch = encode_official(
         records,
         RewardCollator(processor, max_length=max_len),
         blank if branches.proxy is not None else None,
-        tr.parts.accelerator.device,
+        tr.accelerator.device,
     )
     with context:
         ref = official_losses(branches.primary, branches.proxy, batch)

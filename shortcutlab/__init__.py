@@ -16,6 +16,8 @@ _LAZY = {
     "RewardCollator": "shortcutlab.modeling.batching",
     "build_tiny_model": "shortcutlab.modeling.tiny",
     "train": "shortcutlab.training",
+    "TrainConfig": "shortcutlab.config",
+    "TrainResult": "shortcutlab.training.result",
     "score": "shortcutlab.scoring",
 }
 

@@ -8,20 +8,20 @@ from itertools import combinations
 import pytest
 import torch
 
+from shortcutlab import objectives
 from shortcutlab.losses import (
     SFC_EPS,
-    ObjectiveOptions,
     bradley_terry_loss,
     build_pair_index,
     confidence_weights,
     group_dro_update,
     normalised_weights,
     pair_accuracy,
-    pair_objective,
     proxy_groups,
     sfc,
     shortcut_aware_loss,
 )
+from shortcutlab.objectives import SFCOptions, pair_objective
 
 
 def test_bradley_terry_by_hand():
@@ -104,7 +104,8 @@ def test_pair_objective_with_proxy_is_eq7_with_sfc_statistics(normalize):
     rewards = torch.tensor([1.0, -0.5, 0.3, 0.2])
     proxy = torch.tensor([0.1, 0.4, 0.0, 0.0])
     pairs = torch.tensor([[0, 1], [2, 3], [3, 0]])
-    out = pair_objective(rewards, proxy, pairs, official_eps=False, normalize=normalize)
+    opts = SFCOptions(sfc_normalize=normalize)
+    out = pair_objective(rewards, proxy, pairs, options=opts, official_eps=False)
     lm, lt = bradley_terry_loss(rewards, pairs), bradley_terry_loss(proxy, pairs)
     total, w = shortcut_aware_loss(lm, lt, official_eps=False, normalize=normalize)
     assert out.objective.item() == pytest.approx(total.item())
@@ -184,8 +185,8 @@ D, B = [1.0, -0.5, 2.0], [0.5, -1.0, 2.0]
 def _objective(objective: str, **kw):
     rewards = torch.tensor(REWARDS, requires_grad=True)
     proxy = torch.tensor(PROXY, requires_grad=True)
-    opts = ObjectiveOptions(objective=objective, **kw)
-    out = pair_objective(rewards, proxy, torch.tensor(PAIRS), options=opts)
+    opts = objectives.get(objective).options_from(kw)
+    out = pair_objective(rewards, proxy, torch.tensor(PAIRS), objective=objective, options=opts)
     return out, rewards, proxy
 
 
@@ -195,7 +196,7 @@ def test_sfc_objective_equals_the_official_form():
     torch.manual_seed(3)
     r, t = torch.randn(40, requires_grad=True), torch.randn(40, requires_grad=True)
     pairs = torch.randperm(40).reshape(20, 2)
-    out = pair_objective(r, t, pairs, options=ObjectiveOptions())
+    out = pair_objective(r, t, pairs)
     (g_ours,) = torch.autograd.grad(out.objective, r)
     lm = -torch.nn.functional.logsigmoid(r[pairs[:, 0]] - r[pairs[:, 1]])
     lt = -torch.nn.functional.logsigmoid(t[pairs[:, 0]] - t[pairs[:, 1]])
@@ -214,7 +215,7 @@ def test_product_of_experts_by_hand_and_its_stop_gradient():
     assert out.objective.item() == pytest.approx(want, rel=1e-6)
     # the logged primary loss is d alone (test time), not d + b
     assert out.loss.tolist() == pytest.approx([_l(d) for d in D], rel=1e-6)
-    assert out.weights is None and out.group_q is None and "weight_sum" not in out.stats
+    assert out.weights is None and out.state is None and "weight_sum" not in out.stats
     out.objective.backward()
     # d/dr(better) of mean l(d + sg b) = -sigmoid(-(d + b)) / P; the proxy gets only l(b)
     assert rewards.grad[0].item() == pytest.approx(-_sig(-(D[0] + B[0])) / 3, rel=1e-5)
@@ -248,7 +249,7 @@ def test_group_dro_by_hand_and_its_state():
     q0, q1 = e0 / (e0 + e1), e1 / (e0 + e1)
     want = q0 * l0 + q1 * l1 + sum(map(_l, B)) / 3
     assert out.objective.item() == pytest.approx(want, rel=1e-6)
-    assert out.group_q.tolist() == pytest.approx([q0, q1], rel=1e-6)
+    assert out.state.tolist() == pytest.approx([q0, q1], rel=1e-6)
     assert (out.stats["q0"], out.stats["q1"]) == pytest.approx((q0, q1))
     # per-pair weights q_g P / n_g: group 1 has 2 of the 3 pairs
     assert out.weights.tolist() == pytest.approx([q1 * 3 / 2, q0 * 3, q1 * 3 / 2], rel=1e-6)
@@ -261,11 +262,12 @@ def test_group_dro_by_hand_and_its_state():
         torch.tensor(REWARDS),
         torch.tensor(PROXY),
         torch.tensor(PAIRS),
-        options=ObjectiveOptions(objective="groupdro", dro_eta=eta),
-        group_q=q,
+        objective="groupdro",
+        options=objectives.GroupDROOptions(dro_eta=eta),
+        state=q,
     )
     f0, f1 = 0.2 * math.exp(eta * l0), 0.8 * math.exp(eta * l1)
-    assert again.group_q.tolist() == pytest.approx([f0 / (f0 + f1), f1 / (f0 + f1)], rel=1e-6)
+    assert again.state.tolist() == pytest.approx([f0 / (f0 + f1), f1 / (f0 + f1)], rel=1e-6)
 
 
 def test_group_dro_absent_group_keeps_its_q():
@@ -306,13 +308,16 @@ def test_two_ranks_with_reduce_equal_one_batch(objective):
     r, t = torch.randn(16), torch.randn(16)
     pairs = torch.arange(16).reshape(8, 2)
     static = torch.tensor([4.0, 1, 1, 4, 1, 1, 1, 4])
-    opts = ObjectiveOptions(objective=objective, dro_eta=0.3, focal_gamma=2.0)
+    name = "sfc" if objective == "static" else objective  # static: no proxy, no objective
+    opts = objectives.get(name).options_from({"dro_eta": 0.3, "focal_gamma": 2.0})
 
     def run(rows: slice, reduce=None):
         rr = r.clone().requires_grad_(True)
         kw = {"pair_weights": static[rows]} if objective == "static" else {}
         proxy = None if objective == "static" else t
-        out = pair_objective(rr, proxy, pairs[rows], options=opts, reduce=reduce, **kw)
+        out = pair_objective(
+            rr, proxy, pairs[rows], objective=name, options=opts, reduce=reduce, **kw
+        )
         (grad,) = torch.autograd.grad(out.objective * out.loss.numel() / 8, rr)
         return out, grad
 
@@ -335,6 +340,4 @@ def test_two_ranks_with_reduce_equal_one_batch(objective):
     assert total == pytest.approx(full.stats["objective"], rel=1e-6)
     assert torch.allclose(g_a + g_b, g_full, atol=1e-6)
     if objective == "groupdro":
-        assert torch.allclose(out_a.group_q, full.group_q) and torch.allclose(
-            out_b.group_q, full.group_q
-        )
+        assert torch.allclose(out_a.state, full.state) and torch.allclose(out_b.state, full.state)

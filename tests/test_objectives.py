@@ -13,9 +13,9 @@ import pytest
 import torch
 from scoring_helpers import run_cli, tiny_train_config
 
-from shortcutlab.config import OBJECTIVES, TrainConfig
+from shortcutlab import objectives
+from shortcutlab.config import TrainConfig
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.losses import OBJECTIVES as LOSS_OBJECTIVES
 from shortcutlab.score_table import record_rows, to_frame, write_score_table
 from shortcutlab.training import train
 from shortcutlab.training.state import read_metrics
@@ -55,10 +55,6 @@ def _weights(folder) -> dict[str, torch.Tensor]:
     for f in sorted(folder.rglob("*.safetensors")):
         out.update({f"{f.relative_to(folder)}:{k}": v for k, v in load_file(f).items()})
     return out
-
-
-def test_objective_names_agree():
-    assert OBJECTIVES == LOSS_OBJECTIVES
 
 
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
@@ -163,3 +159,36 @@ def test_groupdro_q_is_checkpointed_and_restored(tiny_llava_dir, shapes, tmp_pat
     )
     assert saved["q"] == pytest.approx([rows[2]["q0"], rows[2]["q1"]])
     assert json.loads((out / "checkpoints" / "step-000002" / "trainer_state.json").read_text())
+
+
+def _double_loss(x: objectives.ObjectiveInputs, opts, state) -> objectives.ObjectiveTerm:
+    """A toy objective: 2 mean(L), counting its micro-steps in its state."""
+    steps = (state if state is not None else torch.zeros(1, dtype=torch.float64)) + 1
+    stats = {"toy_steps": steps.item()}
+    return objectives.ObjectiveTerm(2 * x.loss.mean(), state=steps, stats=stats)
+
+
+@pytest.fixture
+def toy_objective():
+    """A toy objective registered in this test only (objectives.py is all it touches)."""
+    toy = objectives.Objective(
+        "double",
+        "twice the primary loss",
+        _double_loss,
+        stats=(objectives.Stat("toy_steps", "last", column=True),),
+        init_state=lambda: torch.zeros(1, dtype=torch.float64),
+    )
+    objectives.register(toy)
+    yield toy
+    objectives.unregister(toy.name)
+
+
+def test_a_registered_toy_objective_trains(toy_objective, tiny_llava_dir, shapes, tmp_path):
+    """Registering an objective is all it takes to train with it: its loss is the trained
+    objective (+ mean L_t), its statistic is a metrics column, its state is kept."""
+    kw = dict(mode="shortcut-aware", objective="double", max_steps=1)
+    result = train(_cfg(tiny_llava_dir, shapes, tmp_path / "run", **kw))
+    (row,) = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert row["loss"] == pytest.approx(2 * row["loss_mm"] + row["proxy_loss"], rel=1e-5)
+    assert row["toy_steps"] == 1.0 and "weight_mean" not in row
+    assert result.train_losses == [row["loss"]] and result.proxy_dir

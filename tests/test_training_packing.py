@@ -21,8 +21,7 @@ from scoring_helpers import write_images
 
 from shortcutlab.config import TrainConfig
 from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
-from shortcutlab.training.loop import Trainer
-from shortcutlab.training.setup import build
+from shortcutlab.training.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TOL = 1e-5
@@ -72,15 +71,15 @@ def _trainer(model, data, out, **kw) -> Trainer:
         tensorboard=False,
         **kw,
     )
-    return Trainer(build(cfg))
+    return Trainer(cfg)
 
 
 def _objective(tr: Trainer, records, pack: bool) -> tuple[dict, dict]:
     """(losses, gradients by parameter name) of one path on the trainer's weights."""
     tr.pack = pack
-    model = tr.parts.model.eval()
+    model = tr.model.eval()
     model.zero_grad(set_to_none=True)
-    out = tr.objective(records)
+    out = tr.pair_objective(records)
     out.objective.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     losses = {"loss": out.loss.detach(), "objective": out.objective.detach()}
@@ -90,7 +89,7 @@ def _objective(tr: Trainer, records, pack: bool) -> tuple[dict, dict]:
 
 
 def _assert_parity(tr: Trainer) -> None:
-    records = tr.parts.records[:4]
+    records = tr.data.records[:4]
     assert [len(r.responses) for r in records] == [4, 4, 4, 4]
     packed, g_packed = _objective(tr, records, True)
     assert tr.pack, "packing fell back"
@@ -134,16 +133,16 @@ def test_packing_is_the_default_and_can_be_turned_off(folders, data, tmp_path):
     assert TrainConfig().prefix_sharing is True
     tr = _trainer(folders["llava"], data, tmp_path / "run", prefix_sharing=False)
     assert tr.pack is False
-    inputs = tr.encode(tr.parts.collator, tr.parts.records[:2], True)
+    inputs = tr.encode(tr.collator, tr.data.records[:2], True)
     assert "pack_groups" not in inputs
 
 
 def test_unverified_architecture_trains_per_row(folders, data, tmp_path, caplog):
     tr = _trainer(folders["llava"], data, tmp_path / "run")
-    records = tr.parts.records[:4]
+    records = tr.data.records[:4]
     reference, _ = _objective(tr, records, False)
-    tr.parts.model.primary.backbone.config.model_type = "unverified_vlm"
-    with caplog.at_level(logging.WARNING, logger="shortcutlab.training.loop"):
+    tr.model.primary.backbone.config.model_type = "unverified_vlm"
+    with caplog.at_level(logging.WARNING, logger="shortcutlab.training.trainer"):
         losses, _ = _objective(tr, records, True)
     assert tr.pack is False
     assert any("unverified_vlm" in r.message for r in caplog.records)

@@ -283,9 +283,6 @@ class RewardModel(nn.Module):
         if hasattr(self.backbone, "merge_and_unload"):
             self.backbone = self.backbone.merge_and_unload()
 
-    def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
-        self.backbone.gradient_checkpointing_enable(**kwargs)
-
 
 def _read_reward_config(path: Path) -> dict | None:
     f = path / REWARD_CONFIG

@@ -107,7 +107,7 @@ class Study:
         (not when `text-only` is listed as a mode: then its runs are the text-only models)."""
         return (
             self.text_only_models == "proxy"
-            and "shortcut-aware" in self.modes
+            and SA_MODE in self.modes
             and TEXT_MODE not in self.modes
             and self.proxy_objective is not None
         )

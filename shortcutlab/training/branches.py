@@ -26,6 +26,7 @@ from torch import nn
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.modeling.reward_model import RewardModel
+from shortcutlab.objectives import get_mode
 
 log = logging.getLogger(__name__)
 PRIMARY, PROXY = "default", "proxy"
@@ -41,7 +42,7 @@ def load_reward_model(cfg: TrainConfig) -> nn.Module:
         processor_kwargs=cfg.processor_kwargs or None,
         seed=cfg.seed,
     )
-    if cfg.mode == "text-only":
+    if not get_mode(cfg.mode).images:
         rm.text_only = cfg.text_only  # recorded in shortcutlab_reward.json for scoring
     return rm
 
@@ -208,7 +209,7 @@ def build_branches(cfg: TrainConfig) -> tuple[Branches, Any]:
     """Load the model, freeze, add LoRA / the proxy copy; returns (branches, processor)."""
     rm = load_reward_model(cfg)
     processor = rm.processor
-    with_proxy = cfg.mode == "shortcut-aware"
+    with_proxy = get_mode(cfg.mode).proxy
     if cfg.gradient_checkpointing:
         _enable_checkpointing(rm)
     if not cfg.lora:  # full fine-tuning: all trains but the groups the config freezes

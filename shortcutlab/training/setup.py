@@ -22,6 +22,7 @@ from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.objectives import STANDARD, get_mode
 from shortcutlab.training.order import DataOrder
 from shortcutlab.training.weighting import StaticPairWeights, load_static_weights
 
@@ -62,7 +63,7 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
         GradientState._reset_state()
     precision = "bf16" if cfg.bf16 else "fp16" if cfg.fp16 else "no"
     # text-only / proxy passes leave e.g. the projector without gradient: DDP must allow it
-    ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.mode != "standard")
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=cfg.mode != STANDARD)
     return Accelerator(
         mixed_precision=precision,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
@@ -74,9 +75,10 @@ def make_collators(
     cfg: TrainConfig, processor: Any
 ) -> tuple[RewardCollator, RewardCollator | None]:
     """(primary collator, proxy collator or None) for the mode."""
-    primary_text_only = cfg.text_only if cfg.mode == "text-only" else None
+    mode = get_mode(cfg.mode)
+    primary_text_only = None if mode.images else cfg.text_only
     primary = RewardCollator(processor, max_length=cfg.max_length, text_only=primary_text_only)
-    if cfg.mode != "shortcut-aware":
+    if not mode.proxy:
         return primary, None
     if cfg.proxy == "image-only":
         proxy = RewardCollator(processor, max_length=cfg.max_length, drop_prompt=True)
@@ -146,7 +148,7 @@ def load_training_records(path: str, cfg: TrainConfig) -> tuple[list[Record], in
     `skipped` counts the rows `--skip-invalid` dropped, by reason ("missing_field": 2, ...),
     so the run can report them (summary, run_info.json) instead of losing them silently.
     """
-    uses_images = cfg.mode != "text-only"  # text-only (drop / blank) reads no image file
+    uses_images = get_mode(cfg.mode).images  # text-only (drop / blank) reads no image file
     result = load_dataset_file(
         path,
         schema=cfg.schema,

@@ -1,17 +1,13 @@
-"""Weight state of the shortcut-mitigation objectives: static per-pair weights from a
-fixed proxy's score table (JTT-style upweighting), and GroupDRO's group weights q.
+"""Static per-pair weights from a fixed proxy's score table (JTT-style upweighting).
 
 A proxy computed beforehand (a trained text-only RM's `shortcutlab score` table, or the
 cheap-proxy table `shortcutlab audit` writes, `proxy_scores.jsonl`) scores every response
 of the training records; a pair the proxy gets wrong (r(better) <= r(worse): ties are
 wrong, as in Eq. 2) weighs `upweight` (lambda), every other pair 1. Training then
-minimises mean(w L) / mean(w) (`losses.pair_objective` with `pair_weights`), with no second
-branch: it costs the same as standard training (Liu et al. 2021, "Just Train Twice").
-
-GroupDRO's q (`GroupWeights`) is the one piece of objective state that lives across steps:
-the trainer keeps it, registers it for checkpointing (accelerate saves and restores it
-with the model and optimizer) and updates it from group losses summed over all ranks, so
-every rank holds the same q.
+minimises mean(w L) / mean(w) (`objectives.pair_objective` with `pair_weights`), with no
+second branch: it costs the same as standard training (Liu et al. 2021, "Just Train Twice").
+(GroupDRO's q is an objective's state: `objectives`, kept by the trainer as a
+`state.TensorState`.)
 """
 
 from __future__ import annotations
@@ -26,20 +22,6 @@ from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
 
 _SHOW = 5  # ids named in the error when the table does not cover the records
-
-
-class GroupWeights:
-    """GroupDRO's q (one weight per proxy-defined group), uniform at the start."""
-
-    def __init__(self, n_groups: int = 2) -> None:
-        self.q = torch.full((n_groups,), 1.0 / n_groups, dtype=torch.float64)
-
-    def state_dict(self) -> dict[str, list[float]]:
-        """What a checkpoint keeps (accelerate `register_for_checkpointing`)."""
-        return {"q": self.q.tolist()}
-
-    def load_state_dict(self, state: dict[str, list[float]]) -> None:
-        self.q = torch.tensor(state["q"], dtype=torch.float64)
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,23 @@ def test_config_roundtrip_yaml(tmp_path):
     f = tmp_path / "r.yaml"
     f.write_text(c.to_yaml())
     assert TrainConfig.from_yaml(f) == c
+
+
+def test_flags_are_coerced_by_the_field_types(tmp_path):
+    """Command-line text goes through the same coercion as YAML (one path)."""
+    flags = {"max_steps": "3", "learning_rate": "1e-3", "lora_target_modules": "q_proj,v_proj"}
+    flags |= {"processor_kwargs": ["max_pixels=4096", "do_resize=false"], "seed": None}
+    cfg = TrainConfig.from_flags(flags)
+    assert (cfg.max_steps, cfg.learning_rate, cfg.seed) == (3, 1e-3, 42)
+    assert cfg.lora_target_modules == ["q_proj", "v_proj"]
+    assert cfg.processor_kwargs == {"max_pixels": 4096, "do_resize": False}
+    with pytest.raises(ConfigError, match="key 'max_steps' expects int, got '1.5'"):
+        TrainConfig.from_flags({"max_steps": "1.5"})
+    with pytest.raises(ConfigError, match="--processor-kwargs expects KEY=VALUE"):
+        TrainConfig.from_flags({"processor_kwargs": ["oops"]})
+    f = tmp_path / "c.yaml"
+    f.write_text("max_steps: 7\nseed: 1\n")
+    both = TrainConfig.from_flags({"max_steps": "2"}, config=f)
+    assert (both.max_steps, both.seed) == (2, 1)
+    with pytest.raises(ConfigError, match="key 'max_steps' expects int"):
+        TrainConfig.from_dict({"max_steps": "3"})  # YAML stays strict: '3' is no int there

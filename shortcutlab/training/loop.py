@@ -25,7 +25,6 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from shortcutlab.data.records import Record
-from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.losses import (
     ObjectiveOptions,
     PairObjective,
@@ -35,6 +34,7 @@ from shortcutlab.losses import (
 )
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
 from shortcutlab.training.setup import RunParts
 from shortcutlab.training.stats import reduce_stats, stats_vector
 from shortcutlab.training.weighting import GroupWeights

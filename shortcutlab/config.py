@@ -19,20 +19,72 @@ from typing import Any, Literal
 import yaml
 
 from shortcutlab.errors import ConfigError
+from shortcutlab.text_only import TextOnlyMode
 
 MODES = ("standard", "text-only", "shortcut-aware")
 OBJECTIVES = ("sfc", "poe", "reweight", "groupdro")  # = shortcutlab.losses.OBJECTIVES
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field with `help` metadata (mutable defaults via default_factory)."""
+def setting(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with `help` metadata (mutable defaults via default_factory).
+
+    Extra keywords go into the metadata too (e.g. ScoreConfig's `fingerprint`, `cli`).
+    """
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})
 
 
+_f = setting  # the short spelling TrainConfig's fields use
+C = typing.TypeVar("C", bound="ConfigBase")
+
+
+class ConfigBase:
+    """YAML / dict construction shared by the run configs (`TrainConfig`, `ScoreConfig`).
+
+    A subclass is a dataclass whose fields are `setting`s; values are checked against the
+    field annotations (`_coerce`), so the CLI flags generated from the fields
+    (`cli.config_options`) and a YAML file go through one conversion.
+    """
+
+    @classmethod
+    def from_yaml(cls: type[C], path: str | Path, **overrides: Any) -> C:
+        """Load a YAML file (safe_load); `overrides` (CLI flags) win over the file."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found.") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of option: value at the top level.")
+        return cls.from_dict({**raw, **overrides}, source=str(path))  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls: type[C], values: dict[str, Any], *, source: str = "options") -> C:
+        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        kwargs = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(
+                    f"{source}: unknown key '{key}'. Known keys: {', '.join(sorted(known))}."
+                )
+            kwargs[name] = _coerce(value, hints[name], source=source, key=key)
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """Everything one training run needs; `shortcutlab.training.train(config)` runs it."""
 
     # what to train, on what, where
@@ -93,7 +145,7 @@ class TrainConfig:
     tensorboard: bool = _f(True, "Write TensorBoard events to output_dir/tensorboard.")
     progress: bool = _f(True, "Report progress (rank 0): a bar, or a line every 30 s in logs.")
     # text-only and shortcut-aware options
-    text_only: Literal["drop", "blank"] = _f(
+    text_only: TextOnlyMode = _f(
         "drop", "How text-only inputs remove the image: drop (no image tokens) or blank image."
     )
     proxy: Literal["text-only", "image-only"] = _f(
@@ -134,42 +186,6 @@ class TrainConfig:
     processor_kwargs: dict[str, Any] = _f(
         {}, "Passed to the processor (e.g. max_pixels, image_size, max tiles; App. D)."
     )
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
-        """Load a YAML file (safe_load); `overrides` (CLI flags) win over the file."""
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found.") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of option: value at the top level.")
-        return cls.from_dict({**raw, **overrides}, source=str(path))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], *, source: str = "options") -> TrainConfig:
-        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            name = key.replace("-", "_")
-            if name not in known:
-                raise ConfigError(
-                    f"{source}: unknown key '{key}'. Known keys: {', '.join(sorted(known))}."
-                )
-            kwargs[name] = _coerce(value, hints[name], source=source, key=key)
-        return cls(**kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def validate(self) -> TrainConfig:
         """Check required fields and combinations that cannot work; return self."""

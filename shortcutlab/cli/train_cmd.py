@@ -8,9 +8,7 @@ under `accelerate launch` (DDP; gloo on CPU).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +18,7 @@ from rich.console import Console
 
 from shortcutlab import distributed
 from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json_file, start
+from shortcutlab.cli.config_options import config_parameters, flags_argv
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.preflight import check_inputs
@@ -59,25 +58,7 @@ metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json, summary.js
 ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
 
 
-def _option_type(tp: Any) -> tuple[Any, dict[str, Any]]:
-    """The CLI type of a config field (always optional: None = not given)."""
-    origin = typing.get_origin(tp)
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if origin in (typing.Union, __import__("types").UnionType) and len(args) == 1:
-        return _option_type(args[0])
-    if tp is bool:
-        return bool, {}
-    if tp in (int, float, str):
-        return tp, {}
-    if origin is typing.Literal:
-        return str, {"metavar": "|".join(str(a) for a in typing.get_args(tp))}
-    if origin is list:
-        return str, {"metavar": "A,B,..."}
-    return list[str], {"metavar": "KEY=VALUE"}  # dict fields: repeatable KEY=VALUE
-
-
 def _parameters() -> list[inspect.Parameter]:
-    hints = typing.get_type_hints(TrainConfig)
     params = [
         inspect.Parameter(
             "data_arg",
@@ -109,21 +90,7 @@ def _parameters() -> list[inspect.Parameter]:
             ],
         ),
     ]
-    for f in dataclasses.fields(TrainConfig):
-        tp, extra = _option_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [*ALIASES.get(f.name, []), flag]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"{f.metadata.get('help', '')} [default: {default}]"
-        option = typer.Option(*names, help=help_text, show_default=False, **extra)
-        params.append(
-            inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[tp | None, option],
-            )
-        )
+    params += config_parameters(TrainConfig, aliases=ALIASES)
     return params
 
 
@@ -178,17 +145,7 @@ def train_command(**kwargs: Any) -> None:
 def _command_line(config: str | None, flags: dict[str, Any]) -> list[str]:
     """The command as given: `shortcutlab train` + --config + the flags that were set."""
     cmd = ["shortcutlab", "train"] + (["--config", config] if config else [])
-    for name, value in flags.items():
-        flag = "--" + name.replace("_", "-")
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            cmd.append(flag if value else f"--no-{flag[2:]}")
-        elif isinstance(value, list):
-            for item in value:
-                cmd += [flag, str(item)]
-        else:
-            cmd += [flag, str(value)]
+    cmd += flags_argv(flags)
     return cmd
 
 

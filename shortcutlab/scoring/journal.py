@@ -29,8 +29,6 @@ from shortcutlab.errors import ShortcutlabError
 from shortcutlab.files import atomic_write_text, sha256_folder, sha256_path
 from shortcutlab.provenance import environment_info
 
-SUMMARY_SUFFIX = ".summary.json"
-
 COMMIT = "__commit__"
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".model", ".txt", ".jinja")
 
@@ -250,10 +248,32 @@ class Journal:
                 p.unlink(missing_ok=True)
         return len(ids)
 
-    def done_ids(self) -> set[str]:
-        """Ids committed in the compacted `partial.r0` (read by every rank after compact)."""
+    def committed_ids(self) -> set[str]:
+        """Ids committed in the compacted `partial.r0`, scored or skipped (after compact)."""
         path = self.partial_path(0)
         return set(read_committed(path)[1]) if path.exists() else set()
+
+    def done_ids(self) -> set[str]:
+        """Ids committed with rows in `partial.r0` (read by every rank after compact).
+
+        A record committed without rows was skipped (its image did not decode): it is not
+        done, so a resumed run tries it again (the image may have been fixed meanwhile).
+        """
+        path = self.partial_path(0)
+        if not path.exists():
+            return set()
+        rows, ids, _ = read_committed(path)
+        return set(ids) & {str(r["id"]) for r in rows}
+
+    def adopt(self, rows: list[dict[str, Any]], ids: set[str]) -> None:
+        """`partial.r0` := the rows of a finished table, committed for `ids` (a retry).
+
+        Every id of the finished run is committed, those without rows as skipped, so the
+        retry counts them as retried and scores them again.
+        """
+        text = "".join(dumps_row(r) + "\n" for r in rows)
+        marker = {COMMIT: 0, "ids": sorted(ids), "rows": len(rows), "truncated": 0}
+        atomic_write_text(self.partial_path(0), text + dumps_row(marker) + "\n")
 
     def commit(
         self, rank: int, rows: list[dict[str, Any]], ids: list[str], truncated: int = 0
@@ -330,11 +350,24 @@ def decide(
     return "fresh"
 
 
-def prepare(journal: Journal, out: Path, action: str, meta: dict, ids: set[str]) -> None:
-    """Rank 0 only: clear on overwrite, write the journal, compact partial files."""
+def prepare(
+    journal: Journal,
+    out: Path,
+    action: str,
+    meta: dict[str, Any],
+    ids: set[str],
+    kept: list[dict[str, Any]] | None = None,
+) -> None:
+    """Rank 0 only: clear on overwrite, write the journal, compact partial files.
+
+    `action` "retry" (a complete output that lacks records skipped earlier): its rows
+    `kept` become the committed work, so only the skipped records are scored again.
+    """
     if action == "overwrite":
         journal.remove()
         summary_path_for(out).unlink(missing_ok=True)
     if journal.read_meta() is None:
         journal.write_meta(meta)
+    if action == "retry":
+        journal.adopt([r for r in kept or [] if str(r["id"]) in ids], ids)
     journal.compact(ids)

@@ -19,8 +19,6 @@ from shortcutlab.scoring.journal import Journal
 
 pytestmark = pytest.mark.integration
 
-SLOW = pytest.mark.slow  # three CLI runs with a tiny model (about 4-13 s)
-
 
 def _jpeg(seed: int) -> bytes:
     buf = io.BytesIO()
@@ -50,7 +48,7 @@ def _ids(table: Path) -> set[str]:
     return {json.loads(line)["id"] for line in table.read_text().splitlines()}
 
 
-@SLOW
+@pytest.mark.slow  # three CLI runs with a tiny model (4-13 s here)
 def test_rerun_after_fixing_the_image_scores_the_skipped_record(cli, tiny_llava_dir, data):
     out = data.parent / "s.jsonl"
     argv = ["score", data, "--model", tiny_llava_dir, "-o", out, "--skip-invalid"]

@@ -408,8 +408,9 @@ def score(job: dict[str, Any], out: Path) -> dict[str, Any]:
     return res
 
 
-def _table(df: Any, records: list) -> list[list[float]]:
-    """Rewards per record from a score table, in `records` order (responses in order)."""
+def _table(result: Any, records: list) -> list[list[float]]:
+    """Rewards per record from a ScoreResult's table, in `records` order (responses in order)."""
+    df = result.table
     by_id = {i: g.sort_values("response_index")["reward"].tolist() for i, g in df.groupby("id")}
     return [by_id[str(rec.id)] for rec in records]
 

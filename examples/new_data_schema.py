@@ -120,7 +120,7 @@ def main(out: Path) -> dict:
 
     # Score it with a (tiny, untrained) reward model: one row per response.
     model = build_tiny_model("llava", out / "tiny-llava", seed=0)
-    df = score(str(model), str(data), str(out / "scores.jsonl"), overwrite=True)
+    df = score(str(model), str(data), str(out / "scores.jsonl"), overwrite=True).table
     print(df[["id", "response_index", "reward", "preference_score"]].head(6).to_string())
     return {"schema": loaded.schema, "n_pairs": loaded.n_pairs, "rows": len(df)}
 

@@ -12,14 +12,11 @@ import json
 from pathlib import Path
 
 import shortcutlab as sl
-from shortcutlab.config import TrainConfig
-from shortcutlab.diagnostics.sfd import sfd
-from shortcutlab.synth.benchmark import build_benchmark
 
 
 def main(out: Path, steps: int) -> dict:
     # %% data: one environment of the built-in benchmark (use your own files here)
-    bench = build_benchmark(out / "bench", seed=0, size="tiny")
+    bench = sl.build_benchmark(out / "bench", seed=0, size="tiny")
     train_file, test_file = bench.files["povid"]["train"], bench.files["povid"]["test"]
     records = sl.load_records(train_file)  # canonical records, any supported schema
     print(f"{len(records)} training records; first prompt: {records[0].prompt!r}")
@@ -28,7 +25,7 @@ def main(out: Path, steps: int) -> dict:
     base = sl.build_tiny_model("llava", out / "tiny-llava", seed=0)
 
     # %% train: shortcut-aware (Eq. 7) trains the MM-RM and a text-only proxy together
-    cfg = TrainConfig(
+    cfg = sl.TrainConfig(
         mode="shortcut-aware",
         model=str(base),
         data=str(train_file),
@@ -42,25 +39,22 @@ def main(out: Path, steps: int) -> dict:
     summary = sl.train(cfg)
     print(f"trained {summary['steps']} steps; model in {summary['output_dir']}")
 
-    # %% score: one row per response (the score-table contract, docs/scoring.md)
+    # %% score: a ScoreResult; `.table` is the score table, one row per response (the
+    # score-table contract, docs/scoring.md); options in a ScoreConfig or as keywords
     mm = sl.score(str(out / "run" / "model"), str(test_file), str(out / "mm.jsonl"), overwrite=True)
-    proxy = sl.score(
-        summary["proxy_dir"],
-        str(test_file),
-        str(out / "proxy.jsonl"),
-        text_only="drop",
-        overwrite=True,
-    )
-    acc = mm.attrs["summary"]["accuracy"]  # Eq. 2 with its record-bootstrap interval
-    lo, hi = 100 * acc["ci_low"], 100 * acc["ci_high"]
-    print(f"MM-RM accuracy {100 * acc['accuracy']:.1f} [{lo:.1f}, {hi:.1f}]")
+    proxy_cfg = sl.ScoreConfig(text_only="drop", overwrite=True)
+    proxy = sl.score(summary["proxy_dir"], str(test_file), str(out / "proxy.jsonl"), proxy_cfg)
+    acc = mm.accuracy  # Eq. 2 with its record-bootstrap interval (None without pairs)
+    assert acc is not None
+    lo, hi = 100 * acc.ci_low, 100 * acc.ci_high
+    print(f"MM-RM accuracy {100 * acc.accuracy:.1f} [{lo:.1f}, {hi:.1f}]")
 
-    # %% diagnose the DataFrames directly: SFD (Def. 3.1) against the jointly trained proxy
-    res = sfd(mm, proxy, name="povid", n_boot=200)
+    # %% diagnose the score tables: SFD (Def. 3.1) against the jointly trained proxy
+    res = sl.sfd(mm.table, proxy.table, name="povid", n_boot=200)
     print(
         f"SFD {res.sfd:.1f} points ({res.success.n_pairs} success / {res.fail.n_pairs} fail pairs)"
     )
-    return {"steps": summary["steps"], "accuracy": acc["accuracy"], "sfd": res.sfd}
+    return {"steps": summary["steps"], "accuracy": acc.accuracy, "sfd": res.sfd}
 
 
 if __name__ == "__main__":

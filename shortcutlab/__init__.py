@@ -19,6 +19,16 @@ _LAZY = {
     "TrainConfig": "shortcutlab.config",
     "TrainResult": "shortcutlab.training.result",
     "score": "shortcutlab.scoring",
+    "ScoreConfig": "shortcutlab.scoring",
+    "ScoreResult": "shortcutlab.scoring",
+    # diagnostics: each reads score tables (`ScoreResult.table`), never a model
+    "score_table_accuracy": "shortcutlab.diagnostics.accuracy",
+    "sfd": "shortcutlab.diagnostics.sfd",
+    "matrix_from_score_files": "shortcutlab.diagnostics.matrix",
+    "length_balance": "shortcutlab.diagnostics.length",
+    "run_audit": "shortcutlab.audit.run",
+    "AuditConfig": "shortcutlab.audit.run",
+    "build_benchmark": "shortcutlab.synth.benchmark",
 }
 
 

@@ -24,17 +24,68 @@ import yaml
 
 from shortcutlab import objectives
 from shortcutlab.errors import ConfigError
+from shortcutlab.text_only import TextOnlyMode
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field with `help` metadata (mutable defaults via default_factory)."""
+def setting(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with `help` metadata (mutable defaults via default_factory).
+
+    Extra keywords go into the metadata too (e.g. ScoreConfig's `fingerprint`, `cli`).
+    """
     if isinstance(default, list | dict):
         return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})
 
 
+_f = setting  # the short spelling TrainConfig's fields use
+C = typing.TypeVar("C", bound="ConfigBase")
+
+
+class ConfigBase:
+    """YAML / dict construction shared by the run configs (`TrainConfig`, `ScoreConfig`).
+
+    A subclass is a dataclass whose fields are `setting`s; values are checked against the
+    field annotations (`_coerce`), so the CLI flags generated from the fields
+    (`cli.config_options`) and a YAML file go through one conversion.
+    """
+
+    @classmethod
+    def from_yaml(cls: type[C], path: str | Path, **overrides: Any) -> C:
+        """Load a YAML file (safe_load); `overrides` (CLI flags) win over the file."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found.") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of option: value at the top level.")
+        return cls.from_dict({**raw, **overrides}, source=str(path))  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls: type[C], values: dict[str, Any], *, source: str = "options") -> C:
+        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
+        return cls(**_coerce_fields(cls, values, source=source, text=False))
+
+    @classmethod
+    def from_flags(cls: type[C], flags: dict[str, Any], *, config: str | Path | None = None) -> C:
+        """Command-line values (text; bools and KEY=VALUE lists as the CLI parsed them;
+        None = not given) coerced by the field types, over the YAML file `config` if given."""
+        given = _coerce_fields(cls, flags, source="command line", text=True)
+        if config:
+            return cls.from_yaml(config, **given)  # type: ignore[attr-defined]
+        return cls(**given)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """Everything one training run needs; `shortcutlab.training.train(config)` runs it."""
 
     # what to train, on what, where
@@ -95,7 +146,7 @@ class TrainConfig:
     tensorboard: bool = _f(True, "Write TensorBoard events to output_dir/tensorboard.")
     progress: bool = _f(True, "Report progress (rank 0): a bar, or a line every 30 s in logs.")
     # text-only and shortcut-aware options
-    text_only: Literal["drop", "blank"] = _f(
+    text_only: TextOnlyMode = _f(
         "drop", "How text-only inputs remove the image: drop (no image tokens) or blank image."
     )
     proxy: Literal["text-only", "image-only"] = _f(
@@ -137,41 +188,6 @@ class TrainConfig:
     processor_kwargs: dict[str, Any] = _f(
         {}, "Passed to the processor (e.g. max_pixels, image_size, max tiles; App. D)."
     )
-
-    # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainConfig:
-        """Load a YAML file (safe_load); `overrides` (CLI flags) win over the file."""
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found.") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of option: value at the top level.")
-        return cls.from_dict({**raw, **overrides}, source=str(path))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], *, source: str = "options") -> TrainConfig:
-        """Build from a mapping; unknown keys and wrong types raise ConfigError."""
-        return cls(**_coerce_fields(values, source=source, text=False))
-
-    @classmethod
-    def from_flags(cls, flags: dict[str, Any], *, config: str | Path | None = None) -> TrainConfig:
-        """Command-line values (strings; bools and KEY=VALUE lists as the CLI parsed them)
-        coerced by the field types, over the YAML file `config` when given."""
-        given = _coerce_fields(flags, source="command line", text=True)
-        if config:
-            return cls.from_yaml(config, **given)
-        return cls(**given)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def validate(self) -> TrainConfig:
         """Check required fields and combinations that cannot work; return self."""
@@ -226,11 +242,12 @@ class TrainConfig:
         ]
 
 
-def _coerce_fields(values: dict[str, Any], *, source: str, text: bool) -> dict[str, Any]:
-    """Field name -> value coerced by the field's type (and `choices`), None values of
-    `text` (command-line flags not given) dropped; unknown keys raise ConfigError."""
-    hints = typing.get_type_hints(TrainConfig)
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+def _coerce_fields(cls: type, values: dict[str, Any], *, source: str, text: bool) -> dict[str, Any]:
+    """Field name -> value coerced by the field's type (and `choices`) of the config
+    dataclass `cls`, None values of `text` (command-line flags not given) dropped; unknown
+    keys raise ConfigError."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     out = {}
     for key, value in values.items():
         name = key.replace("-", "_")

@@ -63,15 +63,6 @@ class ModelError(ShortcutlabError):
     """A model folder or Hub id that cannot be loaded as asked."""
 
 
-class SharedImageUnsupported(ModelError):
-    """The backbone cannot share one image encoding across a record's K responses.
-
-    Raised by `RewardModel.forward` on a batch encoded with `share_images=True` (e.g.
-    multi-tile images whose feature groups do not map back to the unique images); callers
-    catch it and encode the batch again per row (`modeling.forward.with_shared_images`).
-    """
-
-
 class ChildFailed(ShortcutlabError):
     """A process of a multi-process launch (`--num-processes N`) failed.
 
@@ -82,12 +73,3 @@ class ChildFailed(ShortcutlabError):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-class PrefixSharingUnsupported(ModelError):
-    """A record's K responses cannot share one encoded prefix (image + prompt) exactly.
-
-    Raised by `modeling.prefix` for architectures whose exactness is not established (the
-    allowlist `PREFIX_ARCHS`), or a record whose common prefix does not hold its whole image;
-    callers catch it, log the reason once and run the per-response forward instead.
-    """

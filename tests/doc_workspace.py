@@ -109,8 +109,8 @@ def _score_tables(root: Path) -> None:
     table for `bon`, accuracy CSVs and a score folder for `matrix`."""
     from shortcutlab.scoring import score
 
-    mm = score(str(root / "runs/sa"), root / "test.jsonl", root / "mm.jsonl")
-    text = score(str(root / "runs/text"), root / "test.jsonl", root / "text.jsonl")
+    mm = score(str(root / "runs/sa"), root / "test.jsonl", root / "mm.jsonl").table
+    text = score(str(root / "runs/text"), root / "test.jsonl", root / "text.jsonl").table
     # a fixed proxy's table of the training records (train --static-weights)
     score(str(root / "runs/text"), root / "train.jsonl", root / "proxy_scores.jsonl")
     for name in ("mm_scores.jsonl", "mm_povid.jsonl", "mm_rlhfv.jsonl", "std.jsonl", "sa.jsonl"):

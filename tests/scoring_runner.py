@@ -2,7 +2,7 @@
 
 The SIGKILL + resume test (tests/test_scoring_cli.py) needs a run slow enough to be killed
 between batches. Production code has no test-only sleep: this script passes the library's
-`progress` hook, which `run_scoring` calls only once a batch is committed to the journal,
+`progress` hook, which `score` calls only once a batch is committed to the journal,
 and sleeps there. The options are the `shortcutlab score` defaults, so the journal's
 fingerprint matches the CLI command that resumes the run.
 
@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from shortcutlab.scoring import run_scoring
+from shortcutlab.scoring import score
 
 
 def main(argv: list[str]) -> None:
     model, data, output, batch_size, max_length, delay = argv
-    run_scoring(
+    score(
         model,
         Path(data),
         Path(output),

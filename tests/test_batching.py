@@ -102,7 +102,7 @@ class _OneGroupPerRowCollator(RewardCollator):
 
 
 def test_unsupported_sharing_is_a_typed_error_and_scoring_falls_back(models, shape_records):
-    from shortcutlab.errors import SharedImageUnsupported
+    from shortcutlab.modeling.signals import SharedImageUnsupported
     from shortcutlab.scoring.engine import forward_records
 
     rm = models["llava"].eval()

@@ -56,6 +56,8 @@ def test_new_data_schema(tmp_path):
 
 @pytest.mark.slow  # ~10-20 s: trains 2 steps and scores twice
 def test_notebook_api(tmp_path):
+    source = (EXAMPLES / "notebook_api.py").read_text()
+    assert "from shortcutlab." not in source and "import shortcutlab." not in source  # API only
     res = run_example("notebook_api.py", tmp_path, "--steps", "2")
     assert res["steps"] == 2 and 0.0 <= res["accuracy"] <= 1.0
     assert (tmp_path / "run" / "model").is_dir() and (tmp_path / "proxy.jsonl").is_file()

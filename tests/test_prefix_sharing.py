@@ -19,11 +19,10 @@ import torch
 from scoring_helpers import run_cli, write_pairwise
 
 from shortcutlab.data.records import Record
-from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.modeling.prefix import PREFIX_ARCHS, common_prefix, shared_prefix_rewards
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
 from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
 from shortcutlab.scoring.engine import (
-    encode,
     forward_records,
     load_model,
     make_collator,
@@ -80,7 +79,7 @@ def test_prefix_is_really_shared(arch, models, shape_records):
     """The common prefix holds the image and the prompt; only answers run K times."""
     model = models[arch]
     collator = make_collator(model, max_length=512, text_only=None)
-    inputs = encode(collator, [shape_records[1]], share_images=True).inputs
+    inputs = collator.encode([shape_records[1]], share_images=True).inputs
     mask = inputs["attention_mask"].bool()
     rows = [inputs["input_ids"][j][mask[j]] for j in range(mask.shape[0])]
     p = common_prefix(rows)
@@ -112,7 +111,7 @@ def test_unverified_architecture_falls_back_logged_once(tiny_dirs, shape_records
     model = load_model(tiny_dirs["llava"], "cpu", False)[0]
     model.backbone.config.model_type = "unverified_vlm"
     collator = make_collator(model, max_length=512, text_only=None)
-    inputs = encode(collator, [shape_records[0]], share_images=True).inputs
+    inputs = collator.encode([shape_records[0]], share_images=True).inputs
     with pytest.raises(PrefixSharingUnsupported, match="unverified_vlm"):
         shared_prefix_rewards(model, inputs)
     with caplog.at_level(logging.WARNING, logger="shortcutlab.scoring.engine"):

@@ -74,11 +74,11 @@ def test_run_folder_resolves_to_its_model_with_a_note(runs, caplog):
 def test_python_api_scores_a_run_folder_in_its_saved_text_only_mode(runs):
     """`shortcutlab.score` on the text-only run folder uses model/'s saved mode (drop):
     resolving after reading the mode would silently score it with images."""
-    df = score(str(runs["text"]), runs["data"])
-    assert df.attrs["summary"]["text_only"] == "drop"
-    assert df.attrs["summary"]["text_only_source"] == "model"
+    res = score(str(runs["text"]), runs["data"])
+    assert res.text_only == "drop"
+    assert res.text_only_source == "model"
     same = score(str(runs["text"] / "model"), runs["data"])
-    assert df["reward"].tolist() == same["reward"].tolist()
+    assert res.table["reward"].tolist() == same.table["reward"].tolist()
 
 
 def test_folder_that_is_no_model_says_what_is_missing(tmp_path):
@@ -181,7 +181,7 @@ def test_stale_journal_without_work_does_not_block(runs, tmp_path):
     replaced by a run with other inputs instead of refusing it."""
     out = tmp_path / "s.jsonl"
     Journal(out).write_meta({"fingerprint": {"model_sha256": "old"}, "provenance": {}})
-    df = score(str(runs["sa"]), runs["data"], out)
+    df = score(str(runs["sa"]), runs["data"], out).table
     assert len(df) == 12 and not Journal(out).exists()
 
 

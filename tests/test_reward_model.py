@@ -247,8 +247,9 @@ def test_warnings_clean_on_plain_load(tiny_llava_dir):
 
 def test_shared_image_fallback_only_on_the_typed_error():
     """`with_shared_images` retries per row on SharedImageUnsupported, nothing else."""
-    from shortcutlab.errors import SharedImageUnsupported
+    from shortcutlab.errors import ShortcutlabError
     from shortcutlab.modeling.forward import with_shared_images
+    from shortcutlab.modeling.signals import SharedImageUnsupported
 
     calls = []
 
@@ -268,4 +269,5 @@ def test_shared_image_fallback_only_on_the_typed_error():
 
     with pytest.raises(ModelError, match="not found"):
         with_shared_images(broken)
-    assert issubclass(SharedImageUnsupported, ModelError)  # callers that catch ModelError
+    # an internal fallback signal, never a user-facing error (exit 2 = the user's to fix)
+    assert not issubclass(SharedImageUnsupported, ShortcutlabError)

@@ -15,10 +15,9 @@ from scoring_helpers import write_pairwise, write_ranked
 
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, ShortcutlabError
-from shortcutlab.scoring import SCORE_COLUMNS, record_rows, run_scoring, score, to_frame
+from shortcutlab.scoring import SCORE_COLUMNS, record_rows, score, to_frame
 from shortcutlab.scoring import journal as jr
 from shortcutlab.scoring.engine import (
-    encode,
     forward_records,
     load_model,
     make_collator,
@@ -45,7 +44,7 @@ def loaded(tiny_llava_dir):
 
 def test_score_table_schema_and_file(tiny_llava_dir, pair_file, tmp_path):
     out = tmp_path / "scores.jsonl"
-    df = score(tiny_llava_dir, pair_file, out, batch_size=5, environment="envA")
+    df = score(tiny_llava_dir, pair_file, out, batch_size=5, environment="envA").table
     assert list(df.columns) == SCORE_COLUMNS
     assert len(df) == 24 and df["id"].tolist()[:4] == ["p000", "p000", "p001", "p001"]
     assert df["response_index"].tolist()[:2] == [0, 1]
@@ -72,11 +71,12 @@ def test_score_table_schema_and_file(tiny_llava_dir, pair_file, tmp_path):
 
 def test_ranked_data_preference_scores_and_parquet(tiny_llava_dir, tmp_path):
     data = write_ranked(tmp_path / "vlf.jsonl")
-    df = score(tiny_llava_dir, data, tmp_path / "s.parquet", text_only="drop")
+    res = score(tiny_llava_dir, data, tmp_path / "s.parquet", text_only="drop")
+    df = res.table
     assert df["preference_score"].tolist() == [5.0, 2.0, 3.0, 4.0, 4.0, 1.0]
     assert set(df["label"]) == {""}
     # pairs: v0 gives 3 pairs; v1 gives 2 (the 4/4 tie makes no pair)
-    assert df.attrs["summary"]["accuracy"]["n_pairs"] == 5
+    assert res.accuracy is not None and res.accuracy.n_pairs == 5
     assert pd.read_parquet(tmp_path / "s.parquet")["reward"].tolist() == df["reward"].tolist()
 
 
@@ -122,7 +122,7 @@ def test_fast_path_equals_one_by_one(arch, tiny_dirs, shape_records):
     model, _, _ = load_model(tiny_dirs[arch], "cpu", False)
     collator = make_collator(model, max_length=512, text_only=None)
     recs = list(shape_records)
-    shared = encode(collator, recs, share_images=True)
+    shared = collator.encode(recs, share_images=True)
     assert "image_index" in shared.inputs and shared.n_unique_images == 2  # not 5 images
     fast, _ = forward_records(model, collator, recs, device=model.device, share_images=True)
     ref = score_one_by_one(model, collator, recs, device=model.device)
@@ -135,16 +135,16 @@ def test_score_in_memory_matches_reference_and_order(loaded, pair_file):
 
     model, collator = loaded
     res = load_dataset_file(pair_file)
-    df = score(model, res, None, batch_size=3, max_length=512)
+    df = score(model, res, None, batch_size=3, max_length=512).table
     ref = score_one_by_one(model, collator, res.records, device=model.device)
     assert df["id"].tolist() == [r.id for r in res.records for _ in r.responses]
     np.testing.assert_allclose(df["reward"].to_numpy(), np.concatenate(ref), atol=1e-5)
 
 
 def test_text_only_drop_and_blank_differ_from_image(tiny_llava_dir, pair_file):
-    base = score(tiny_llava_dir, pair_file, max_length=512)["reward"].to_numpy()
-    drop = score(tiny_llava_dir, pair_file, text_only="drop", max_length=512)["reward"]
-    blank = score(tiny_llava_dir, pair_file, text_only="blank", max_length=512)["reward"]
+    base = score(tiny_llava_dir, pair_file, max_length=512).table["reward"].to_numpy()
+    drop = score(tiny_llava_dir, pair_file, text_only="drop", max_length=512).table["reward"]
+    blank = score(tiny_llava_dir, pair_file, text_only="blank", max_length=512).table["reward"]
     has_image = np.array([i % 5 != 4 for i in range(12) for _ in range(2)])
     assert not np.allclose(base[has_image], drop.to_numpy()[has_image])
     assert not np.allclose(drop.to_numpy(), blank.to_numpy())
@@ -166,21 +166,21 @@ def _crash_after(n_records: int):
 
 
 def test_interrupted_run_resumes_exactly_once(tiny_llava_dir, pair_file, tmp_path):
-    ref = score(tiny_llava_dir, pair_file, tmp_path / "ref.jsonl", batch_size=4)
+    ref = score(tiny_llava_dir, pair_file, tmp_path / "ref.jsonl", batch_size=4).table
     out = tmp_path / "s.jsonl"
     with pytest.raises(_Crash):
-        run_scoring(tiny_llava_dir, pair_file, out, batch_size=4, progress=_crash_after(2))
+        score(tiny_llava_dir, pair_file, out, batch_size=4, progress=_crash_after(2))
     assert not out.exists() and (tmp_path / "s.jsonl.journal.json").exists()
     # a torn, uncommitted tail as left by a kill in the middle of a write
     with open(tmp_path / "s.jsonl.partial.r0.jsonl", "a") as fh:
         fh.write('{"id": "p011", "response_index": 0, "reward": 1.0}\n{"id": "p0')
-    res = run_scoring(tiny_llava_dir, pair_file, out, batch_size=4)
+    res = score(tiny_llava_dir, pair_file, out, batch_size=4)
     assert res.resumed_records == 2 and res.scored_records == 10
     assert res.table["id"].tolist() == ref["id"].tolist()
     np.testing.assert_array_equal(res.table["reward"].to_numpy(), ref["reward"].to_numpy())
     assert not list(tmp_path.glob("s.jsonl.*"))
     # the same command again: already complete, nothing rescored
-    again = run_scoring(tiny_llava_dir, pair_file, out, batch_size=4)
+    again = score(tiny_llava_dir, pair_file, out, batch_size=4)
     assert again.already_complete and again.resumed_records == 12
 
 
@@ -188,13 +188,13 @@ def test_changed_data_refused_unless_overwrite(tiny_llava_dir, tmp_path):
     data = write_pairwise(tmp_path / "d.jsonl", 6)
     out = tmp_path / "s.jsonl"
     with pytest.raises(_Crash):
-        run_scoring(tiny_llava_dir, data, out, batch_size=2, progress=_crash_after(1))
+        score(tiny_llava_dir, data, out, batch_size=2, progress=_crash_after(1))
     write_pairwise(data, 7)  # the data file changes under the journal
     with pytest.raises(ShortcutlabError, match="data file"):
         score(tiny_llava_dir, data, out)
     with pytest.raises(ShortcutlabError, match="max_length"):
         score(tiny_llava_dir, write_pairwise(data, 6), out, max_length=999)
-    df = score(tiny_llava_dir, write_pairwise(data, 7), out, overwrite=True)
+    df = score(tiny_llava_dir, write_pairwise(data, 7), out, overwrite=True).table
     assert len(df) == 14
     write_pairwise(data, 5)  # a finished output with other inputs is refused too
     with pytest.raises(ShortcutlabError, match="already exists"):

@@ -131,7 +131,7 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
     resumed = int(res.stdout.split("resumed records")[1].split()[1].strip("│"))
     assert resumed >= 3 and resumed < 30
     assert "scored now" in res.stdout
-    ref = score(tiny_llava_dir, data, tmp_path / "ref.jsonl", batch_size=2, max_length=512)
+    ref = score(tiny_llava_dir, data, tmp_path / "ref.jsonl", batch_size=2, max_length=512).table
     got = _table(out)
     want = ref.sort_values(["id", "response_index"]).reset_index(drop=True)
     assert len(got) == 60 and not got.duplicated(["id", "response_index"]).any()
@@ -162,7 +162,7 @@ def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "processes" in res.stdout
-    one = score(tiny_llava_dir, data, tmp_path / "one.jsonl", batch_size=3)
+    one = score(tiny_llava_dir, data, tmp_path / "one.jsonl", batch_size=3).table
     two = _table(out)
     one = one.sort_values(["id", "response_index"]).reset_index(drop=True)
     assert two["id"].tolist() == one["id"].tolist()
@@ -191,11 +191,12 @@ def test_realdata_llava_bench_subset(tiny_llava_dir, realdata):
 
     res = load_dataset_file(realdata / LLAVA_PAIRS)
     res.records = res.records[:6]
-    df = score(tiny_llava_dir, res, max_length=768)
+    result = score(tiny_llava_dir, res, max_length=768)
+    df = result.table
     assert len(df) == 12 and df["reward"].notna().all()
     assert df["label"].tolist()[:2] == ["chosen", "rejected"]
     assert (df["preference_score"].iloc[0::2].to_numpy() > df["preference_score"].iloc[1::2]).all()
-    assert df.attrs["summary"]["accuracy"]["n_pairs"] == 6
+    assert result.accuracy is not None and result.accuracy.n_pairs == 6
 
 
 @pytest.mark.slow

@@ -72,13 +72,14 @@ def test_text_only_model_is_scored_text_only_by_default(text_only_run, pair_file
     auto = score(text_only_run, pair_file, tmp_path / "auto.jsonl", max_length=512)
     drop = score(text_only_run, pair_file, tmp_path / "drop.jsonl", text_only="drop")
     image = score(text_only_run, pair_file, text_only="none", max_length=512)
-    np.testing.assert_allclose(auto["reward"], drop["reward"], rtol=0, atol=1e-6)
-    has_image = ~auto["id"].isin(["p004"])  # p004 has no image: same either way
-    assert not np.allclose(auto["reward"][has_image], image["reward"][has_image], atol=1e-4)
-    assert auto.attrs["summary"]["text_only"] == "drop"
-    assert auto.attrs["summary"]["text_only_source"] == "model"
-    assert drop.attrs["summary"]["text_only_source"] == "option"
-    assert image.attrs["summary"]["text_only"] is None
+    np.testing.assert_allclose(auto.table["reward"], drop.table["reward"], rtol=0, atol=1e-6)
+    has_image = ~auto.table["id"].isin(["p004"])  # p004 has no image: same either way
+    a, i = auto.table["reward"][has_image], image.table["reward"][has_image]
+    assert not np.allclose(a, i, atol=1e-4)
+    assert auto.text_only == "drop"
+    assert auto.text_only_source == "model"
+    assert drop.text_only_source == "option"
+    assert image.text_only is None
     written = json.loads((tmp_path / "auto.summary.json").read_text())
     assert written["text_only"] == "drop" and written["fingerprint"]["text_only"] == "drop"
 
@@ -115,8 +116,8 @@ def test_image_root_resolves_relative_image_paths(tiny_llava_dir, pair_file, tmp
     shutil.copy(pair_file, moved)
     with pytest.raises(DataError, match="img_path"):
         score(tiny_llava_dir, moved, max_length=512)
-    ref = score(tiny_llava_dir, pair_file, max_length=512)
-    df = score(tiny_llava_dir, moved, max_length=512, image_root=pair_file.parent)
+    ref = score(tiny_llava_dir, pair_file, max_length=512).table
+    df = score(tiny_llava_dir, moved, max_length=512, image_root=pair_file.parent).table
     assert df["reward"].tolist() == pytest.approx(ref["reward"].tolist(), abs=1e-6)
     out = tmp_path / "s.jsonl"
     argv = ["--model", str(tiny_llava_dir), "--data", str(moved), "--output", str(out)]

@@ -1,9 +1,14 @@
 """`shortcutlab score`: a reward model + a data file -> a score table (thin layer over
-`shortcutlab.scoring.run_scoring`). Resumable, multi-process with `--num-processes N`.
+`shortcutlab.scoring.score`). Resumable, multi-process with `--num-processes N`.
+
+Every `ScoreConfig` field is a `--kebab-case` flag (generated from the dataclass by
+`cli.config_options`, as `train`'s from TrainConfig); the inputs (DATA, --model,
+--output) and the process options (--num-processes, --json, --quiet) are this command's.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,10 +26,10 @@ from shortcutlab.cli.common import (
     print_json_file,
     start,
 )
-from shortcutlab.errors import ConfigError
+from shortcutlab.cli.config_options import config_parameters, flags_argv
 from shortcutlab.preflight import check_inputs
 from shortcutlab.progress import Reporter
-from shortcutlab.scoring import run_scoring
+from shortcutlab.scoring import ScoreConfig, ScoreResult, score
 
 HELP = """Score every response of a data file with a reward model -> a score table.
 
@@ -43,7 +48,9 @@ records whose image is missing or fails to decode (also while scoring), counted 
 in the summary.
 
 Killed runs resume: rerun the same command and only missing records are scored. A
-changed model, data file or option is refused unless `--overwrite`.
+rerun also retries records skipped because their image did not decode (fixed since?),
+saying how many on stderr. A changed model, data file or option is refused unless
+`--overwrite`.
 
 Examples:
 
@@ -64,19 +71,7 @@ Examples:
 """
 
 
-def _argv(opts: dict[str, Any]) -> list[str]:
-    """The `score ...` arguments that reproduce this call (for relaunch and provenance)."""
-    argv = ["score"]
-    for name, value in opts.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            argv += [flag] if value else []
-        elif value is not None and value != "":
-            argv += [flag, str(value)]
-    return argv
-
-
-def _render(result: Any) -> None:
+def _render(result: ScoreResult) -> None:
     """Print the run summary: rows, resumed, accuracy in points with CI, ties."""
     s = result.summary()
     table = Table(title="score summary", show_header=False)
@@ -86,6 +81,9 @@ def _render(result: Any) -> None:
     resumed = f"{s['resumed_records']}" + (" (already complete)" if s["already_complete"] else "")
     table.add_row("resumed records", resumed)
     table.add_row("scored now", str(s["scored_records"]))
+    if s["retried"]:
+        retried = ", ".join(f"{k}: {v}" for k, v in s["retried"].items())
+        table.add_row("retried (skipped before)", retried)
     if s["skipped"]:
         table.add_row("skipped (invalid)", ", ".join(f"{k}: {v}" for k, v in s["skipped"].items()))
     if s["skipped_at_run_time"]:
@@ -125,105 +123,56 @@ def _render(result: Any) -> None:
     Console().print(table)
 
 
-def score_command(
-    data_arg: Annotated[
-        str | None, typer.Argument(metavar="DATA", help=DATA_HELP, show_default=False)
-    ] = None,
-    data: DataAlias = None,
-    model: str = typer.Option(
-        ...,
-        "--model",
-        help="RewardModel folder, `train --output` run folder (uses its model/), base VLM "
-        "folder or Hub id.",
-    ),
-    output: Path = typer.Option(
-        ..., "--output", "-o", help="Score table to write (.jsonl/.parquet)."
-    ),
-    text_only: str | None = typer.Option(
-        None,
-        "--text-only",
-        help="'drop' (no image tokens), 'blank' (white image) or 'none' (with image). "
-        "Default: the mode saved with the model (text-only RMs score text-only).",
-    ),
-    batch_size: int = typer.Option(16, "--batch-size", help="Sequences (responses) per forward."),
-    max_length: int = typer.Option(4096, "--max-length", help="Max tokens per sequence."),
-    num_processes: int | None = typer.Option(
-        None, "--num-processes", help="Re-launch under `accelerate launch` with N processes."
-    ),
-    schema: str | None = typer.Option(None, "--schema", help="Force the data schema."),
-    skip_invalid: bool = typer.Option(
-        False, "--skip-invalid", help="Skip invalid rows (counted by reason) instead of failing."
-    ),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing output / discard a stale journal."
-    ),
-    environment: str = typer.Option("", "--environment", help="Value of the environment column."),
-    image_root: str | None = typer.Option(
-        None, "--image-root", help="Folder relative image paths are resolved against."
-    ),
-    trust_remote_code: bool = typer.Option(
-        False, "--trust-remote-code", help="Allow the model folder's custom code to run."
-    ),
-    check_images: bool = typer.Option(
-        False,
-        "--check-images",
-        help="Decode every image before any work (a bad one: an error, or with "
-        "--skip-invalid a counted skip).",
-    ),
-    exclude_ids: Path | None = typer.Option(
-        None,
-        "--exclude-ids",
-        help="File of ids, one a line (overlap_ids.txt of `shortcutlab overlap`): not "
-        "scored, counted in the summary.",
-    ),
-    group_by: str | None = typer.Option(
-        None,
-        "--group-by",
-        help="Data field or score-table column (e.g. category): accuracy per group and "
-        "the macro average over groups.",
-    ),
-    as_json: Json = False,
-    quiet: Quiet = False,
-    no_prefix_sharing: bool = typer.Option(
-        False,
-        "--no-prefix-sharing",
-        help="Run every response in full instead of each record's image + prompt once "
-        "with its answers on top (same rewards; sharing is the faster default).",
-    ),
-) -> None:
+def _parameters() -> list[inspect.Parameter]:
+    """DATA, --data, --model, --output, the ScoreConfig flags, --num-processes, --json, -q."""
+
+    def param(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+
+    data_arg = typer.Argument(metavar="DATA", help=DATA_HELP, show_default=False)
+    model_help = (
+        "RewardModel folder, `train --output` run folder (uses its model/), base VLM "
+        "folder or Hub id."
+    )
+    output_help = "Score table to write (.jsonl/.parquet)."
+    relaunch = "Re-launch under `accelerate launch` with N processes."
+    return [
+        param("data_arg", Annotated[str | None, data_arg]),
+        param("data", DataAlias),
+        param("model", Annotated[str, typer.Option("--model", help=model_help)], ...),
+        param("output", Annotated[Path, typer.Option("--output", "-o", help=output_help)], ...),
+        *config_parameters(ScoreConfig),
+        param("num_processes", Annotated[int | None, typer.Option(help=relaunch)]),
+        param("as_json", Json, False),
+        param("quiet", Quiet, False),
+    ]
+
+
+def score_command(**kwargs: Any) -> None:
     """Score a data file with a reward model (see `shortcutlab score --help`)."""
+    as_json, quiet = kwargs.pop("as_json"), kwargs.pop("quiet")
     start(as_json=as_json, quiet=quiet)
-    if text_only not in (None, "drop", "blank", "none"):
-        raise ConfigError(f"--text-only must be 'drop', 'blank' or 'none', got '{text_only}'.")
-    opts: dict[str, Any] = {"model": model, "data": data_file(data_arg, data), "output": output}
-    opts |= {"text_only": text_only, "batch_size": batch_size, "max_length": max_length}
-    opts |= {"schema": schema, "skip_invalid": skip_invalid, "overwrite": overwrite}
-    opts |= {"environment": environment, "image_root": image_root}
-    opts |= {"trust_remote_code": trust_remote_code, "json": as_json, "quiet": quiet}
-    opts |= {"check_images": check_images, "exclude_ids": exclude_ids, "group_by": group_by}
-    opts |= {"no_prefix_sharing": no_prefix_sharing}
-    argv = _argv(opts)
+    data = data_file(kwargs.pop("data_arg"), kwargs.pop("data"))
+    model, output = kwargs.pop("model"), kwargs.pop("output")
+    num_processes = kwargs.pop("num_processes")
+    cfg = ScoreConfig.from_flags(kwargs).validate()
+    argv = ["score", "--model", model, "--data", str(data), "--output", str(output)]
+    argv += flags_argv(kwargs) + (["--json"] if as_json else []) + (["--quiet"] if quiet else [])
     if distributed.should_relaunch(num_processes):
         check_inputs(
-            data=[opts["data"]],
+            data=[data],
             model=model,
-            schema=schema,
-            skip_invalid=skip_invalid,
-            image_root=image_root,
+            schema=cfg.schema,
+            skip_invalid=cfg.skip_invalid,
+            image_root=cfg.image_root,
         )
         raise typer.Exit(distributed.relaunch(int(num_processes or 1), argv))
-    run_opts = {k: v for k, v in opts.items() if k not in ("model", "data", "output")}
-    run_opts = {k: v for k, v in run_opts.items() if k not in ("json", "quiet")}
-    run_opts["prefix_sharing"] = not run_opts.pop("no_prefix_sharing")
     main = distributed.is_main()
     with Reporter("score", None, "records", enabled=main) as bar:
-        result = run_scoring(
-            model,
-            opts["data"],
-            output,
-            progress=bar.update,
-            command=["shortcutlab", *argv],
-            **run_opts,
+        result = score(
+            model, data, output, cfg, progress=bar.update, command=["shortcutlab", *argv]
         )
     if not main:
         return
@@ -231,6 +180,9 @@ def score_command(
         print_json_file(result.summary_path)
     elif not as_json:
         _render(result)
+
+
+score_command.__signature__ = inspect.Signature(_parameters())  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

@@ -8,18 +8,16 @@ under `accelerate launch` (DDP; gloo on CPU).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import typing
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from shortcutlab import distributed
 from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json_file, start
+from shortcutlab.cli.config_options import config_parameters, flags_argv
 from shortcutlab.config import TrainConfig
 from shortcutlab.preflight import check_inputs
 from shortcutlab.training import TrainResult, train
@@ -56,31 +54,9 @@ metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json, summary.js
 """
 
 ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
-METAVARS = {int: "INTEGER", float: "FLOAT"}  # as click names them (help and docs/cli.md)
-
-
-def _option_type(f: dataclasses.Field, tp: Any) -> tuple[Any, dict[str, Any]]:
-    """How a config field is read from the command line: bools as --x/--no-x, dict fields
-    as repeatable KEY=VALUE, everything else as the text `TrainConfig.from_flags` coerces
-    by the field's type (one coercion path). The metavar says what the text must be."""
-    inner = [a for a in typing.get_args(tp) if a is not type(None)]
-    base = inner[0] if typing.get_origin(tp) in (Union, UnionType) and len(inner) == 1 else tp
-    if base is bool:
-        return bool, {}
-    if base is dict or typing.get_origin(base) is dict:
-        return list[str], {"metavar": "KEY=VALUE"}
-    choices = f.metadata.get("choices")
-    if choices is not None:
-        return str, {"metavar": "|".join(choices())}
-    if typing.get_origin(base) is typing.Literal:
-        return str, {"metavar": "|".join(str(a) for a in typing.get_args(base))}
-    if typing.get_origin(base) is list:
-        return str, {"metavar": "A,B,..."}
-    return str, {"metavar": METAVARS.get(base, "TEXT")}
 
 
 def _parameters() -> list[inspect.Parameter]:
-    hints = typing.get_type_hints(TrainConfig)
     params = [
         inspect.Parameter(
             "data_arg",
@@ -112,21 +88,7 @@ def _parameters() -> list[inspect.Parameter]:
             ],
         ),
     ]
-    for f in dataclasses.fields(TrainConfig):
-        tp, extra = _option_type(f, hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        names = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [*ALIASES.get(f.name, []), flag]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"{f.metadata.get('help', '')} [default: {default}]"
-        option = typer.Option(*names, help=help_text, show_default=False, **extra)
-        params.append(
-            inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[tp | None, option],
-            )
-        )
+    params += config_parameters(TrainConfig, aliases=ALIASES)
     return params
 
 
@@ -165,17 +127,7 @@ def train_command(**kwargs: Any) -> None:
 def _command_line(config: str | None, flags: dict[str, Any]) -> list[str]:
     """The command as given: `shortcutlab train` + --config + the flags that were set."""
     cmd = ["shortcutlab", "train"] + (["--config", config] if config else [])
-    for name, value in flags.items():
-        flag = "--" + name.replace("_", "-")
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            cmd.append(flag if value else f"--no-{flag[2:]}")
-        elif isinstance(value, list):
-            for item in value:
-                cmd += [flag, str(item)]
-        else:
-            cmd += [flag, str(value)]
+    cmd += flags_argv(flags)
     return cmd
 
 

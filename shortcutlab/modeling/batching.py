@@ -5,7 +5,7 @@ processor's own chat template (`apply_chat_template(tokenize=False)`) and then p
 processor with the image, so image placeholders are expanded exactly as the model expects
 and architecture extras (Qwen `image_grid_thw`, `mm_token_type_ids`, ...) come through.
 
-Modes (method card, Eq. 3 and App. F):
+Modes (method card, Eq. 3 and App. F; the names are owned by `shortcutlab.text_only`):
 - `text_only=None`: the record's image (if any);
 - `text_only="drop"`: no image tokens at all (the default text-only RM);
 - `text_only="blank"`: a constant white 224x224 image, as the official code does;
@@ -23,15 +23,15 @@ once per record instead of once per response.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shortcutlab.data.images import load_image
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, DataError
+from shortcutlab.text_only import choices, is_mode
 
 log = logging.getLogger(__name__)
-TEXT_ONLY_MODES = (None, "drop", "blank")
 BLANK_SIZE = 224
 _BLANK_KEY = "blank:224"
 
@@ -45,7 +45,6 @@ class EncodedBatch:
     truncated: int = 0  # rows whose prompt was cut to fit max_length
     answer_truncated: int = 0  # rows whose answer tail had to be cut (prompt gone already)
     n_unique_images: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def to(self, device: Any) -> EncodedBatch:
         """Move every tensor in `inputs` to `device` (in place); returns self."""
@@ -75,8 +74,8 @@ class RewardCollator:
         padding_side: str | None = None,
         max_pixels: int | None = None,
     ) -> None:
-        if text_only not in TEXT_ONLY_MODES:
-            raise ConfigError(f"text_only must be one of None, 'drop', 'blank'; got {text_only!r}")
+        if not is_mode(text_only):
+            raise ConfigError(f"text_only must be None, {choices()}; got {text_only!r}")
         if max_length < 8:
             raise ConfigError(f"max_length must be >= 8, got {max_length}")
         self.processor = processor
@@ -86,9 +85,6 @@ class RewardCollator:
         self.padding_side = padding_side
         self.max_pixels = max_pixels
         self.tokenizer = getattr(processor, "tokenizer", processor)
-
-    def __call__(self, records: list[Record]) -> EncodedBatch:
-        return self.encode(records)
 
     # --- public -----------------------------------------------------------------------
     def encode(self, records: list[Record], *, share_images: bool = False) -> EncodedBatch:

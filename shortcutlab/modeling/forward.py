@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from shortcutlab.errors import SharedImageUnsupported
+from shortcutlab.modeling.signals import SharedImageUnsupported
 
 T = TypeVar("T")
 

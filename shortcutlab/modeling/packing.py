@@ -25,7 +25,6 @@ from typing import Any
 
 import torch
 
-from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.modeling.prefix import (
     base_model,
     check_prefix_arch,
@@ -33,6 +32,7 @@ from shortcutlab.modeling.prefix import (
     has_image_tokens,
     prefix_positions,
 )
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
 
 MASK_ATTENTION = ("sdpa", "eager")  # backends that honour a custom 4D mask
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from shortcutlab.errors import PrefixSharingUnsupported
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
 
 # Causal decoders with 1-D RoPE (LLaVA: Llama, Idefics3 / SmolVLM: Llama, InternVL: Qwen2)
 # or M-RoPE reproduced here (Qwen2-VL, Qwen2.5-VL). Gemma3 / PaliGemma attend

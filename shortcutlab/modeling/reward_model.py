@@ -28,13 +28,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from shortcutlab.errors import ModelError, SharedImageUnsupported
+from shortcutlab.errors import ModelError
 from shortcutlab.modeling.loading import (
     config_wants_remote_code,
     load_processor,
     quiet_transformers,
 )
 from shortcutlab.modeling.packing import pack_inputs
+from shortcutlab.modeling.signals import SharedImageUnsupported
 from shortcutlab.modeling.source import REWARD_CONFIG, resolve_model_source
 
 HEAD_FILE = "reward_head.safetensors"

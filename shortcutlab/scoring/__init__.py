@@ -4,20 +4,22 @@ Batched (length-sorted, one image encoding per record), resumable (per-batch jou
 atomic final write, fingerprinted inputs) and multi-process (`accelerate launch`: each
 rank scores a shard, rank 0 merges). See docs/scoring.md.
 
-    from shortcutlab import score
-    df = score("runs/sa", "test.jsonl", "scores.jsonl")
+    from shortcutlab import ScoreConfig, score
+    result = score("runs/sa", "test.jsonl", "scores.jsonl", ScoreConfig(text_only="drop"))
+    df = result.table  # the score table (DataFrame)
 """
 
 from shortcutlab.score_table import SCORE_COLUMNS, record_rows, to_frame
 from shortcutlab.scoring.api import score
+from shortcutlab.scoring.config import ScoreConfig
 from shortcutlab.scoring.journal import summary_path_for
-from shortcutlab.scoring.run import ScoreResult, run_scoring
+from shortcutlab.scoring.result import ScoreResult
 
 __all__ = [
     "SCORE_COLUMNS",
+    "ScoreConfig",
     "ScoreResult",
     "record_rows",
-    "run_scoring",
     "score",
     "summary_path_for",
     "to_frame",

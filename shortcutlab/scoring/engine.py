@@ -19,19 +19,25 @@ Owns how records become rewards on one process:
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shortcutlab import distributed
 from shortcutlab.data.records import Record
-from shortcutlab.errors import ConfigError, ModelError, PrefixSharingUnsupported
+from shortcutlab.errors import ConfigError, ModelError
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.modeling.loading import looks_like_path
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
+from shortcutlab.text_only import SCORE_TEXT_ONLY, choices, collator_mode, is_mode
+
+if TYPE_CHECKING:
+    import torch
+
+    from shortcutlab.modeling.reward_model import RewardModel
 
 log = logging.getLogger(__name__)
 _LOGGED: set[str] = set()  # fallback reasons already logged by this process
@@ -63,7 +69,7 @@ def plan_batches(records: Sequence[Record], batch_size: int) -> list[list[int]]:
     return batches
 
 
-def autocast_context(device: Any, bf16: bool) -> Any:
+def autocast_context(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on the model's device type, or a no-op context."""
     if not bf16:
         return contextlib.nullcontext()
@@ -72,30 +78,16 @@ def autocast_context(device: Any, bf16: bool) -> Any:
     return torch.autocast(device_type=getattr(device, "type", str(device)), dtype=torch.bfloat16)
 
 
-def _accepts(fn: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def encode(collator: Any, records: Sequence[Record], *, share_images: bool = True) -> Any:
-    """`collator.encode(records)`, asking for shared image encodings where supported."""
-    if share_images and _accepts(collator.encode, "share_images"):
-        return collator.encode(list(records), share_images=True)
-    return collator.encode(list(records))
-
-
-def _to_device(inputs: dict[str, Any], device: Any) -> dict[str, Any]:
+def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in inputs.items()}
 
 
 def forward_records(
-    model: Any,
-    collator: Any,
+    model: RewardModel,
+    collator: RewardCollator,
     records: Sequence[Record],
     *,
-    device: Any,
+    device: torch.device,
     bf16: bool = False,
     share_images: bool = True,
     prefix_sharing: bool = True,
@@ -134,11 +126,11 @@ def _fallback(reason: str) -> None:
 
 
 def _prefix_records(
-    model: Any,
-    collator: Any,
+    model: RewardModel,
+    collator: RewardCollator,
     records: Sequence[Record],
     out: list[list[float]],
-    device: Any,
+    device: torch.device,
     bf16: bool,
 ) -> tuple[list[int], int]:
     """Fill `out` for the records scored over a shared prefix; (indices left, cuts)."""
@@ -157,7 +149,7 @@ def _prefix_records(
         if len(rec.responses) < 2:  # nothing to share
             rest.append(i)
             continue
-        batch = encode(collator, [rec], share_images=True)
+        batch = collator.encode([rec], share_images=True)
         inputs = _to_device(dict(batch.inputs), device)
         try:
             with torch.inference_mode(), autocast_context(device, bf16):
@@ -172,11 +164,16 @@ def _prefix_records(
 
 
 def _forward(
-    model: Any, collator: Any, records: Sequence[Record], device: Any, bf16: bool, share: bool
+    model: RewardModel,
+    collator: RewardCollator,
+    records: Sequence[Record],
+    device: torch.device,
+    bf16: bool,
+    share: bool,
 ) -> tuple[list[list[float]], int]:
     import torch  # lazy: torch stays out of light imports of the scoring package
 
-    batch = encode(collator, records, share_images=share)
+    batch = collator.encode(list(records), share_images=share)
     inputs = _to_device(dict(batch.inputs), device)
     with torch.inference_mode(), autocast_context(device, bf16):
         rewards = model(**inputs)  # (N,) one reward per (record, response) row
@@ -187,7 +184,7 @@ def _forward(
     for (i, j), value in zip(batch.index, values, strict=True):
         out[i][j] = value
     # prompt cuts + answer-tail cuts (the collator also logs each answer cut)
-    return out, int(getattr(batch, "truncated", 0)) + int(getattr(batch, "answer_truncated", 0))
+    return out, batch.truncated + batch.answer_truncated
 
 
 def single_response(rec: Record, j: int) -> Record:
@@ -204,7 +201,12 @@ def single_response(rec: Record, j: int) -> Record:
 
 
 def score_one_by_one(
-    model: Any, collator: Any, records: Sequence[Record], *, device: Any, bf16: bool = False
+    model: RewardModel,
+    collator: RewardCollator,
+    records: Sequence[Record],
+    *,
+    device: torch.device,
+    bf16: bool = False,
 ) -> list[list[float]]:
     """Reference rewards: each response alone in its own forward (no sharing, no padding)."""
     out = []
@@ -225,7 +227,9 @@ def score_one_by_one(
     return out
 
 
-def resolve_device(model: Any, device: Any) -> Any:
+def resolve_device(
+    model: str | Path | RewardModel, device: str | torch.device | None
+) -> torch.device:
     """The device to score on: `device` if given, else this rank's device (GPU if any)."""
     import torch  # lazy: torch stays out of light imports of the scoring package
 
@@ -239,8 +243,12 @@ def resolve_device(model: Any, device: Any) -> Any:
 
 
 def load_model(
-    model: Any, device: Any, bf16: bool | None, *, trust_remote_code: bool = False
-) -> tuple[Any, Any, bool]:
+    model: str | Path | RewardModel,
+    device: str | torch.device | None,
+    bf16: bool | None,
+    *,
+    trust_remote_code: bool = False,
+) -> tuple[RewardModel, torch.device, bool]:
     """(RewardModel in eval mode on its device, device, use bf16) from a folder or a model.
 
     bf16 defaults to on for GPUs that support it, off on CPU (autocast, weights unchanged).
@@ -262,16 +270,13 @@ def load_model(
     return model, dev, bool(bf16)
 
 
-def make_collator(model: Any, *, max_length: int, text_only: str | None) -> Any:
+def make_collator(model: RewardModel, *, max_length: int, text_only: str | None) -> RewardCollator:
     """The modeling layer's RewardCollator for `model.processor`."""
     return RewardCollator(model.processor, max_length=max_length, text_only=text_only)
 
 
 # --------------------------------------------------------------------- text-only mode
-TEXT_ONLY_OPTIONS = (None, "drop", "blank", "none")  # None: the mode saved with the model
-
-
-def saved_text_only(model: Any) -> str | None:
+def saved_text_only(model: str | Path | RewardModel) -> str | None:
     """The text-only mode a RewardModel was trained with (`shortcutlab_reward.json`).
 
     None for a model trained with images, a base VLM, or a Hub id whose reward config is
@@ -287,7 +292,7 @@ def saved_text_only(model: Any) -> str | None:
             mode = json.loads(f.read_text()).get("text_only") if f else None
         except (OSError, ValueError) as exc:
             raise ModelError(f"{f}: not valid JSON ({exc})") from exc
-    if mode not in (None, "drop", "blank"):
+    if not is_mode(mode):
         raise ModelError(f"{model}: unknown saved text_only mode {mode!r} in {REWARD_CONFIG}.")
     return mode
 
@@ -305,17 +310,19 @@ def _reward_config_file(model: str, name: str) -> Path | None:
         return None
 
 
-def resolve_text_only(model: Any, text_only: str | None) -> tuple[str | None, str]:
+def resolve_text_only(
+    model: str | Path | RewardModel, text_only: str | None
+) -> tuple[str | None, str]:
     """(effective mode for the collator, where it came from: "option" or "model").
 
     An explicit `text_only` wins ("none" forces scoring with the image); without one a
     text-only RM is scored the way it was trained (its saved mode, Eq. 3 inputs).
     """
-    if text_only not in TEXT_ONLY_OPTIONS:
+    if text_only is not None and text_only not in SCORE_TEXT_ONLY:
         raise ConfigError(
-            f"text_only must be 'drop', 'blank', 'none' (with image) or unset (the model's "
-            f"saved mode), got {text_only!r}."
+            f"text_only must be {choices(SCORE_TEXT_ONLY)} (with image) or unset (the "
+            f"model's saved mode), got {text_only!r}."
         )
     if text_only is not None:
-        return (None if text_only == "none" else text_only), "option"
+        return collator_mode(text_only), "option"
     return saved_text_only(model), "model"

@@ -22,15 +22,19 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shortcutlab.data.writing import append_jsonl, dumps_row
 from shortcutlab.errors import ShortcutlabError
 from shortcutlab.files import atomic_write_text, sha256_folder, sha256_path
 from shortcutlab.provenance import environment_info
 
-SUMMARY_SUFFIX = ".summary.json"
+if TYPE_CHECKING:
+    from shortcutlab.data.records import Record
+    from shortcutlab.data.schemas import LoadResult
+    from shortcutlab.modeling.reward_model import RewardModel
 
+JsonDict = dict[str, Any]  # a JSON object: a score-table row, a fingerprint, journal meta
 COMMIT = "__commit__"
 MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".model", ".txt", ".jinja")
 
@@ -38,7 +42,7 @@ MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".bin", ".pt", ".pth", ".model",
 # ----------------------------------------------------------------------------- fingerprints
 
 
-def data_fingerprint(data: Any) -> str:
+def data_fingerprint(data: str | Path | Sequence[Record]) -> str:
     """sha256 of the data file (or folder); for in-memory records, of their content."""
     if isinstance(data, (str, Path)):
         p = Path(data)
@@ -51,7 +55,7 @@ def data_fingerprint(data: Any) -> str:
     return h.hexdigest()
 
 
-def model_fingerprint(model: Any) -> dict[str, str]:
+def model_fingerprint(model: str | Path | RewardModel) -> dict[str, str]:
     """{"path", "sha256"}: content hash of a model folder's weights and configs.
 
     A Hub id (no local folder) is identified by its name; an in-memory model by a hash of
@@ -74,8 +78,12 @@ def model_fingerprint(model: Any) -> dict[str, str]:
 
 
 def fingerprint(
-    model: Any, data: Any, records: list, opts: dict[str, Any], command: Sequence[str] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    model: str | Path | RewardModel,
+    data: str | Path | LoadResult | Sequence[Record],
+    records: list[Record],
+    opts: JsonDict,
+    command: Sequence[str] | None,
+) -> tuple[JsonDict, JsonDict]:
     """(fingerprint compared on resume, provenance recorded in the summary).
 
     Paths are provenance only: moving an unchanged file does not invalidate a journal.
@@ -102,10 +110,10 @@ _PROV_KEY = {"model_sha256": "model", "data_sha256": "data"}
 
 
 def describe_change(
-    old: dict[str, Any],
-    new: dict[str, Any],
-    old_prov: dict[str, Any] | None = None,
-    new_prov: dict[str, Any] | None = None,
+    old: JsonDict,
+    new: JsonDict,
+    old_prov: JsonDict | None = None,
+    new_prov: JsonDict | None = None,
 ) -> str:
     """Which fingerprint fields differ, each with its old and new value, in words.
 
@@ -128,7 +136,7 @@ def describe_change(
     return ", ".join(changed) or "nothing"
 
 
-def _prov_path(prov: dict[str, Any] | None, key: str) -> str | None:
+def _prov_path(prov: JsonDict | None, key: str) -> str | None:
     part = (prov or {}).get(key) or {}
     return part.get("path") if isinstance(part, dict) else None
 
@@ -141,14 +149,14 @@ def _short(value: Any) -> str:
 # ----------------------------------------------------------------------------- journal
 
 
-def read_committed(path: Path) -> tuple[list[dict[str, Any]], list[str], int]:
+def read_committed(path: Path) -> tuple[list[JsonDict], list[str], int]:
     """Committed rows, ids and truncation count of one partial file.
 
     An uncommitted or torn tail (a run killed mid-batch) is dropped.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[JsonDict] = []
     ids: list[str] = []
-    pending: list[dict[str, Any]] = []
+    pending: list[JsonDict] = []
     truncated = 0
     with open(path, "rb") as fh:
         for raw in fh:
@@ -191,7 +199,7 @@ class Journal:
     def exists(self) -> bool:
         return self.meta_path.exists() or bool(self.partial_files())
 
-    def read_meta(self) -> dict[str, Any] | None:
+    def read_meta(self) -> JsonDict | None:
         if not self.meta_path.exists():
             return None
         try:
@@ -199,7 +207,7 @@ class Journal:
         except json.JSONDecodeError:
             return None  # atomic writes make this unlikely; treat as no journal
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
+    def write_meta(self, meta: JsonDict) -> None:
         atomic_write_text(self.meta_path, json.dumps(meta, indent=2, default=str) + "\n")
 
     def remove(self) -> None:
@@ -208,12 +216,10 @@ class Journal:
             p.unlink(missing_ok=True)
         self.meta_path.unlink(missing_ok=True)
 
-    def collect(
-        self, valid_ids: set[str] | None = None
-    ) -> tuple[list[dict[str, Any]], set[str], int]:
+    def collect(self, valid_ids: set[str] | None = None) -> tuple[list[JsonDict], set[str], int]:
         """Committed rows of all partial files (each (id, response_index) once), their ids,
         and the summed truncation count."""
-        rows: list[dict[str, Any]] = []
+        rows: list[JsonDict] = []
         seen: set[tuple[str, int]] = set()
         ids: set[str] = set()
         truncated = 0
@@ -250,14 +256,34 @@ class Journal:
                 p.unlink(missing_ok=True)
         return len(ids)
 
-    def done_ids(self) -> set[str]:
-        """Ids committed in the compacted `partial.r0` (read by every rank after compact)."""
+    def committed_ids(self) -> set[str]:
+        """Ids committed in the compacted `partial.r0`, scored or skipped (after compact)."""
         path = self.partial_path(0)
         return set(read_committed(path)[1]) if path.exists() else set()
 
-    def commit(
-        self, rank: int, rows: list[dict[str, Any]], ids: list[str], truncated: int = 0
-    ) -> None:
+    def done_ids(self) -> set[str]:
+        """Ids committed with rows in `partial.r0` (read by every rank after compact).
+
+        A record committed without rows was skipped (its image did not decode): it is not
+        done, so a resumed run tries it again (the image may have been fixed meanwhile).
+        """
+        path = self.partial_path(0)
+        if not path.exists():
+            return set()
+        rows, ids, _ = read_committed(path)
+        return set(ids) & {str(r["id"]) for r in rows}
+
+    def adopt(self, rows: list[JsonDict], ids: set[str]) -> None:
+        """`partial.r0` := the rows of a finished table, committed for `ids` (a retry).
+
+        Every id of the finished run is committed, those without rows as skipped, so the
+        retry counts them as retried and scores them again.
+        """
+        text = "".join(dumps_row(r) + "\n" for r in rows)
+        marker = {COMMIT: 0, "ids": sorted(ids), "rows": len(rows), "truncated": 0}
+        atomic_write_text(self.partial_path(0), text + dumps_row(marker) + "\n")
+
+    def commit(self, rank: int, rows: list[JsonDict], ids: list[str], truncated: int = 0) -> None:
         """Append one batch's rows and its commit line in one fsynced write."""
         self._batches += 1
         marker = {COMMIT: self._batches, "ids": ids, "rows": len(rows), "truncated": truncated}
@@ -273,7 +299,7 @@ def summary_path_for(output: str | Path) -> Path:
     return p.with_name(p.stem + ".summary.json")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: Path) -> JsonDict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -281,7 +307,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def decide(
-    journal: Journal, out: Path, fp: dict[str, Any], overwrite: bool, prov: dict | None = None
+    journal: Journal, out: Path, fp: JsonDict, overwrite: bool, prov: dict | None = None
 ) -> str:
     """'fresh', 'resume', 'complete' or 'overwrite'; raises when a changed input is found.
 
@@ -330,11 +356,24 @@ def decide(
     return "fresh"
 
 
-def prepare(journal: Journal, out: Path, action: str, meta: dict, ids: set[str]) -> None:
-    """Rank 0 only: clear on overwrite, write the journal, compact partial files."""
+def prepare(
+    journal: Journal,
+    out: Path,
+    action: str,
+    meta: JsonDict,
+    ids: set[str],
+    kept: list[JsonDict] | None = None,
+) -> None:
+    """Rank 0 only: clear on overwrite, write the journal, compact partial files.
+
+    `action` "retry" (a complete output that lacks records skipped earlier): its rows
+    `kept` become the committed work, so only the skipped records are scored again.
+    """
     if action == "overwrite":
         journal.remove()
         summary_path_for(out).unlink(missing_ok=True)
     if journal.read_meta() is None:
         journal.write_meta(meta)
+    if action == "retry":
+        journal.adopt([r for r in kept or [] if str(r["id"]) in ids], ids)
     journal.compact(ids)

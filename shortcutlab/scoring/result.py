@@ -1,18 +1,35 @@
-"""`ScoreResult`: what one scoring run produced, and the summary JSON written beside it."""
+"""`ScoreResult`: what one scoring run produced, and the summary JSON written beside it.
+
+`score()` returns it. The score table itself is `result.table` (a pandas DataFrame, one
+row per response: the `shortcutlab.score_table` contract), ready for `sfd`, `matrix`...
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # types only: the diagnostics sit above scoring
+    import pandas as pd
+
+    from shortcutlab.diagnostics.accuracy import AccuracyResult
+    from shortcutlab.diagnostics.groups import GroupedAccuracy
+    from shortcutlab.scoring.config import ScoreConfig
 
 
 @dataclass
 class ScoreResult:
-    """A finished scoring run: the table plus what happened (for the CLI and summary)."""
+    """A finished scoring run: the table plus what happened (for the CLI and summary).
 
-    table: Any  # pandas.DataFrame, one row per response (score-table contract)
+    `table`: the score table (DataFrame, the data file's order); `accuracy`: Eq. 2 with
+    its 95% record-bootstrap interval (None without preference pairs); `summary()`: the
+    JSON written to `<output stem>.summary.json` (`summary_path`).
+    """
+
+    table: pd.DataFrame  # one row per response (score-table contract)
+    config: ScoreConfig | None = None  # the options the run used
     output: Path | None = None
     summary_path: Path | None = None
     n_records: int = 0
@@ -22,13 +39,14 @@ class ScoreResult:
     skipped_at_run_time: dict[str, int] = field(default_factory=dict)  # images that failed
     skip_bad_images: bool = False  # --skip-invalid with images read: skip undecodable ones
     group_by: str | None = None  # --group-by column
-    groups: Any = None  # diagnostics.groups.GroupedAccuracy when group_by and pairs
+    groups: GroupedAccuracy | None = None  # per --group-by group, when the data has pairs
     excluded: dict[str, Any] | None = None  # --exclude-ids counts (Exclusion.to_dict)
     truncated: int = 0
     text_only: str | None = None  # the effective mode: None (with image), "drop", "blank"
     text_only_source: str = "model"  # "option" (given) or "model" (saved with the model)
-    accuracy: Any = None  # diagnostics.accuracy.AccuracyResult, None without pairs
+    accuracy: AccuracyResult | None = None  # None without preference pairs
     already_complete: bool = False
+    retried: dict[str, int] = field(default_factory=dict)  # earlier skips retried, by reason
     num_processes: int = 1
     fingerprint: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +60,7 @@ class ScoreResult:
             "resumed_records": self.resumed_records,
             "scored_records": self.scored_records,
             "already_complete": self.already_complete,
+            "retried": dict(self.retried),
             "skipped": dict(self.skipped),
             "skipped_at_run_time": dict(self.skipped_at_run_time),
             "truncated": self.truncated,

@@ -213,7 +213,7 @@ def _heldout(run: Path, test: str, plan: DemoPlan) -> dict[str, Any]:
     """Held-out accuracy of the seeing init with the image and with it dropped."""
     accs = {}
     for name, text_only in (("with_image", None), ("text_only", "drop")):
-        df = score(
+        result = score(
             str(run / "model"),
             test,
             str(run / f"heldout_{name}.jsonl"),
@@ -221,7 +221,7 @@ def _heldout(run: Path, test: str, plan: DemoPlan) -> dict[str, Any]:
             batch_size=plan.score_batch,
             overwrite=True,
         )
-        accs[name] = df.attrs["summary"]["accuracy"]
+        accs[name] = result.summary()["accuracy"]
     return accs
 
 

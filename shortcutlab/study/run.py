@@ -45,6 +45,7 @@ from shortcutlab.study.parallel import run_parallel
 from shortcutlab.study.proxies import cheap_proxy_table
 from shortcutlab.study.report import write_results
 from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
+from shortcutlab.text_only import TEXT_ONLY_MODES, choices, is_mode
 from shortcutlab.training import train
 
 Say = Callable[[str], None]  # one progress line
@@ -178,7 +179,7 @@ def _score_cell(
         return path
     what = f"score {m.mode} {m.env} s{m.seed} on {test.name}" + (" shift" if shift else "")
     with Reporter(what, None, "records") as bar:
-        df = score(
+        result = score(
             str(m.path),
             data,
             str(path),
@@ -188,7 +189,7 @@ def _score_cell(
             **opts,
         )
     cells.ran["score"] += 1
-    acc = (df.attrs.get("summary") or {}).get("accuracy") or {}
+    acc = result.summary()["accuracy"] or {}
     cells.put(key, fp, {"file": str(path), "accuracy": acc.get("accuracy")})
     what = f"{test.name} shift" if shift else test.name
     say(
@@ -313,8 +314,8 @@ def score_mm_and_proxy(
     """
     if not (mm_model and proxy_model and data):
         raise ConfigError("--mm-model needs --proxy-model and at least one --data.")
-    if text_only not in (None, "drop", "blank"):
-        raise ConfigError("--proxy-text-only must be 'drop' or 'blank'.")
+    if not is_mode(text_only):
+        raise ConfigError(f"--proxy-text-only must be {choices(TEXT_ONLY_MODES)}.")
     mm_model, proxy_model = resolve_model_source(mm_model), resolve_model_source(proxy_model)
     text_only = text_only or saved_text_only(proxy_model) or "drop"
     mm_out, px_out = [], []

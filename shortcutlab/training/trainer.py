@@ -28,11 +28,11 @@ import torch
 from shortcutlab import objectives
 from shortcutlab.config import TrainConfig
 from shortcutlab.data.records import Record
-from shortcutlab.errors import PrefixSharingUnsupported
 from shortcutlab.files import atomic_write_json
 from shortcutlab.losses import build_pair_index
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.forward import with_shared_images
+from shortcutlab.modeling.signals import PrefixSharingUnsupported
 from shortcutlab.objectives import PairObjective, Reduce, pair_objective
 from shortcutlab.progress import Reporter
 from shortcutlab.training import run as run_files

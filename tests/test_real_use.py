@@ -268,15 +268,16 @@ def test_help_texts_print_what_they_mean():
 def test_fresh_training_run_replaces_stale_checkpoints(tiny_llava_dir, runs, tmp_path, caplog):
     """A second `train --output` into the same folder (no --resume) used to leave the
     first run's checkpoints, so `--resume latest` later picked another run's state and
-    refused ("global_batch=2 but this run has 4")."""
+    refused ("global_batch=2 but this run has 4"). A different run is now refused unless
+    overwrite (tests/test_train_output.py), which clears the checkpoints."""
     out = tmp_path / "run"
     base = dict(model=str(tiny_llava_dir), data=str(runs["data"]), output_dir=str(out))
     base |= dict(max_steps=2, progress=False, tensorboard=False)
     train(TrainConfig(**base, per_device_train_batch_size=2, save_steps=1))
     assert (out / "checkpoints").is_dir()
-    with caplog.at_level(logging.WARNING, logger="shortcutlab.training.state"):
-        train(TrainConfig(**base, per_device_train_batch_size=4))
+    with caplog.at_level(logging.WARNING, logger="shortcutlab.run_folder"):
+        train(TrainConfig(**base, per_device_train_batch_size=4), overwrite=True)
     assert not (out / "checkpoints").exists()
-    assert "removed its 2 checkpoint(s)" in caplog.text
+    assert "removed the earlier run's" in caplog.text and "checkpoints" in caplog.text
     again = train(TrainConfig(**base, per_device_train_batch_size=4, resume="latest"))
     assert again["steps"] == 2

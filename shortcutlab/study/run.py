@@ -37,6 +37,7 @@ from shortcutlab.files import atomic_write_text
 from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.progress import Reporter, quieted
 from shortcutlab.progress import say as stage_line
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
@@ -110,7 +111,7 @@ def _train_cell(
     fp = fingerprint([fp_src, base_fp, source_digest(env.train), *table_fp])
     key = f"train__s{seed}__{mode}__{env.name}"
     done = cells.get(key, fp)
-    if done is not None and (run_dir / "model").is_dir():
+    if done is not None and RunFolder(run_dir).model.is_dir():
         return done
     if run_dir.exists():  # a crashed or outdated run: start it again
         shutil.rmtree(run_dir)
@@ -118,7 +119,7 @@ def _train_cell(
     summary = train(cfg, command=["shortcutlab-study", study.name, key])
     cells.ran["train"] += 1
     result = {
-        "model": str(run_dir / "model"),
+        "model": str(RunFolder(run_dir).model),
         "proxy": summary.get("proxy_dir"),
         "seconds": round(time.time() - t0, 1),
         "steps": summary.get("steps"),

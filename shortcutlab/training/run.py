@@ -19,6 +19,7 @@ from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_json, atomic_write_text
 from shortcutlab.progress import Reporter
 from shortcutlab.provenance import write_run_info
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.training.branches import Branches, build_branches
 from shortcutlab.training.export import export_branches
 from shortcutlab.training.loop import Trainer, lr_now
@@ -46,8 +47,8 @@ def write_run_files(parts: RunParts, command: list[str] | None) -> None:
         return
     cfg, out = parts.cfg, parts.out
     cmd = list(command) if command is not None else ["python", *sys.argv]
-    (out / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-    (out / "command.txt").write_text(shlex.join(cmd) + "\n", encoding="utf-8")
+    RunFolder(out).config.write_text(cfg.to_yaml(), encoding="utf-8")
+    RunFolder(out).command.write_text(shlex.join(cmd) + "\n", encoding="utf-8")
     inputs = {"data": cfg.data}
     if cfg.eval_data:
         inputs["eval_data"] = cfg.eval_data
@@ -115,7 +116,7 @@ def run_training(trainer: Trainer, command: list[str] | None = None) -> dict[str
     if parts.accelerator.is_main_process:
         if start_step == 0 and not parts.cfg.resume:
             clear_stale_checkpoints(parts.out)
-        _trim_metrics(parts.out / "metrics.jsonl", start_step)
+        _trim_metrics(RunFolder(parts.out).metrics, start_step)
     t0 = time.time()
     log = RunLog()
     window = empty_window()
@@ -188,7 +189,7 @@ def _save_sfc(trainer: Trainer) -> None:
     rows = gather_object(trainer.sfc_rows) if parts.world > 1 else trainer.sfc_rows
     if parts.accelerator.is_main_process:
         text = "".join(json.dumps(r) + "\n" for r in rows)
-        (parts.out / "sfc.jsonl").write_text(text, encoding="utf-8")
+        RunFolder(parts.out).sfc.write_text(text, encoding="utf-8")
 
 
 def finish(trainer: Trainer, log: RunLog, start_step: int, seconds: float) -> dict[str, Any]:
@@ -209,7 +210,7 @@ def finish(trainer: Trainer, log: RunLog, start_step: int, seconds: float) -> di
     parts.writer.close()
     summary = _summary(parts, log, saved, start_step, final_eval, seconds)
     if acc.is_main_process:  # the file `train --json` prints
-        atomic_write_json(parts.out / "summary.json", summary)
+        atomic_write_json(RunFolder(parts.out).summary, summary)
     acc.wait_for_everyone()
     return summary
 
@@ -226,7 +227,7 @@ def _summary(
     return {
         "output_dir": str(parts.out),
         "mode": parts.cfg.mode,
-        "model_dir": saved.get("model", str(parts.out / "model")),
+        "model_dir": saved.get("model", str(RunFolder(parts.out).model)),
         "proxy_dir": saved.get("proxy"),
         "steps": parts.total_steps,
         "start_step": start_step,

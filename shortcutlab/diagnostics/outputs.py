@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.subsets import read_id_list
 from shortcutlab.diagnostics import matrix as mx
 from shortcutlab.diagnostics.bon import bon_curves
 from shortcutlab.diagnostics.correlation import CorrelationResult, correlate, correlation_points
-from shortcutlab.diagnostics.groups import exclude_ids, group_values, read_id_list
+from shortcutlab.diagnostics.groups import exclude_ids, group_values
 from shortcutlab.diagnostics.length import LengthReport, length_balance, write_balanced
 from shortcutlab.diagnostics.report import write_csv, write_results
 from shortcutlab.diagnostics.sfd import (

@@ -36,8 +36,8 @@ from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, s
 from shortcutlab.scoring.result import ScoreResult
 from shortcutlab.scoring.selection import (
     image_problem,
-    load_records,
     merge_counts,
+    records_to_score,
     select_records,
     set_accuracy,
     skipped_images,
@@ -211,7 +211,7 @@ def run_scoring(
     mode, mode_source = resolve_text_only(model, text_only)
     root = str(image_root) if image_root is not None else None
     uses_images = mode is None  # drop / blank never read an image file
-    records, schema_name, skipped = load_records(
+    records, schema_name, skipped = records_to_score(
         data, schema, skip_invalid, root, uses_images=uses_images, check_images=check_images
     )
     records, exclusion = select_records(records, exclude_ids, group_by)

@@ -93,7 +93,7 @@ def select_records(records: list, exclude: str | Path | None, group_by: str | No
     return records, excl
 
 
-def load_records(
+def records_to_score(
     data: Any,
     schema: str | None,
     skip_invalid: bool,

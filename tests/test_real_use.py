@@ -240,7 +240,7 @@ def test_provenance_records_the_cpu_and_threads(tmp_path):
     import torch
 
     from shortcutlab.provenance import environment_info, write_run_info
-    from shortcutlab.study.demo_report import _machine
+    from shortcutlab.study.demo_markdown import _machine
 
     machine = environment_info()["machine"]
     assert machine["cpu"] and machine["cpu"] != "unknown"

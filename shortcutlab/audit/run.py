@@ -1,7 +1,7 @@
 """One audit: load records, run every cheap text-only proxy, keep the per-response rewards.
 
 `run_audit(data, train=None)` returns an `AuditResult` holding each proxy's reward per
-response of the audited data (`shortcutlab.audit.proxies`); `shortcutlab.audit.report`
+response of the audited data (`shortcutlab.audit.proxies`); `shortcutlab.audit.results`
 turns it into accuracies, features, a score table and SFD. Only the records' text is
 read (prompt and responses), never an image.
 """

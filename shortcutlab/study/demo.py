@@ -47,7 +47,7 @@ from shortcutlab.provenance import environment_info
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
-from shortcutlab.study.demo_report import write_report
+from shortcutlab.study.demo_markdown import write_report
 from shortcutlab.study.run import Say, printer, run_study
 from shortcutlab.study.warmup import warm_up_vision
 from shortcutlab.synth.benchmark import build_benchmark, read_spec

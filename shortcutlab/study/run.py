@@ -1,6 +1,6 @@
 """The study runner: train reward models per environment and mode, score each on every
 test set, then compute the generalization matrix (Fig. 1 / Table 5), SFD (Def. 3.1) and
-the rest (`shortcutlab.study.report`).
+the rest (`shortcutlab.study.results`).
 
 What to run is a `Study` (`shortcutlab.study.spec`). Everything is cached under
 `out_dir` (`shortcutlab.study.cache`): each finished cell (one training run, one score
@@ -15,7 +15,7 @@ Layout of out_dir:
                                    mode `text-only` = the text-only models)
     scores/s{seed}/shift/...       the same models on each environment's shift split
     .done/                         one JSON done-marker per finished cell
-    results/                       CSV / JSON / PNG written by `shortcutlab.study.report`
+    results/                       CSV / JSON / PNG written by `shortcutlab.study.results`
 
     result = run_study("study.yaml", "out/study")
     result.summary["matrix"], result.scores_dir
@@ -43,7 +43,7 @@ from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.parallel import run_parallel
 from shortcutlab.study.proxies import cheap_proxy_table
-from shortcutlab.study.report import write_results
+from shortcutlab.study.results import write_results
 from shortcutlab.study.spec import (
     STATIC,
     TEXT_MODE,

@@ -28,7 +28,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NOTE = "is a training run folder; using"
 
 
-def _train(model: Path, data: Path, out: Path, mode: str, steps: int = 1) -> Path:
+def _train(
+    model: Path, data: Path, out: Path, mode: str, steps: int = 1, overwrite: bool = False
+) -> Path:
     cfg = TrainConfig(
         model=str(model),
         data=str(data),
@@ -39,7 +41,7 @@ def _train(model: Path, data: Path, out: Path, mode: str, steps: int = 1) -> Pat
         progress=False,
         tensorboard=False,
     )
-    train(cfg)
+    train(cfg, overwrite=overwrite)
     return out
 
 
@@ -216,7 +218,7 @@ def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
     args += ["--data", str(runs["data"]), "-o", str(tmp_path / "sfd"), "--n-boot", "20"]
     first = run_cli(args)
     assert first.returncode == 0, first.stderr
-    _train(tiny_llava_dir, runs["data"], mm, "shortcut-aware", steps=2)  # retrain in place
+    _train(tiny_llava_dir, runs["data"], mm, "shortcut-aware", 2, overwrite=True)  # retrain
     again = run_cli(args)
     assert again.returncode == 2, again.stderr
     err = " ".join(again.stderr.split())

@@ -16,6 +16,7 @@ from pathlib import Path
 from shortcutlab.data.schemas import iter_records
 from shortcutlab.errors import ModelError
 from shortcutlab.modeling.loading import check_model_source
+from shortcutlab.run_folder import MODEL_CONFIG, RunFolder
 
 
 def check_data(
@@ -34,7 +35,7 @@ def check_data(
 def model_config_file(model: str) -> Path | None:
     """The config.json a local model folder loads from (a `train` run folder: its model/)."""
     folder = Path(model).expanduser()
-    for candidate in (folder / "config.json", folder / "model" / "config.json"):
+    for candidate in (folder / MODEL_CONFIG, RunFolder(folder).model / MODEL_CONFIG):
         if candidate.is_file():
             return candidate
     return None

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from shortcutlab.audit.features import dense_counts
 from shortcutlab.audit.proxies import fit_weights, pair_set
-from shortcutlab.audit.report import feature_table
+from shortcutlab.audit.results import feature_table
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.cli.main import app, main
 from shortcutlab.data.records import Record
@@ -95,7 +95,7 @@ def test_length_proxies_count_ties_as_wrong() -> None:
         Record(id="c", prompt="q", responses=["tiny", "much longer"], pairs=[(0, 1)]),
     ]
     res = run_audit(recs, recs, AuditConfig(n_boot=50, ngram_max=0))
-    from shortcutlab.audit.report import accuracies
+    from shortcutlab.audit.results import accuracies
 
     acc = accuracies(res)
     assert acc["longer_chars"].accuracy == pytest.approx(1 / 3)

@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from shortcutlab.audit.ngrams import TOKEN_PATTERN, NgramCounter
 from shortcutlab.audit.write import _jsonl
 from shortcutlab.diagnostics.accuracy import pairwise_accuracies, pairwise_accuracy
-from shortcutlab.diagnostics.report import jsonable
+from shortcutlab.diagnostics.result_files import jsonable
 
 EDGE_TEXTS = [
     "Héllo WORLD, it's 2 a.m. -- snake_case and CamelCase.",

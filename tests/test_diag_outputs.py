@@ -19,7 +19,7 @@ from shortcutlab.diagnostics.outputs import (
     report_matrix,
     report_sfd,
 )
-from shortcutlab.study.report import matrix_results
+from shortcutlab.study.results import matrix_results
 from shortcutlab.study.spec import StudyEnv
 
 ENVS = ("a", "b")

@@ -167,6 +167,15 @@ def run_in(folder: Path, argv: list[str]) -> tuple[int, str]:
     return (code or 0) if isinstance(code, int | None) else 1, buf.getvalue()
 
 
+def _replacing(workspace: Path, argv: list[str]) -> list[str]:
+    """A `train` example into a run folder the workspace already holds (runs/sa, which
+    other examples read) replaces it: a fresh run there is refused without --overwrite."""
+    out = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-o", "--output")), None)
+    if argv[0] == "train" and "--resume" not in argv and out and (workspace / out).exists():
+        return [*argv, "--overwrite"]
+    return argv
+
+
 @pytest.fixture(scope="module")
 def workspace(tiny_llava_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding every file the examples name (see the module docstring)."""
@@ -183,7 +192,7 @@ def test_every_example_runs(workspace: Path, capsys):
         if why:
             skipped.append(f"{command}  ({why})")
             continue
-        code, out = run_in(workspace, argv_of(command))
+        code, out = run_in(workspace, _replacing(workspace, argv_of(command)))
         ran += 1
         if code != 0:
             failures.append(f"{where}: `{command}` -> exit {code}\n{out[-1500:]}")

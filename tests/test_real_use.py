@@ -28,7 +28,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NOTE = "is a training run folder; using"
 
 
-def _train(model: Path, data: Path, out: Path, mode: str, steps: int = 1) -> Path:
+def _train(
+    model: Path, data: Path, out: Path, mode: str, steps: int = 1, overwrite: bool = False
+) -> Path:
     cfg = TrainConfig(
         model=str(model),
         data=str(data),
@@ -39,7 +41,7 @@ def _train(model: Path, data: Path, out: Path, mode: str, steps: int = 1) -> Pat
         progress=False,
         tensorboard=False,
     )
-    train(cfg)
+    train(cfg, overwrite=overwrite)
     return out
 
 
@@ -216,7 +218,7 @@ def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
     args += ["--data", str(runs["data"]), "-o", str(tmp_path / "sfd"), "--n-boot", "20"]
     first = run_cli(args)
     assert first.returncode == 0, first.stderr
-    _train(tiny_llava_dir, runs["data"], mm, "shortcut-aware", steps=2)  # retrain in place
+    _train(tiny_llava_dir, runs["data"], mm, "shortcut-aware", 2, overwrite=True)  # retrain
     again = run_cli(args)
     assert again.returncode == 2, again.stderr
     err = " ".join(again.stderr.split())
@@ -240,7 +242,7 @@ def test_provenance_records_the_cpu_and_threads(tmp_path):
     import torch
 
     from shortcutlab.provenance import environment_info, write_run_info
-    from shortcutlab.study.demo_report import _machine
+    from shortcutlab.study.demo_markdown import _machine
 
     machine = environment_info()["machine"]
     assert machine["cpu"] and machine["cpu"] != "unknown"
@@ -268,15 +270,16 @@ def test_help_texts_print_what_they_mean():
 def test_fresh_training_run_replaces_stale_checkpoints(tiny_llava_dir, runs, tmp_path, caplog):
     """A second `train --output` into the same folder (no --resume) used to leave the
     first run's checkpoints, so `--resume latest` later picked another run's state and
-    refused ("global_batch=2 but this run has 4")."""
+    refused ("global_batch=2 but this run has 4"). A different run is now refused unless
+    overwrite (tests/test_train_output.py), which clears the checkpoints."""
     out = tmp_path / "run"
     base = dict(model=str(tiny_llava_dir), data=str(runs["data"]), output_dir=str(out))
     base |= dict(max_steps=2, progress=False, tensorboard=False)
     train(TrainConfig(**base, per_device_train_batch_size=2, save_steps=1))
     assert (out / "checkpoints").is_dir()
-    with caplog.at_level(logging.WARNING, logger="shortcutlab.training.state"):
-        train(TrainConfig(**base, per_device_train_batch_size=4))
+    with caplog.at_level(logging.WARNING, logger="shortcutlab.run_folder"):
+        train(TrainConfig(**base, per_device_train_batch_size=4), overwrite=True)
     assert not (out / "checkpoints").exists()
-    assert "removed its 2 checkpoint(s)" in caplog.text
+    assert "removed the earlier run's" in caplog.text and "checkpoints" in caplog.text
     again = train(TrainConfig(**base, per_device_train_batch_size=4, resume="latest"))
     assert again["steps"] == 2

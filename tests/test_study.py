@@ -1,5 +1,5 @@
 """The study wing: spec and cache (shortcutlab.study.spec/.cache), the runner
-(shortcutlab.study.run) and its diagnostics (shortcutlab.study.report)."""
+(shortcutlab.study.run) and its diagnostics (shortcutlab.study.results)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from shortcutlab.data.writing import write_table
 from shortcutlab.errors import ConfigError
 from shortcutlab.score_table import record_rows
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
-from shortcutlab.study.report import write_results
+from shortcutlab.study.results import write_results
 from shortcutlab.study.run import StudyResult, run_study
 from shortcutlab.study.spec import Study, StudyEnv, label_mode, load_study
 from shortcutlab.synth import templates as T

@@ -334,8 +334,9 @@ def test_text_only_blank_and_rerun_starts_fresh_metrics(tiny_llava_dir, shapes, 
     from shortcutlab.modeling.reward_model import RewardModel
 
     out = tmp_path / "run"
-    for _ in range(2):  # a second fresh run into the same folder replaces metrics.jsonl
-        train(_cfg(tiny_llava_dir, shapes, out, mode="text-only", text_only="blank"))
+    for again in (False, True):  # an overwriting run into the same folder: new metrics.jsonl
+        cfg = _cfg(tiny_llava_dir, shapes, out, mode="text-only", text_only="blank")
+        train(cfg, overwrite=again)
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [1, 2]
     assert RewardModel.from_pretrained(out / "model").text_only == "blank"

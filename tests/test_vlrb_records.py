@@ -18,7 +18,8 @@ import pytest
 
 from shortcutlab.data.adapters.benchmarks import vlrb_category
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.diagnostics.groups import group_values, grouped_accuracy, read_id_list
+from shortcutlab.data.subsets import read_id_list
+from shortcutlab.diagnostics.groups import group_values, grouped_accuracy
 from shortcutlab.diagnostics.tables import pairs_table
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.score_table import read_score_table, record_rows, to_frame, write_score_table

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from shortcutlab.audit.proxies import LR_NAME, TextLR, fit_text_lr, pair_set
-from shortcutlab.audit.report import proxy_score_table
+from shortcutlab.audit.results import proxy_score_table
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.sfd import sfd

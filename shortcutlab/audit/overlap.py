@@ -29,7 +29,7 @@ import pandas as pd
 
 from shortcutlab.data.images import load_image
 from shortcutlab.data.records import Record
-from shortcutlab.diagnostics.report import jsonable
+from shortcutlab.diagnostics.result_files import jsonable
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import atomic_write_json, atomic_write_text
 from shortcutlab.provenance import write_run_info

@@ -1,7 +1,7 @@
 """One audit: load records, run every cheap text-only proxy, keep the per-response rewards.
 
 `run_audit(data, train=None)` returns an `AuditResult` holding each proxy's reward per
-response of the audited data (`shortcutlab.audit.proxies`); `shortcutlab.audit.report`
+response of the audited data (`shortcutlab.audit.proxies`); `shortcutlab.audit.results`
 turns it into accuracies, features, a score table and SFD. Only the records' text is
 read (prompt and responses), never an image.
 """
@@ -23,9 +23,7 @@ from shortcutlab.audit.proxies import (
     pair_set,
 )
 from shortcutlab.data.records import Record
-from shortcutlab.errors import ConfigError
-
-MISSING_GROUP = "(missing)"
+from shortcutlab.data.subsets import record_groups as data_record_groups
 
 
 @dataclass
@@ -64,23 +62,11 @@ class AuditResult:
 
 
 def record_groups(records: list[Record], column: str, where: str = "") -> np.ndarray:
-    """The value of `column` per record (from the data file's extra fields), (R,) str.
-
-    `source` and `schema` are always available. A record without the field gets
-    "(missing)"; a field that no record has is a ConfigError listing the ones present.
-    """
-    if column == "schema":
-        return np.array([r.schema for r in records], dtype=object)
-    if column == "source":
-        return np.array([r.loc.file if r.loc else "" for r in records], dtype=object)
-    if not any(column in r.meta for r in records):
-        present = sorted({k for r in records for k in r.meta})
-        raise ConfigError(
-            f"--group-by '{column}': no record of {where or 'the data'} has that field. "
-            f"Fields present: {', '.join(present + ['source', 'schema'])}."
-        )
-    vals = [r.meta.get(column) for r in records]
-    return np.array([MISSING_GROUP if v is None else str(v) for v in vals], dtype=object)
+    """The group of `column` per record, (R,) str: `shortcutlab.data.subsets` decides it
+    (a data field, or the built-ins `source` = the data file's name and `schema`; a
+    missing or empty value is "(missing)"), exactly as `score --group-by` and `sfd` do."""
+    groups = data_record_groups(records, column, where)
+    return np.array([groups[str(r.id)] for r in records], dtype=object)
 
 
 def run_audit(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from shortcutlab.audit.report import (
+from shortcutlab.audit.results import (
     accuracies,
     feature_figure,
     feature_table,
@@ -31,7 +31,7 @@ from shortcutlab.audit.report import (
 )
 from shortcutlab.audit.run import AuditResult
 from shortcutlab.diagnostics.groups import exclude_ids
-from shortcutlab.diagnostics.report import jsonable
+from shortcutlab.diagnostics.result_files import jsonable
 from shortcutlab.diagnostics.sfd import sfd_table
 from shortcutlab.files import atomic_write_json, atomic_write_text
 from shortcutlab.plots import save_figure

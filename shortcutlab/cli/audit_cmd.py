@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shortcutlab.audit.proxies import DESCRIPTIONS
-from shortcutlab.audit.report import CHANCE
+from shortcutlab.audit.results import CHANCE
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.audit.write import AuditOutput, write_audit
 from shortcutlab.cli.common import DataAlias, Json, Quiet, data_file, print_json_file, start

@@ -9,7 +9,6 @@ under `accelerate launch` (DDP; gloo on CPU).
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +19,7 @@ from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json
 from shortcutlab.cli.config_options import config_parameters, flags_argv
 from shortcutlab.config import TrainConfig
 from shortcutlab.preflight import check_inputs
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.training import TrainResult, train
 
 HELP = """Train a reward model: standard (Eq. 1), text-only (Eq. 3) or shortcut-aware (Eq. 7).
@@ -50,9 +50,18 @@ Examples:
 
 Outputs: OUTPUT/model (the reward model to score with), OUTPUT/proxy (shortcut-aware),
 metrics.jsonl, tensorboard/, config.yaml, command.txt, run_info.json, summary.json (what
---json prints).
+--json prints). An OUTPUT holding a finished run, or a run with other options, is refused
+unless --overwrite; --resume latest continues the run in it.
 """
 
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace a finished or different run in OUTPUT (clears its model/, proxy/, "
+        "checkpoints/, tensorboard/ and logs). Without it such a folder is refused.",
+    ),
+]
 ALIASES = {"output_dir": ["--output", "-o"]}  # extra flag names per field
 
 
@@ -87,6 +96,9 @@ def _parameters() -> list[inspect.Parameter]:
                 typer.Option(help="Relaunch under `accelerate launch` with N processes (DDP)."),
             ],
         ),
+        inspect.Parameter(
+            "overwrite", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Overwrite
+        ),
     ]
     params += config_parameters(TrainConfig, aliases=ALIASES)
     return params
@@ -99,7 +111,7 @@ def build_config(config: str | None, flags: dict[str, Any]) -> TrainConfig:
 
 def train_command(**kwargs: Any) -> None:
     config = kwargs.pop("config")
-    num_processes = kwargs.pop("num_processes")
+    num_processes, overwrite = kwargs.pop("num_processes"), kwargs.pop("overwrite")
     as_json, quiet = kwargs.pop("as_json"), kwargs.pop("quiet")
     start(as_json=as_json, quiet=quiet)
     kwargs["data"] = data_file(kwargs.pop("data_arg"), kwargs["data"], required=False)
@@ -115,11 +127,11 @@ def train_command(**kwargs: Any) -> None:
         )
         raise typer.Exit(distributed.relaunch(num_processes))
 
-    summary = train(cfg, command=_command_line(config, kwargs))
+    summary = train(cfg, command=_command_line(config, kwargs), overwrite=overwrite)
     if not distributed.is_main():
         return
     if as_json:
-        print_json_file(Path(summary.output_dir) / "summary.json")
+        print_json_file(RunFolder(summary.output_dir).summary)
     else:
         _print_summary(summary)
 

@@ -1,11 +1,12 @@
-"""Which records a diagnostic reads, and how it splits them: `--exclude-ids` and `--group-by`.
+"""Which records a diagnostic reads, and how it splits them: `--exclude-ids` and `--group-by`
+on score tables (the record-level vocabulary, id lists and group values, is owned by
+`shortcutlab.data.subsets`).
 
-- `read_id_list(path)`: the ids a file lists, one a line (what `shortcutlab overlap`
-  writes as `overlap_ids.txt`; blank lines and `#` comments ignored).
 - `exclude_ids(table, ids)`: a score table without those records, and how many it lost,
   so every command that takes `--exclude-ids` reports the count (never a silent drop).
-- `group_values(column, ...)`: record id -> group, from a score-table column or a data
-  field (`Record.meta`, e.g. VL-RewardBench's derived `category`).
+- `group_values(column, ...)`: record id -> group, from a score-table column or the
+  records' group (`data.subsets.record_groups`: a data field such as VL-RewardBench's
+  derived `category`, or `source` / `schema`).
 - `grouped_accuracy(pairs, groups)`: Eq. 2 accuracy per group plus the macro average
   over groups (each group counts once, as benchmark leaderboards report it).
 """
@@ -20,52 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shortcutlab.data.subsets import (
+    BUILT_IN_GROUPS,
+    NO_GROUP,
+    Exclusion,
+    group_label,
+    read_id_list,
+    record_groups,
+)
 from shortcutlab.diagnostics.accuracy import AccuracyResult, pairwise_accuracy
-from shortcutlab.errors import ConfigError, DataError
-
-NO_GROUP = "(missing)"  # the group of a record that lacks the column (as audit names it)
-
-
-def read_id_list(path: str | Path) -> set[str]:
-    """Ids listed in `path`, one a line; `DataError` for a missing or unreadable file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(
-            "file not found.",
-            file=str(p),
-            hint="--exclude-ids takes a file of ids, one a line (overlap_ids.txt of "
-            "`shortcutlab overlap`).",
-            reason="missing_file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"cannot read the id list ({exc}).", file=str(p), reason="bad_file"
-        ) from None
-    lines = (line.strip() for line in text.splitlines())
-    return {line for line in lines if line and not line.startswith("#")}
-
-
-@dataclass
-class Exclusion:
-    """What `--exclude-ids` removed from one input: records (and rows) dropped, ids unseen."""
-
-    file: str
-    listed: int  # ids in the file
-    excluded_records: int  # of them, records present in the input (and dropped)
-    excluded_rows: int | None = None  # score-table rows dropped (K per record), tables only
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "file": self.file,
-            "ids_listed": self.listed,
-            "excluded_records": self.excluded_records,
-            "ids_not_in_input": self.listed - self.excluded_records,
-        }
-        if self.excluded_rows is not None:
-            out["excluded_rows"] = self.excluded_rows
-        return out
+from shortcutlab.errors import ConfigError
 
 
 def exclude_ids(
@@ -95,29 +60,27 @@ def group_values(
     where: str = "",
 ) -> dict[str, str]:
     """Record id -> group value of `column`: a score-table column if `table` has it, else
-    the records' field of that name (`Record.meta`, or `schema`); missing -> `(missing)`.
+    the records' group (`shortcutlab.data.subsets.record_groups`: a data field, or the
+    built-ins `source` and `schema`); a missing or empty value -> `(missing)`.
 
     Raises `ConfigError` naming the columns and fields there are when neither has it.
     """
     if table is not None and column in table.columns:
         first = table.drop_duplicates("id")
-        return {str(i): _label(v) for i, v in zip(first["id"], first[column], strict=True)}
+        return {str(i): group_label(v) for i, v in zip(first["id"], first[column], strict=True)}
     recs = list(records or [])
-    if any(column in r.meta for r in recs) or (recs and column == "schema"):
-        return {str(r.id): _label(getattr(r, column, None) or r.meta.get(column)) for r in recs}
+    if recs:
+        try:
+            return record_groups(recs, column, where)
+        except ConfigError:
+            pass  # named below, with the score table's columns too
     have = sorted(set(table.columns) if table is not None else set())
-    fields = sorted({k for r in recs for k in r.meta})
+    fields = sorted({k for r in recs for k in r.meta} | (set(BUILT_IN_GROUPS) if recs else set()))
     raise ConfigError(
         f"--group-by {column}: no such column{' in ' + where if where else ''}. "
         f"Score-table columns: {', '.join(have) or 'none'}; data fields: "
         f"{', '.join(fields) or 'none (pass the data file with --data)'}."
     )
-
-
-def _label(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
-        return NO_GROUP
-    return str(value)
 
 
 @dataclass

@@ -4,7 +4,7 @@ One `report_*` function per diagnostic reads score tables (never a model), compu
 numbers with the diagnostics modules, writes the CSV tables, the PNG+SVG figures,
 `results.json` and `run_info.json` into one folder, and returns a typed result whose
 objects the caller renders. The CLI commands (`shortcutlab.cli.*_cmd`) are each one call
-of a `report_*` function; the study report (`shortcutlab.study.report`) writes its
+of a `report_*` function; the study report (`shortcutlab.study.results`) writes its
 per-seed tables and figures through the same `*_outputs` writers.
 """
 
@@ -17,12 +17,13 @@ from typing import Any
 import pandas as pd
 
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.subsets import read_id_list
 from shortcutlab.diagnostics import matrix as mx
 from shortcutlab.diagnostics.bon import bon_curves
 from shortcutlab.diagnostics.correlation import CorrelationResult, correlate, correlation_points
-from shortcutlab.diagnostics.groups import exclude_ids, group_values, read_id_list
+from shortcutlab.diagnostics.groups import exclude_ids, group_values
 from shortcutlab.diagnostics.length import LengthReport, length_balance, write_balanced
-from shortcutlab.diagnostics.report import write_csv, write_results
+from shortcutlab.diagnostics.result_files import write_csv, write_results
 from shortcutlab.diagnostics.sfd import (
     SFDResult,
     macro_over_groups,

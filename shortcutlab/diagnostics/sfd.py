@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.subsets import NO_GROUP
 from shortcutlab.data.writing import WRITE_LAYOUTS, write_records, write_table
 from shortcutlab.diagnostics.accuracy import (
     DEFAULT_CONFIDENCE,
@@ -32,7 +33,6 @@ from shortcutlab.diagnostics.accuracy import (
     group_counts,
     pairwise_accuracy,
 )
-from shortcutlab.diagnostics.groups import NO_GROUP
 from shortcutlab.diagnostics.tables import align_score_tables, pairs_table, with_reward
 from shortcutlab.errors import DataError
 

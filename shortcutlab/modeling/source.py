@@ -17,16 +17,16 @@ from pathlib import Path
 
 from shortcutlab.errors import ModelError
 from shortcutlab.modeling.loading import check_model_source
+from shortcutlab.run_folder import MODEL as EXPORTED
+from shortcutlab.run_folder import MODEL_CONFIG, RunFolder
+from shortcutlab.run_folder import PROXY as PROXY
+from shortcutlab.run_folder import RUN_MARKERS as RUN_MARKERS
+from shortcutlab.run_folder import TRAINER_STATE as CHECKPOINT_MARKER
 
 log = logging.getLogger(__name__)
 
-MODEL_CONFIG = "config.json"
-REWARD_CONFIG = "shortcutlab_reward.json"
-EXPORTED = "model"  # the primary branch a training run exports (training/export.py)
-PROXY = "proxy"
-# Files a `shortcutlab train` run folder holds besides model/ (training/run.py, state.py).
-RUN_MARKERS = ("config.yaml", "run_info.json", "metrics.jsonl", "command.txt", "checkpoints")
-CHECKPOINT_MARKER = "trainer_state.json"  # training/state.py: a checkpoint, not a model
+REWARD_CONFIG = "shortcutlab_reward.json"  # the reward head's file in a RewardModel folder
+# The run-folder names (model/, proxy/, markers) are owned by shortcutlab/run_folder.py.
 
 
 def resolve_model_source(path_or_id: str | Path) -> str:
@@ -59,24 +59,24 @@ def resolve_model_source(path_or_id: str | Path) -> str:
 
 def run_markers(folder: Path) -> list[str]:
     """The training-run files present in `folder` (empty: not a run folder)."""
-    return [m for m in RUN_MARKERS if (folder / m).exists()]
+    return RunFolder(folder).markers()
 
 
 def not_a_model_message(source: str, folder: Path, markers: list[str]) -> str:
     """Why `folder` cannot be loaded as a model, and what to pass instead."""
     if (folder / CHECKPOINT_MARKER).is_file():
-        run = folder.parent.parent
+        run = RunFolder(folder.parent.parent)
         return (
             f"{source} is a training checkpoint (optimizer and trainer state), not a model "
             f"folder: it has no {MODEL_CONFIG}. Hint: resume training from it with "
-            f"`shortcutlab train --config {run / 'config.yaml'} --resume {source}`, or pass "
-            f"the finished run's exported model ({run / EXPORTED})."
+            f"`shortcutlab train --config {run.config} --resume {source}`, or pass "
+            f"the finished run's exported model ({run.model})."
         )
     if markers:
         resume = (
-            f" Resume it with `shortcutlab train --config {folder / 'config.yaml'} "
+            f" Resume it with `shortcutlab train --config {RunFolder(folder).config} "
             "--resume latest`."
-            if (folder / "checkpoints").is_dir()
+            if RunFolder(folder).checkpoints.is_dir()
             else " Rerun the training to completion."
         )
         return (

@@ -41,8 +41,8 @@ from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, s
 from shortcutlab.scoring.result import ScoreResult
 from shortcutlab.scoring.selection import (
     image_problem,
-    load_records,
     merge_counts,
+    records_to_score,
     select_records,
     set_accuracy,
     skipped_images,
@@ -208,7 +208,7 @@ def run_scoring(
     mode, mode_source = resolve_text_only(model, cfg.text_only)
     root = str(cfg.image_root) if cfg.image_root is not None else None
     uses_images = mode is None  # drop / blank never read an image file
-    records, schema_name, skipped = load_records(
+    records, schema_name, skipped = records_to_score(
         data,
         cfg.schema,
         cfg.skip_invalid,

@@ -13,8 +13,9 @@ from typing import Any
 
 from shortcutlab.data.images import probe_image
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.subsets import Exclusion, read_id_list, record_groups
 from shortcutlab.diagnostics.accuracy import score_table_accuracy
-from shortcutlab.diagnostics.groups import Exclusion, group_values, grouped_accuracy, read_id_list
+from shortcutlab.diagnostics.groups import group_values, grouped_accuracy
 from shortcutlab.diagnostics.tables import pairs_table
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import SCORE_COLUMNS
@@ -88,11 +89,11 @@ def select_records(records: list, exclude: str | Path | None, group_by: str | No
             )
         records = kept
     if group_by and group_by not in SCORE_COLUMNS:
-        group_values(group_by, records=records, where="the data")  # raises when absent
+        record_groups(records, group_by, where="the data")  # raises when absent
     return records, excl
 
 
-def load_records(
+def records_to_score(
     data: Any,
     schema: str | None,
     skip_invalid: bool,

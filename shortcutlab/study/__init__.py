@@ -3,8 +3,8 @@
 - `spec`: what a study is (`Study`, `StudyEnv`, `load_study`);
 - `cache`: done-markers and fingerprints, so a rerun redoes only what changed;
 - `run`: the runner (`run_study` -> `StudyResult`): train, score, diagnose;
-- `report`: the study's diagnostics from its score tables (`results/`);
-- `demo`, `demo_report`: the one-command demo and its `report.md`.
+- `results`: the study's diagnostics from its score tables (`results/`);
+- `demo`, `demo_markdown`: the one-command demo and its `report.md`.
 
     from shortcutlab.study import run_study
     result = run_study("study.yaml", "out/study")

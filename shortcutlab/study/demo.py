@@ -45,9 +45,10 @@ from shortcutlab.modeling.tiny import build_tiny_model
 from shortcutlab.objectives import study_methods
 from shortcutlab.progress import quieted
 from shortcutlab.provenance import environment_info
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.scoring import score
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
-from shortcutlab.study.demo_report import write_report
+from shortcutlab.study.demo_markdown import write_report
 from shortcutlab.study.run import Say, printer, run_study
 from shortcutlab.study.warmup import warm_up_vision
 from shortcutlab.synth.benchmark import build_benchmark, read_spec
@@ -188,17 +189,18 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
     key_cfg = cfg.to_dict() | {"progress": False}
     fp = fingerprint([key_cfg, source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
-    if done is not None and (run / "model").is_dir():
+    if done is not None and RunFolder(run).model.is_dir():
         return done["result"]
     t0 = time.time()
-    train(cfg, command=["shortcutlab", "demo", "pretrain"])
+    # not cached (first run, changed plan or a killed one): its folder is stale, replace it
+    train(cfg, command=["shortcutlab", "demo", "pretrain"], overwrite=True)
     test = str(bench / "test.jsonl")
     result: dict[str, Any] = {
-        "model": str(run / "model"),
+        "model": str(RunFolder(run).model),
         "steps": plan.pretrain_steps,
         "seconds": round(time.time() - t0, 1),
     }
-    result["eval_curve"] = _eval_curve(run / "metrics.jsonl")
+    result["eval_curve"] = _eval_curve(RunFolder(run).metrics)
     result |= _heldout(run, test, plan)
     cells.put("pretrain", fp, result)
     acc, txt = result["with_image"]["accuracy"], result["text_only"]["accuracy"]
@@ -214,7 +216,7 @@ def _heldout(run: Path, test: str, plan: DemoPlan) -> dict[str, Any]:
     accs = {}
     for name, text_only in (("with_image", None), ("text_only", "drop")):
         result = score(
-            str(run / "model"),
+            str(RunFolder(run).model),
             test,
             str(run / f"heldout_{name}.jsonl"),
             text_only=text_only,

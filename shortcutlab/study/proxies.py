@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shortcutlab.audit.report import proxy_pairs_table, proxy_score_table
+from shortcutlab.audit.results import proxy_pairs_table, proxy_score_table
 from shortcutlab.audit.run import run_audit
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.score_table import write_score_table

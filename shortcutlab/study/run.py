@@ -1,6 +1,6 @@
 """The study runner: train reward models per environment and mode, score each on every
 test set, then compute the generalization matrix (Fig. 1 / Table 5), SFD (Def. 3.1) and
-the rest (`shortcutlab.study.report`).
+the rest (`shortcutlab.study.results`).
 
 What to run is a `Study` (`shortcutlab.study.spec`). Everything is cached under
 `out_dir` (`shortcutlab.study.cache`): each finished cell (one training run, one score
@@ -15,7 +15,7 @@ Layout of out_dir:
                                    mode `text-only` = the text-only models)
     scores/s{seed}/shift/...       the same models on each environment's shift split
     .done/                         one JSON done-marker per finished cell
-    results/                       CSV / JSON / PNG written by `shortcutlab.study.report`
+    results/                       CSV / JSON / PNG written by `shortcutlab.study.results`
 
     result = run_study("study.yaml", "out/study")
     result.summary["matrix"], result.scores_dir
@@ -38,12 +38,13 @@ from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.objectives import STATIC, cell_label, label_mode
 from shortcutlab.progress import Reporter, quieted
 from shortcutlab.progress import say as stage_line
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import saved_text_only
 from shortcutlab.study.cache import Cells, fingerprint, source_digest
 from shortcutlab.study.parallel import run_parallel
 from shortcutlab.study.proxies import cheap_proxy_table
-from shortcutlab.study.report import write_results
+from shortcutlab.study.results import write_results
 from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
 from shortcutlab.text_only import TEXT_ONLY_MODES, choices, is_mode
 from shortcutlab.training import train
@@ -104,7 +105,7 @@ def _train_cell(
     fp = fingerprint([fp_src, base_fp, source_digest(env.train), *table_fp])
     key = f"train__s{seed}__{mode}__{env.name}"
     done = cells.get(key, fp)
-    if done is not None and (run_dir / "model").is_dir():
+    if done is not None and RunFolder(run_dir).model.is_dir():
         return done
     if run_dir.exists():  # a crashed or outdated run: start it again
         shutil.rmtree(run_dir)
@@ -112,7 +113,7 @@ def _train_cell(
     trained = train(cfg, command=["shortcutlab-study", study.name, key])
     cells.ran["train"] += 1
     result = {
-        "model": str(run_dir / "model"),
+        "model": str(RunFolder(run_dir).model),
         "proxy": trained.proxy_dir,
         "seconds": round(time.time() - t0, 1),
         "steps": trained.steps,

@@ -21,19 +21,29 @@ from __future__ import annotations
 from typing import Any
 
 from shortcutlab.config import TrainConfig
+from shortcutlab.run_folder import prepare_run_folder
 from shortcutlab.training.result import TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train"]
 
 
-def train(config: TrainConfig | dict[str, Any], *, command: list[str] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig | dict[str, Any],
+    *,
+    command: list[str] | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
     """Run one training job and return its `TrainResult` (losses, eval, output paths).
 
     `config` is a TrainConfig or a mapping of its fields; `command` is recorded in
     command.txt / run_info.json (the CLI passes its argv). Runs on whatever accelerate was
     given: a plain process (CPU or one GPU) or each process of `accelerate launch`.
+    An output_dir holding a finished or different run is refused (ConfigError) unless
+    `overwrite=True`, which clears it first (`shortcutlab.run_folder`).
     """
     from shortcutlab.training.trainer import Trainer  # torch / accelerate: only when training
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    cfg.validate()
+    prepare_run_folder(cfg.to_dict(), overwrite=overwrite)
     return Trainer(cfg).train(command)

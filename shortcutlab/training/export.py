@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from shortcutlab.config import TrainConfig
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.training.branches import (
     PRIMARY,
     PROXY,
@@ -27,17 +28,18 @@ from shortcutlab.training.branches import (
 def export_branches(branches: Branches, cfg: TrainConfig, out_dir: Path) -> dict[str, str]:
     """Save model/ (and proxy/ when there is one); returns {"model": path, "proxy": path}."""
     saved = {}
+    run = RunFolder(out_dir)
     if branches.lora_proxy or cfg.lora:
-        saved["model"] = _export_lora(branches.primary, PRIMARY, cfg, out_dir / "model")
+        saved["model"] = _export_lora(branches.primary, PRIMARY, cfg, run.model)
         if branches.lora_proxy:
-            saved["proxy"] = _export_lora(branches.primary, PROXY, cfg, out_dir / "proxy", True)
+            saved["proxy"] = _export_lora(branches.primary, PROXY, cfg, run.proxy, True)
         return saved
-    branches.primary.save_pretrained(out_dir / "model")
-    saved["model"] = str(out_dir / "model")
+    branches.primary.save_pretrained(run.model)
+    saved["model"] = str(run.model)
     if branches.proxy is not None:
         _mark_proxy(branches.proxy, cfg)
-        branches.proxy.save_pretrained(out_dir / "proxy")
-        saved["proxy"] = str(out_dir / "proxy")
+        branches.proxy.save_pretrained(run.proxy)
+        saved["proxy"] = str(run.proxy)
     return saved
 
 

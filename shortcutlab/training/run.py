@@ -18,6 +18,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.provenance import write_run_info
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.training.setup import RunData
 
 RESUME_KEYS = ("seed", "n_records", "global_batch", "total_steps")  # must match to resume
@@ -28,8 +29,8 @@ def write_run_files(
 ) -> None:
     """config.yaml, command.txt and run_info.json (call on rank 0)."""
     cmd = list(command) if command is not None else ["python", *sys.argv]
-    (out / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-    (out / "command.txt").write_text(shlex.join(cmd) + "\n", encoding="utf-8")
+    RunFolder(out).config.write_text(cfg.to_yaml(), encoding="utf-8")
+    RunFolder(out).command.write_text(shlex.join(cmd) + "\n", encoding="utf-8")
     inputs = {"data": cfg.data}
     if cfg.eval_data:
         inputs["eval_data"] = cfg.eval_data
@@ -85,4 +86,4 @@ def trim_metrics(path: Path, start_step: int) -> None:
 def write_sfc(out: Path, rows: list[dict[str, Any]]) -> None:
     """sfc.jsonl: per-pair SFC rows of the last epoch."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
-    (out / "sfc.jsonl").write_text(text, encoding="utf-8")
+    RunFolder(out).sfc.write_text(text, encoding="utf-8")

@@ -20,14 +20,15 @@ import torch
 
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
+from shortcutlab.run_folder import TRAINER_STATE as TRAINER_STATE
+from shortcutlab.run_folder import RunFolder
 
-TRAINER_STATE = "trainer_state.json"
 log = logging.getLogger(__name__)
 
 
 def checkpoint_dirs(output_dir: Path) -> list[Path]:
     """Complete checkpoints of a run, oldest first."""
-    root = output_dir / "checkpoints"
+    root = RunFolder(output_dir).checkpoints
     if not root.is_dir():
         return []
     found = [d for d in root.glob("step-*") if (d / TRAINER_STATE).is_file()]
@@ -48,7 +49,7 @@ def clear_stale_checkpoints(output_dir: Path) -> int:
             len(old),
             old[-1].name,
         )
-        shutil.rmtree(output_dir / "checkpoints")
+        shutil.rmtree(RunFolder(output_dir).checkpoints)
     return len(old)
 
 
@@ -70,7 +71,7 @@ def resolve_resume(resume: str | None, output_dir: Path) -> Path | None:
 
 def save_checkpoint(accelerator: Any, output_dir: Path, state: dict, keep: int) -> Path:
     """Save accelerate state + trainer state; keep only the newest `keep` checkpoints."""
-    path = output_dir / "checkpoints" / f"step-{state['global_step']:06d}"
+    path = RunFolder(output_dir).checkpoint(state["global_step"])
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
         # written last and atomically: its presence marks the checkpoint complete, so a
@@ -109,14 +110,14 @@ class MetricsWriter:
 
     def __init__(self, output_dir: Path, *, enabled: bool, tensorboard: bool) -> None:
         self.enabled = enabled
-        self.path = output_dir / "metrics.jsonl"
+        self.path = RunFolder(output_dir).metrics
         self.tb = None
         self.start = time.time()
         if enabled and tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(output_dir / "tensorboard"))
+                self.tb = SummaryWriter(str(RunFolder(output_dir).tensorboard))
             except ImportError:  # tensorboard not installed: jsonl only
                 self.tb = None
 

@@ -35,6 +35,7 @@ from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.modeling.signals import PrefixSharingUnsupported
 from shortcutlab.objectives import PairObjective, Reduce, pair_objective
 from shortcutlab.progress import Reporter
+from shortcutlab.run_folder import RunFolder
 from shortcutlab.training import run as run_files
 from shortcutlab.training.branches import build_branches, full_branches
 from shortcutlab.training.export import export_branches
@@ -135,7 +136,7 @@ class Trainer:
         if acc.is_main_process:
             if start_step == 0 and not cfg.resume:
                 clear_stale_checkpoints(self.out)
-            run_files.trim_metrics(self.out / "metrics.jsonl", start_step)
+            run_files.trim_metrics(RunFolder(self.out).metrics, start_step)
         t0 = time.time()
         history: list[dict[str, Any]] = []
         evals: list[dict[str, Any]] = []
@@ -196,7 +197,7 @@ class Trainer:
         """Close the metrics writer, write summary.json (rank 0), wait for every rank."""
         self.writer.close()
         if self.accelerator.is_main_process:  # the file `train --json` prints
-            atomic_write_json(self.out / "summary.json", result.to_dict())
+            atomic_write_json(RunFolder(self.out).summary, result.to_dict())
         self.accelerator.wait_for_everyone()
 
     def _run_info(self) -> dict[str, Any]:
@@ -232,7 +233,7 @@ class Trainer:
         return TrainResult(
             output_dir=str(self.out),
             mode=self.cfg.mode,
-            model_dir=saved.get("model", str(self.out / "model")),
+            model_dir=saved.get("model", str(RunFolder(self.out).model)),
             proxy_dir=saved.get("proxy"),
             steps=d.total_steps,
             start_step=start_step,

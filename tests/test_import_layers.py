@@ -19,6 +19,7 @@ LAYERS = {
     "errors": 0,
     "files": 0,
     "run_folder": 0,
+    "text_only": 0,  # the text-only modes (a leaf: config, modeling and scoring import it)
     "provenance": 0,
     "progress": 0,
     "distributed": 0,

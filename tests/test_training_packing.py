@@ -24,7 +24,7 @@ from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
 from shortcutlab.training.loop import Trainer
 from shortcutlab.training.setup import build
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]
 TOL = 1e-5
 
 

@@ -15,6 +15,8 @@ from shortcutlab.training.stats import (
     stats_vector,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def _micro(**values: float) -> torch.Tensor:
     return stats_vector(values)

@@ -1,8 +1,8 @@
 """Shortcut-mitigation objectives through real training on the tiny LLaVA (issue 14):
 product of experts, confidence reweighting, GroupDRO and static upweighting, with full
 fine-tuning and LoRA dual adapters; their statistics in metrics.jsonl; the static weights'
-score table through the real CLI. (DDP equivalence: tests/test_training_slow.py; SIGKILL
-resume of groupdro: tests/test_crash_recovery.py.)"""
+score table through the CLI. (DDP equivalence: tests/test_training_ddp.py; SIGKILL
+resume of groupdro: tests/test_resume.py.)"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ taken, and a failed run leaves nothing that blocks the corrected rerun.
 
 The CLI cases run the console entry point in process (the `cli` fixture); the run
 folders are trained for one step on the tiny LLaVA (the library's own `train`).
-Run: python -m pytest -x -q tests/test_real_use.py
+Run: python -m pytest -x -q tests/test_run_folders.py
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scoring fixes: --image-root, --trust-remote-code and the text-only mode saved with a model.
 
-Run: python -m pytest -x -q tests/test_scoring_fixes.py
+Run: python -m pytest -x -q tests/test_scoring_options.py
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ def test_demo_quick_smoke(quick_demo):
     assert again["study"]["ran"] == {"train": 0, "score": 0}
 
 
+@pytest.mark.slow  # 60 warm-up steps on the small benchmark: the slowest fast-tier test
 def test_vision_warmup_learns_colour_and_saves_a_loadable_backbone(tiny_llava_dir, tmp_path):
     """60 steps already name colours far above chance (1/8); the folder is a model."""
     from shortcutlab.modeling.reward_model import RewardModel

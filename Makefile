@@ -19,12 +19,17 @@ demo: setup
 demo-quick: setup
 	$(BIN)/shortcutlab demo --quick --out runs/demo-quick
 
+# make test: every test (what CI runs), on TEST_WORKERS processes (pytest-xdist; loadfile
+# keeps each file, and its module fixtures, on one worker). make test-fast: the unit and
+# integration tests that are not slow (tests/README.md), in one process.
+TEST_WORKERS ?= 2
+
 test: setup
 	$(BIN)/ruff check shortcutlab tests benchmarks scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m 'not slow'
+	$(BIN)/python -m pytest -q -m 'not slow and not e2e'
 
 lint: setup
 	$(BIN)/ruff check shortcutlab tests benchmarks scripts

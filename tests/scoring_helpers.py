@@ -1,12 +1,11 @@
 """Helpers (no tests) for the scoring, training and crash-recovery tests: small data files
-with real images, a tiny training config, and running the CLI in a subprocess."""
+with real images, a tiny training config, and the environment of a `python -m shortcutlab`
+child process (conftest's `cli_process` fixture and the SIGKILL tests use it)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,17 +94,6 @@ def cli_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def run_cli(args: list[str], *, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    """Run `python -m shortcutlab ARGS` to completion, capturing output."""
-    return subprocess.run(
-        [sys.executable, "-m", "shortcutlab", *args],
-        env=cli_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def tiny_train_config(model: Any, data: str, out: Path, **kw: Any) -> TrainConfig:

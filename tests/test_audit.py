@@ -10,8 +10,6 @@ truth does.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from shortcutlab.audit.features import dense_counts
 from shortcutlab.audit.proxies import fit_weights, pair_set
 from shortcutlab.audit.results import feature_table
 from shortcutlab.audit.run import AuditConfig, run_audit
-from shortcutlab.cli.main import app, main
+from shortcutlab.cli.main import app
 from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.files import atomic_write_text
@@ -33,6 +31,7 @@ from shortcutlab.synth import build_benchmark
 from shortcutlab.synth import templates as T
 
 ENVS = ("vlf", "povid", "rlhfv")
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +156,10 @@ def _mm_table(path: Path, out: Path) -> Path:
 
 
 @pytest.mark.parametrize("env", ["povid", "vlf"])
-def test_cli_outputs_and_sfd_reads_proxy_scores(tiny_bench: Path, tmp_path: Path, env: str) -> None:
-    """Files are written; `shortcutlab sfd` reads proxy_scores.jsonl as is (subprocess)."""
+def test_cli_outputs_and_sfd_reads_proxy_scores(
+    tiny_bench: Path, tmp_path: Path, env: str, cli
+) -> None:
+    """Files are written; `shortcutlab sfd` reads proxy_scores.jsonl as is."""
     data = tiny_bench / env / "test.jsonl"
     mm = _mm_table(data, tmp_path / "mm.jsonl")
     out = tmp_path / "audit"
@@ -174,10 +175,15 @@ def test_cli_outputs_and_sfd_reads_proxy_scores(tiny_bench: Path, tmp_path: Path
     assert summary["proxies"]["text_lr"]["chance"] == 0.5
     table = read_score_table(out / "proxy_scores.jsonl")
     assert len(table) == sum(len(r.responses) for r in load_dataset_file(data).records)
-    cmd = [sys.executable, "-m", "shortcutlab", "sfd", "--mm-scores", str(mm)]
-    cmd += ["--proxy-scores", str(out / "proxy_scores.jsonl"), "-o", str(tmp_path / "sfd")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    cli(
+        "sfd",
+        "--mm-scores",
+        mm,
+        "--proxy-scores",
+        out / "proxy_scores.jsonl",
+        "-o",
+        tmp_path / "sfd",
+    )
     via_cli = json.loads((tmp_path / "sfd" / "results.json").read_text())["sfd"][0]
     assert via_cli["sfd"] == pytest.approx(summary["sfd"]["text_lr"]["sfd"])
     assert via_cli["n_success"] == summary["sfd"]["text_lr"]["n_success"]
@@ -207,21 +213,14 @@ def test_cli_token_proxies(tiny_bench: Path, tmp_path: Path) -> None:
     assert proxies["shorter_tokens"]["accuracy"] == pytest.approx(0.9)
 
 
-def _main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
-    """(exit code, stderr) of `shortcutlab argv` through main(), as a user runs it."""
-    with pytest.raises(SystemExit) as ex:
-        main(argv)
-    return int(ex.value.code), capsys.readouterr().err
-
-
-def test_cli_errors_are_clear(tiny_bench: Path, tmp_path: Path, capsys) -> None:
+def test_cli_errors_are_clear(tiny_bench: Path, tmp_path: Path, cli) -> None:
     data = str(tiny_bench / "povid" / "test.jsonl")
-    code, err = _main(["audit", data, "--group-by", "nope", "-o", str(tmp_path)], capsys)
-    assert code == 2 and "'nope'" in err and "question_type" in err
+    err = cli("audit", data, "--group-by", "nope", "-o", tmp_path, code=2).stderr
+    assert "'nope'" in err and "question_type" in err
     infer = tmp_path / "infer.jsonl"
     infer.write_text(json.dumps({"id": "x", "prompt": "q", "responses": ["a", "b"]}) + "\n")
-    code, err = _main(["audit", str(infer), "-o", str(tmp_path / "o")], capsys)
-    assert code == 2 and "no preference pairs" in err and "infer.jsonl" in err
+    err = cli("audit", infer, "-o", tmp_path / "o", code=2).stderr
+    assert "no preference pairs" in err and "infer.jsonl" in err
 
 
 # ----------------------------------------------------------------------------- real data

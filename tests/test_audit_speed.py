@@ -21,6 +21,8 @@ from shortcutlab.audit.write import _jsonl
 from shortcutlab.diagnostics.accuracy import pairwise_accuracies, pairwise_accuracy
 from shortcutlab.diagnostics.result_files import jsonable
 
+pytestmark = pytest.mark.unit
+
 EDGE_TEXTS = [
     "Héllo WORLD, it's 2 a.m. -- snake_case and CamelCase.",
     "",

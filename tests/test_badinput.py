@@ -1,10 +1,11 @@
 """Run the bad-input corpus (tests/badinput/cases.yaml) through the real CLI.
 
-Each case runs `shortcutlab.cli.main.main(argv)` in-process (the console script's own
-entry point: typer app + the ShortcutlabError -> one paragraph + exit 2 handler), with
-stdout/stderr captured. An exception escaping `main()` is what a user would see as a
-traceback, so it is recorded as one. A few cases also run as `python -m shortcutlab` in a
-subprocess to check the real process (exit code, no traceback).
+Each case runs `shortcutlab.cli.main.main(argv)` in-process through the `cli` fixture
+(the console script's own entry point: typer app + the ShortcutlabError -> one paragraph
++ exit 2 handler), with stdout/stderr captured. An exception escaping `main()` is what a
+user would see as a traceback: it fails the case. A few cases also run as
+`python -m shortcutlab` in a subprocess to check the real process (exit code, no
+traceback; `e2e`).
 
 Asserted for every case: the exit code; no 'Traceback'; for exit 2 one `error:` paragraph
 naming each data file, the line/row and field given in the manifest, and a `Hint:`
@@ -15,12 +16,7 @@ xfails (they start failing once fixed, so the manifest gets updated).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import subprocess
 import sys
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,6 +29,7 @@ CORPUS = HERE / "badinput"
 CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text())["cases"]
 OUTCOMES: Counter[str] = Counter()
 MAX_MESSAGE = 2500  # an error paragraph never echoes a huge line back
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
@@ -52,25 +49,6 @@ def _registered() -> set[str]:
 
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     return names | {g.name for g in app.registered_groups if g.name}
-
-
-def run_cli(argv: list[str]) -> tuple[int, str]:
-    """(exit code, stdout + stderr) of `shortcutlab argv` run in-process through main()."""
-    from shortcutlab.cli.main import main
-
-    buf = io.StringIO()
-    code: Any = 0
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        try:
-            main(argv)
-        except SystemExit as ex:
-            code = ex.code
-        except Exception:  # escaped main(): the user would get a traceback
-            traceback.print_exc(file=buf)
-            code = 1
-    if code is None:
-        code = 0
-    return (code if isinstance(code, int) else 1), buf.getvalue()
 
 
 def _argv(case: dict[str, Any], corpus: Path, out: Path, request: Any) -> list[str]:
@@ -120,17 +98,17 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize("case", _params())
 def test_bad_input_case(
-    case: dict[str, Any], corpus_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+    case: dict[str, Any], corpus_dir: Path, tmp_path: Path, request: pytest.FixtureRequest, cli
 ) -> None:
     if case["run"][0] not in _registered():
         OUTCOMES["pending (command missing)"] += 1
         pytest.skip(f"`shortcutlab {case['run'][0]}` is not implemented yet")
     for f in case["files"]:
         assert (corpus_dir / f).exists(), f"corpus file {f} missing"
-    code, text = run_cli(_argv(case, corpus_dir, tmp_path, request))
     try:
-        check_outcome(case, code, text)
-    except AssertionError:
+        res = cli(*_argv(case, corpus_dir, tmp_path, request), code=None)
+        check_outcome(case, res.code, res.stdout + res.stderr)
+    except Exception:  # a failed expectation, or a traceback escaping main()
         OUTCOMES["known bug (xfail)" if case.get("xfail") else "FAILED"] += 1
         raise
     OUTCOMES[f"exit {case['exit']} as expected"] += 1
@@ -155,20 +133,14 @@ def test_manifest_is_well_formed() -> None:
 SUBPROCESS_CASES = ["truncated_json_line", "non_utf8_bytes", "score_table_non_numeric_reward"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
-def test_real_process(name: str, corpus_dir: Path, tmp_path: Path) -> None:
+def test_real_process(name: str, corpus_dir: Path, tmp_path: Path, cli_process) -> None:
     """The same cases through `python -m shortcutlab` in a child process."""
     case = next(c for c in CASES if c["name"] == name)
     argv = [a.format(dir=corpus_dir, out=tmp_path) for a in case["run"]]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "shortcutlab", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    check_outcome(case, proc.returncode, proc.stdout + proc.stderr)
+    res = cli_process(*argv, code=None, env={"COLUMNS": "200"}, timeout=120)
+    check_outcome(case, res.code, res.stdout + res.stderr)
 
 
 def test_collator_cuts_prompt_not_answer(corpus_dir: Path, tiny_llava_dir: Path) -> None:

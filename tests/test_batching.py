@@ -9,6 +9,8 @@ from shortcutlab.errors import ConfigError
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.reward_model import RewardModel
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def models(tiny_dirs):

@@ -4,7 +4,9 @@ A new command is walked like the others, so it cannot break the convention unnot
 data as DATA with `--data` as its alias, `--output/-o`, `--model`, `--scores`-style score
 tables, `--overwrite`, `--json` where numbers are computed, `--quiet` where stages are
 long, and help rendered without `<type>` metavars or `{name}` usage pieces. Exit codes
-(0 ok, 2 usage or bad input) are checked for every command through the real CLI.
+(0 ok, 2 usage or bad input) are checked for every command through the CLI's entry point
+in process (the `cli` fixture); shell completion and NO_COLOR, which depend on the
+process and its environment, through real processes (`e2e`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typer.testing import CliRunner
 
 from shortcutlab.cli.conventions import ConventionArgument, ConventionOption
 from shortcutlab.cli.main import app
+
+pytestmark = pytest.mark.integration
 
 # Commands that compute no numbers (so no --json), with the reason.
 NO_JSON = {
@@ -107,6 +111,7 @@ def test_root_offers_shell_completion() -> None:
     assert "--install-completion" in res.output and "<bool>" not in res.output
 
 
+@pytest.mark.e2e
 def test_shell_completion_completes_commands_and_options() -> None:
     """What the installed completion script asks the console script (typer's bash protocol)."""
     script = Path(sys.executable).parent / "shortcutlab"  # the installed entry point
@@ -121,22 +126,9 @@ def test_shell_completion_completes_commands_and_options() -> None:
         assert res.returncode == 0 and want in res.stdout.split(), res.stdout + res.stderr
 
 
-def run_cli(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    """The real console entry point in a subprocess."""
-    full_env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "shortcutlab", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=600,
-    )
-
-
 @pytest.mark.parametrize("path", sorted(COMMANDS))
-def test_usage_error_exits_2(path: str) -> None:
-    res = run_cli([*path.split(), "--no-such-option"])
-    assert res.returncode == 2, res.stderr
+def test_usage_error_exits_2(path: str, cli) -> None:
+    res = cli(*path.split(), "--no-such-option", code=2)
     assert "No such option" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -164,16 +156,19 @@ def _missing_input_argv(path: str, tmp: Path) -> list[str] | None:
 
 
 @pytest.mark.parametrize("path", sorted(set(COMMANDS) - {"data schemas"}))
-def test_bad_input_exits_2_with_one_message(path: str, tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_one_message(path: str, tmp_path: Path, cli) -> None:
     argv = _missing_input_argv(path, tmp_path)
     assert argv is not None, f"add a bad-input argv for the new command `{path}`"
-    res = run_cli(argv)
-    assert res.returncode == 2, res.stdout + res.stderr
+    res = cli(*argv, code=2)
     assert "error:" in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert res.stdout.strip() == "", res.stdout
 
 
-def test_ok_exits_0_and_no_color_is_respected(tmp_path: Path) -> None:
-    res = run_cli(["data", "schemas"], NO_COLOR="1", FORCE_COLOR="1")
-    assert res.returncode == 0, res.stderr
+@pytest.mark.e2e
+def test_real_process_exit_codes_and_no_color_is_respected(cli_process) -> None:
+    """The console entry point as a process: exit 2 on a usage error, 0 with NO_COLOR
+    (read from the environment) respected."""
+    res = cli_process("score", "--no-such-option", code=2)
+    assert "No such option" in res.stderr and "Traceback" not in res.stderr
+    res = cli_process("data", "schemas", env={"NO_COLOR": "1", "FORCE_COLOR": "1"})
     assert not re.search(r"\x1b\[[0-9;]*(3[0-8]|9[0-7])[;m]", res.stdout), res.stdout[:500]

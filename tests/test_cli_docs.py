@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ _spec = importlib.util.spec_from_file_location("gen_cli_docs", REPO / "scripts" 
 gen = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gen)
 COMMANDS = gen.command_paths()
+pytestmark = pytest.mark.integration
 
 
 def test_every_expected_command_is_registered() -> None:
@@ -44,8 +43,6 @@ def test_cli_reference_names_every_command() -> None:
     assert not missing, f"docs/cli.md is stale; run scripts/gen_cli_docs.py ({missing})"
 
 
-def test_python_dash_m_entry_point() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "shortcutlab", "--version"], capture_output=True, text=True
-    )
-    assert out.returncode == 0 and out.stdout.strip()
+@pytest.mark.e2e
+def test_python_dash_m_entry_point(cli_process) -> None:
+    assert cli_process("--version").stdout.strip()

@@ -10,6 +10,8 @@ import pytest
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 
 

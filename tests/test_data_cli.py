@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from shortcutlab.cli.main import main
 from shortcutlab.data.inspect import inspect_file
 
 FIX = Path(__file__).parent / "fixtures" / "data"
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 
 
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as ex:
-        code = ex.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_inspect_json_counts_and_length_bias(capsys) -> None:
-    code, out, _ = run_main(["data", "inspect", str(FIX / "pairwise.jsonl"), "--json"], capsys)
-    assert code == 0
-    rep = json.loads(out)
+def test_inspect_json_counts_and_length_bias(cli) -> None:
+    rep = cli("data", "inspect", FIX / "pairwise.jsonl", "--json").json()
     assert rep["schema"] == "pairwise" and rep["records"] == 2 and rep["pairs"] == 2
     # pair 1: chosen longer; pair 2: 'Blue.' vs a long rejected answer
     assert rep["length"]["chosen_longer"] == 1 and rep["length"]["rejected_longer"] == 1
@@ -50,7 +34,7 @@ def test_inspect_json_counts_and_length_bias(capsys) -> None:
     assert rep["repeated_ids"] == {"ids": 0, "records_renamed": 0, "examples": []}
 
 
-def test_inspect_multi_response_words(capsys) -> None:
+def test_inspect_multi_response_words() -> None:
     rep = inspect_file(FIX / "vlfeedback.jsonl", unit="words", examples=1)
     assert rep["responses_per_record"] == {
         "min": 2,
@@ -64,16 +48,15 @@ def test_inspect_multi_response_words(capsys) -> None:
     assert len(rep["examples"]) == 1 and rep["examples"][0]["scores"][3] is None
 
 
-def test_inspect_table_output(capsys) -> None:
-    code, out, _ = run_main(
-        ["data", "inspect", str(FIX / "vl_rewardbench.jsonl"), "--examples", "1"], capsys
-    )
+def test_inspect_table_output(cli) -> None:
+    res = cli("data", "inspect", FIX / "vl_rewardbench.jsonl", "--examples", "1", code=None)
+    code, out = res.code, res.stdout
     assert code == 0
     assert "vl_rewardbench" in out and "chosen longer (chars)" in out
     assert "RLAIF-V-Dataset_2107" in out
 
 
-def test_skip_invalid_and_missing_images(tmp_path: Path, capsys) -> None:
+def test_skip_invalid_and_missing_images(tmp_path: Path, cli) -> None:
     rows = [
         {"id": "a", "prompt": "Q", "img_path": None, "chosen": "yes!", "rejected": "no"},
         {"id": "b", "prompt": "Q", "img_path": "gone.png", "chosen": "y", "rejected": "n"},
@@ -81,7 +64,8 @@ def test_skip_invalid_and_missing_images(tmp_path: Path, capsys) -> None:
     ]
     path = tmp_path / "d.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{bad\n")
-    code, out, _ = run_main(["data", "inspect", str(path), "--skip-invalid", "--json"], capsys)
+    res = cli("data", "inspect", path, "--skip-invalid", "--json", code=None)
+    code, out = res.code, res.stdout
     rep = json.loads(out)
     # a missing image is counted, not skipped: the record stays (text-only work needs none)
     assert code == 0 and rep["records"] == 2
@@ -90,26 +74,18 @@ def test_skip_invalid_and_missing_images(tmp_path: Path, capsys) -> None:
     assert rep["images"]["records_with_problem_image"] == 1
     # --strict: the image problem is an error, with --skip-invalid a counted skip
     args = ["data", "inspect", str(path), "--skip-invalid", "--json", "--strict"]
-    code, out, _ = run_main(args, capsys)
+    res = cli(*args, code=None)
+    code, out = res.code, res.stdout
     rep = json.loads(out)
     assert code == 0 and rep["records"] == 1
     assert rep["skipped"] == {"malformed_json": 1, "missing_image": 1, "wrong_type": 1}
 
 
-def test_bad_input_exit_2_names_file_line_field(tmp_path: Path) -> None:
+def test_bad_input_exit_2_names_file_line_field(tmp_path: Path, cli) -> None:
     path = tmp_path / "bad.jsonl"
     ok = {"id": "a", "prompt": "Q", "img_path": None, "chosen": "y", "rejected": "n"}
     path.write_text(json.dumps(ok) + "\n" + json.dumps({**ok, "id": "b", "rejected": ["x"]}) + "\n")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "shortcutlab", "data", "inspect", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 2
+    proc = cli("data", "inspect", path, code=2)
     err = " ".join(proc.stderr.split())
     assert str(path) in err and "line 2" in err and "field 'rejected'" in err
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -124,9 +100,10 @@ def test_bad_input_exit_2_names_file_line_field(tmp_path: Path) -> None:
         (["--unit", "tokens", "--tokenizer", "/no/such/tok"], "cannot load a tokenizer"),
     ],
 )
-def test_bad_options_exit_2(args: list[str], needle: str, capsys) -> None:
-    code, out, err = run_main(["data", "inspect", str(FIX / "pairwise.jsonl"), *args], capsys)
-    assert code == 2 and needle in " ".join(err.split())
+def test_bad_options_exit_2(args: list[str], needle: str, cli) -> None:
+    res = cli("data", "inspect", FIX / "pairwise.jsonl", *args, code=2)
+    out, err = res.stdout, res.stderr
+    assert needle in " ".join(err.split())
     assert "Traceback" not in out + err
 
 
@@ -150,14 +127,14 @@ def test_unit_tokens_with_local_tokenizer(tmp_path: Path) -> None:
     assert toks["tokenizer"] == str(tmp_path / "tok")
 
 
-def test_help_shows_examples_and_schemas(capsys) -> None:
-    code, out, _ = run_main(["data", "inspect", "--help"], capsys)
-    assert code == 0 and "shortcutlab data inspect data/train.jsonl" in out
-    code, out, _ = run_main(["data", "schemas"], capsys)
-    assert code == 0 and "vl_rewardbench" in out and "llava_bench_pairs" in out
+def test_help_shows_examples_and_schemas(cli) -> None:
+    out = cli("data", "inspect", "--help").stdout
+    assert "shortcutlab data inspect data/train.jsonl" in out
+    out = cli("data", "schemas").stdout
+    assert "vl_rewardbench" in out and "llava_bench_pairs" in out
 
 
-def test_convert_parquet_with_bytes_to_pairwise_jsonl(tmp_path: Path, capsys) -> None:
+def test_convert_parquet_with_bytes_to_pairwise_jsonl(tmp_path: Path, cli) -> None:
     import io as _io
 
     import pandas as pd
@@ -177,8 +154,8 @@ def test_convert_parquet_with_bytes_to_pairwise_jsonl(tmp_path: Path, capsys) ->
     src = tmp_path / "r.parquet"
     pd.DataFrame(rows).to_parquet(src)
     out = tmp_path / "out" / "r.jsonl"
-    code, text, _ = run_main(["data", "convert", str(src), str(out), "--to", "pairwise"], capsys)
-    assert code == 0 and "1 rlaif_v records" in text
+    text = cli("data", "convert", src, out, "--to", "pairwise").stdout
+    assert "1 rlaif_v records" in text
     row = json.loads(out.read_text())
     assert row["id"] == "3" and row["chosen"] == "Blue." and row["img_path"].endswith(".png")
     rep = inspect_file(out, check_images=True)

@@ -15,6 +15,8 @@ from shortcutlab.data.records import ImageRef, SourceLoc
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).parent / "fixtures" / "data"
 LOC = SourceLoc("train.jsonl", 7)
 

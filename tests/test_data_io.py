@@ -20,6 +20,8 @@ from shortcutlab.data.writing import append_jsonl, write_records, write_table
 from shortcutlab.errors import DataError
 from shortcutlab.files import atomic_write_text
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).parent / "fixtures" / "data"
 
 ROW = {"id": "a", "prompt": "What?", "img_path": None, "chosen": "yes", "rejected": "no"}

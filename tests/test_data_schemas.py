@@ -17,6 +17,8 @@ from shortcutlab.data.records import Record, SourceLoc
 from shortcutlab.data.schemas import SCHEMAS, load_dataset_file, load_records
 from shortcutlab.errors import ConfigError, DataError
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).parent / "fixtures" / "data"
 
 
@@ -206,6 +208,7 @@ def test_unknown_forced_schema(tmp_path: Path) -> None:
         load_dataset_file(FIX / "pairwise.jsonl", schema="nope")
 
 
+@pytest.mark.e2e  # a fresh Python process
 def test_schema_order_is_the_explicit_list() -> None:
     """Detection / listing order is `adapters.ADAPTERS`, whichever family module loads first."""
     code = (

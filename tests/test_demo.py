@@ -1,4 +1,9 @@
-"""The one-command demo (shortcutlab.study.demo): CLI wiring, and the --quick smoke run."""
+"""The one-command demo (shortcutlab.study.demo): CLI wiring, and the --quick smoke run.
+
+The --quick run happens once per session (the `quick_demo_run` fixture in conftest, a
+real `python -m shortcutlab demo --quick --json` process); the tests that read it are
+`e2e` + `slow` and stay in this file, so that under xdist's loadfile it runs once.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import pytest
 
 from shortcutlab.study.demo import FULL, QUICK
 
+pytestmark = pytest.mark.integration
+
 
 def test_quick_plan_is_small_and_full_plan_is_not():
     assert QUICK.size == "tiny" and FULL.size != "tiny"
@@ -17,13 +24,9 @@ def test_quick_plan_is_small_and_full_plan_is_not():
     assert QUICK.env_steps * 10 <= FULL.env_steps
 
 
-def test_demo_rejects_zero_seeds(tmp_path, capsys):
-    from shortcutlab.cli.main import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["demo", "--out", str(tmp_path), "--seeds", "0"])
-    assert exc.value.code == 2
-    assert "--seeds must be >= 1" in capsys.readouterr().err
+def test_demo_rejects_zero_seeds(tmp_path, cli):
+    res = cli("demo", "--out", tmp_path, "--seeds", "0", code=2)
+    assert "--seeds must be >= 1" in res.stderr
 
 
 def test_demo_help_lists_examples():
@@ -36,12 +39,27 @@ def test_demo_help_lists_examples():
     assert "shortcutlab demo --quick" in res.output
 
 
-@pytest.mark.slow
-def test_demo_quick_smoke(tmp_path):
+@pytest.mark.e2e
+@pytest.mark.slow  # reads the session's --quick demo (a few minutes, once per session)
+def test_demo_json_and_progress_of_its_long_stages(quick_demo_run) -> None:
+    """`demo --json`: stdout is demo.json; the stages' progress (pre-training included,
+    which printed nothing in a log before) goes to stderr. Runs before the smoke test
+    below, whose cached rerun rewrites demo.json."""
+    out, res = quick_demo_run
+    assert res.code == 0, res.stderr[-3000:]
+    saved = res.json()  # fails on anything besides one JSON document
+    assert saved == json.loads((out / "demo.json").read_text(encoding="utf-8"))
+    assert saved["quick"] is True
+    assert "[train standard] steps 1/" in res.stderr  # the seeing init's pre-training
+    assert "[train shortcut-aware] steps" in res.stderr and "[score " in res.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # reads the session's --quick demo (a few minutes, once per session)
+def test_demo_quick_smoke(quick_demo):
     from shortcutlab.study.demo import run_demo
 
-    run_demo(tmp_path / "demo", quick=True, progress=False)
-    out = tmp_path / "demo"
+    out = quick_demo
     report = (out / "report.md").read_text()
     for link in re.findall(r"\]\(([^)]+\.png)\)", report):  # every figure it shows exists
         assert (out / link).is_file(), link
@@ -60,6 +78,7 @@ def test_demo_quick_smoke(tmp_path):
     assert again["study"]["ran"] == {"train": 0, "score": 0}
 
 
+@pytest.mark.slow  # 60 warm-up steps on the small benchmark: the slowest fast-tier test
 def test_vision_warmup_learns_colour_and_saves_a_loadable_backbone(tiny_llava_dir, tmp_path):
     """60 steps already name colours far above chance (1/8); the folder is a model."""
     from shortcutlab.modeling.reward_model import RewardModel

@@ -17,6 +17,8 @@ from shortcutlab.diagnostics.correlation import correlate, correlation_points
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import validate_score_table
 
+pytestmark = pytest.mark.unit
+
 
 def test_estimator_equals_enumeration_with_ties():
     rng = np.random.default_rng(0)

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from shortcutlab.cli.main import app, main
 from shortcutlab.files import sha256_file as file_sha256
 
+pytestmark = pytest.mark.integration
+
 runner = CliRunner()
 
 

@@ -10,6 +10,8 @@ import pytest
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.length import length_balance, write_balanced
 
+pytestmark = pytest.mark.integration
+
 
 def _data(tmp_path, n=40):
     """Pairs r0..: chosen longer in r0..r29 (30), rejected longer in r30..r37, equal r38, r39."""

@@ -17,6 +17,8 @@ from shortcutlab.diagnostics.matrix import (
 )
 from shortcutlab.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 # Table 5 full-size rows (standard MM-RM, InternVL2-8B), tested on VLF / POVID / RLHF-V.
 TABLE5 = (
     "train,VLF,POVID,RLHF-V\nVLF,87.1,89.5,69.0\nPOVID,60.0,100.0,47.8\nRLHF-V,67.5,75.0,87.0\n"

@@ -22,6 +22,8 @@ from shortcutlab.diagnostics.outputs import (
 from shortcutlab.study.results import matrix_results
 from shortcutlab.study.spec import StudyEnv
 
+pytestmark = pytest.mark.integration
+
 ENVS = ("a", "b")
 
 

@@ -13,6 +13,8 @@ from shortcutlab.diagnostics.sfd import sfd, sfd_table, split_pairs, write_subse
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import validate_score_table
 
+pytestmark = pytest.mark.unit
+
 
 def pairwise_scores(mm: list[tuple[float, float]], proxy: list[tuple[float, float]]):
     """Two score tables for pairwise records r0..: (chosen reward, rejected reward) each."""

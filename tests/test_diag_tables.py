@@ -23,6 +23,8 @@ from shortcutlab.score_table import (
     write_score_table,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def _table() -> pd.DataFrame:
     return pd.DataFrame(
@@ -177,6 +179,7 @@ def test_score_table_written_bytes_are_the_contract(tmp_path):
         write_score_table(pd.DataFrame({"id": ["a"]}), tmp_path / "bad.jsonl")
 
 
+@pytest.mark.e2e  # a fresh Python process
 def test_diagnostics_read_score_tables_without_torch_or_scoring():
     """The contract and the diagnostics that read it load neither torch nor scoring/."""
     code = (

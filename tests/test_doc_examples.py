@@ -30,6 +30,8 @@ import typer
 
 from shortcutlab.cli.main import app
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[1]
 PREFIXES = (".venv/bin/shortcutlab ", "shortcutlab ", "accelerate launch -m shortcutlab ")
 # example text (a substring of the command) -> why it is not run here (it is still parsed)

@@ -3,16 +3,14 @@
 `score`, up front for `train`), dropped by `data convert --skip-invalid`; and the header
 check `probe_image` that `data inspect` runs on every image by default.
 
-CLI checks run the real console entry point in a subprocess.
+CLI checks run the console entry point in process (the `cli` fixture, COLUMNS=200).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,22 +21,13 @@ from shortcutlab.data.records import ImageRef
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.errors import DataError
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 
 
-def cli(*args: str | Path, code: int = 0) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "shortcutlab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    return proc
+@pytest.fixture
+def cli(cli):
+    """The in-process `cli` fixture at 200 columns (the width these checks always had)."""
+    return functools.partial(cli, env={"COLUMNS": "200"})
 
 
 @pytest.fixture
@@ -84,7 +73,7 @@ def test_probe_image_header_and_decode(data: Path) -> None:
         assert ei.value.reason == reason
 
 
-def test_score_skip_invalid_counts_run_time_skips(data: Path, tiny_llava_dir: Path) -> None:
+def test_score_skip_invalid_counts_run_time_skips(data: Path, tiny_llava_dir: Path, cli) -> None:
     out = data.parent / "s.jsonl"
     args = ["score", "--model", tiny_llava_dir, "--data", data, "--output", out]
     cli(*args, "--check-images", code=2)  # before any work
@@ -113,7 +102,7 @@ def test_score_skip_invalid_counts_run_time_skips(data: Path, tiny_llava_dir: Pa
     assert summary["skipped"] == {"bad_image": 1} and summary["skipped_at_run_time"] == {}
 
 
-def test_train_skip_invalid_counts_in_run_info(data: Path, tiny_llava_dir: Path) -> None:
+def test_train_skip_invalid_counts_in_run_info(data: Path, tiny_llava_dir: Path, cli) -> None:
     run = data.parent / "run"
     cli("train", "--model", tiny_llava_dir, "--data", data, "--output", run, "--skip-invalid",
         "--max-steps", "1", "--per-device-train-batch-size", "2", "--no-tensorboard",
@@ -122,7 +111,7 @@ def test_train_skip_invalid_counts_in_run_info(data: Path, tiny_llava_dir: Path)
     assert info["skipped"] == {"bad_image": 1}
 
 
-def test_convert_skip_invalid_drops_the_record(data: Path) -> None:
+def test_convert_skip_invalid_drops_the_record(data: Path, cli) -> None:
     out = data.parent / "clean.jsonl"
     proc = cli("data", "convert", data, out, "--skip-invalid")
     assert "skipped: bad_image: 1" in proc.stdout

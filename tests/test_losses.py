@@ -23,6 +23,8 @@ from shortcutlab.losses import (
 )
 from shortcutlab.objectives import SFCOptions, pair_objective
 
+pytestmark = pytest.mark.unit
+
 
 def test_bradley_terry_by_hand():
     rewards = torch.tensor([2.0, 0.5, -1.0])

@@ -18,6 +18,8 @@ from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.reward_model import RewardModel
 from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def all_dirs(tiny_dirs, tmp_path_factory) -> dict[str, Path]:
@@ -150,6 +152,7 @@ _FRESH = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e  # a fresh Python process
 def test_fresh_process_reload(all_dirs, tmp_path):
     """A new interpreter loads saved processors (Qwen: without torchvision) and scores.
 

@@ -1,8 +1,8 @@
 """Shortcut-mitigation objectives through real training on the tiny LLaVA (issue 14):
 product of experts, confidence reweighting, GroupDRO and static upweighting, with full
 fine-tuning and LoRA dual adapters; their statistics in metrics.jsonl; the static weights'
-score table through the real CLI. (DDP equivalence: tests/test_training_slow.py; SIGKILL
-resume of groupdro: tests/test_crash_recovery.py.)"""
+score table through the CLI. (DDP equivalence: tests/test_training_ddp.py; SIGKILL
+resume of groupdro: tests/test_resume.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from scoring_helpers import run_cli, tiny_train_config
+from scoring_helpers import tiny_train_config
 
 from shortcutlab import objectives
 from shortcutlab.config import TrainConfig
@@ -20,7 +20,7 @@ from shortcutlab.score_table import record_rows, to_frame, write_score_table
 from shortcutlab.training import train
 from shortcutlab.training.state import read_metrics
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 EXTRA_COLUMNS = {
     "poe": set(),
@@ -110,8 +110,10 @@ def _proxy_table(data: str, path, flip: set[str]) -> str:
 
 
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, shapes_eval, tmp_path):
-    """JTT-style: --static-weights TABLE --upweight 4 with mode standard, real CLI; pairs
+def test_static_upweighting_through_the_cli(
+    lora, tiny_llava_dir, shapes, shapes_eval, tmp_path, cli
+):
+    """JTT-style: --static-weights TABLE --upweight 4 with mode standard, the CLI; pairs
     the table's proxy gets wrong weigh 4 (logged weight_max 4, weight_mean in between)."""
     ids = [r.id for r in load_dataset_file(shapes).records]
     table = _proxy_table(shapes, tmp_path / "proxy_scores.jsonl", set(ids[::2]))
@@ -123,8 +125,7 @@ def test_static_upweighting_through_the_cli(lora, tiny_llava_dir, shapes, shapes
             "--eval-data", shapes_eval]  # fmt: skip
     if lora:
         args += ["--lora", "--lora-r", "4"]
-    res = run_cli(args)
-    assert res.returncode == 0, res.stderr[-3000:]
+    cli(*args)
     rows = [r for r in read_metrics(out / "metrics.jsonl") if r["split"] == "train"]
     assert len(rows) == 3 and all(math.isfinite(r["loss"]) for r in rows)
     assert all(r["weight_min"] >= 1 and r["weight_max"] <= 4 for r in rows)

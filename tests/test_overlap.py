@@ -13,6 +13,8 @@ from shortcutlab.audit.overlap import id_prefix, overlap
 from shortcutlab.cli.main import main
 from shortcutlab.data.schemas import load_dataset_file
 
+pytestmark = pytest.mark.integration
+
 
 def _noise(path: Path, seed: int, size: int = 96) -> Path:
     """A seeded smooth random image (distinct perceptual hashes per seed)."""

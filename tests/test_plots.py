@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shortcutlab import plots
+
+pytestmark = pytest.mark.unit
 
 
 def _mat(v):

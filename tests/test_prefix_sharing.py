@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from scoring_helpers import run_cli, write_pairwise
+from scoring_helpers import write_pairwise
 
 from shortcutlab.data.records import Record
 from shortcutlab.modeling.prefix import PREFIX_ARCHS, common_prefix, shared_prefix_rewards
@@ -29,7 +29,7 @@ from shortcutlab.scoring.engine import (
     score_one_by_one,
 )
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +130,13 @@ def test_common_prefix_leaves_one_token_per_row():
     assert common_prefix([torch.tensor([1, 2, 3]), torch.tensor([1, 2, 3])]) == 2
 
 
-def test_cli_no_prefix_sharing_gives_the_same_table(tiny_llava_dir, tmp_path):
+def test_cli_no_prefix_sharing_gives_the_same_table(tiny_llava_dir, tmp_path, cli):
     data = write_pairwise(tmp_path / "d.jsonl", 5)
     tables = {}
     for name, flags in (("on", []), ("off", ["--no-prefix-sharing"])):
         out = tmp_path / f"{name}.jsonl"
         args = ["score", "--model", str(tiny_llava_dir), "--data", str(data), "--output", str(out)]
-        res = run_cli([*args, *flags])
-        assert res.returncode == 0, res.stderr
+        cli(*args, *flags)
         tables[name] = [json.loads(x) for x in out.read_text().splitlines()]
         summary = json.loads((tmp_path / f"{name}.summary.json").read_text())
         assert summary["provenance"]["prefix_sharing"] is (name == "on")

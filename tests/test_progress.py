@@ -6,6 +6,8 @@ import pytest
 
 from shortcutlab import progress
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(autouse=True)
 def default_settings():

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from shortcutlab.files import sha256_path
 from shortcutlab.provenance import environment_info, write_run_info
+
+pytestmark = pytest.mark.unit
 
 
 def test_file_and_folder_hashes(tmp_path):

@@ -15,6 +15,8 @@ from shortcutlab.errors import ModelError
 from shortcutlab.modeling.batching import RewardCollator
 from shortcutlab.modeling.reward_model import REWARD_CONFIG, RewardModel, last_token_index
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def models(tiny_dirs):

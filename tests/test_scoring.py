@@ -27,6 +27,8 @@ from shortcutlab.scoring.engine import (
 )
 from shortcutlab.scoring.selection import accuracy_of
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def pair_file(tmp_path_factory: pytest.TempPathFactory):

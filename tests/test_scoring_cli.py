@@ -1,5 +1,8 @@
 """`shortcutlab score` end to end: CLI, SIGKILL + resume, 2 processes, real LLaVA-Bench pairs.
 
+The CLI in process (the `cli` fixture); the SIGKILL + resume and 2-process runs start real
+processes (`e2e`).
+
 Run: python -m pytest -x -q tests/test_scoring_cli.py        (add -m "not slow" to skip
 the SIGKILL + resume, 2-process and full LLaVA-Bench file runs)
 """
@@ -16,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_helpers import cli_env, run_cli, write_pairwise
+from scoring_helpers import cli_env, write_pairwise
 
 from shortcutlab import distributed
 from shortcutlab.scoring import score
+
+pytestmark = pytest.mark.integration
 
 LLAVA_PAIRS = "llava-bench-in-the-wild/pairs_from_gpt4_reviews.jsonl"
 
@@ -35,61 +40,39 @@ def _commits(path: Path) -> int:
     return sum(1 for line in path.read_bytes().splitlines() if b'"__commit__"' in line)
 
 
-def test_cli_scores_and_prints_summary(tiny_llava_dir, tmp_path):
-    from typer.testing import CliRunner
-
-    from shortcutlab.cli.main import app
-
+def test_cli_scores_and_prints_summary(tiny_llava_dir, tmp_path, cli):
     data = write_pairwise(tmp_path / "d.jsonl", 6)
     out = tmp_path / "s.jsonl"
     args = ["score", "--model", str(tiny_llava_dir), "--data", str(data), "--output", str(out)]
-    res = CliRunner().invoke(app, [*args, "--batch-size", "4", "--environment", "e1"])
-    assert res.exit_code == 0, res.output
-    assert "accuracy (Eq. 2)" in res.output and "95% CI, 6 pairs" in res.output
+    res = cli(*args, "--batch-size", "4", "--environment", "e1")
+    assert "accuracy (Eq. 2)" in res.stdout and "95% CI, 6 pairs" in res.stdout
     assert len(out.read_text().splitlines()) == 12
     summary = json.loads((tmp_path / "s.summary.json").read_text())
     assert summary["provenance"]["command"][:2] == ["shortcutlab", "score"]
-    again = CliRunner().invoke(app, [*args, "--batch-size", "4", "--environment", "e1"])
-    assert again.exit_code == 0 and "already complete" in again.output
+    again = cli(*args, "--batch-size", "4", "--environment", "e1")
+    assert "already complete" in again.stdout
 
 
-def test_cli_refuses_changed_data_with_exit_2(tiny_llava_dir, tmp_path):
-    from shortcutlab.cli.main import main
-
+def test_cli_refuses_changed_data_with_exit_2(tiny_llava_dir, tmp_path, cli):
     data = write_pairwise(tmp_path / "d.jsonl", 4)
     out = tmp_path / "s.jsonl"
     args = ["score", "--model", str(tiny_llava_dir), "--data", str(data), "--output", str(out)]
-    main(args)  # returns normally on success
+    cli(*args)
     assert out.exists()
     write_pairwise(data, 5)
-    with pytest.raises(SystemExit) as refused:
-        main(args)
-    assert refused.value.code == 2
+    cli(*args, code=2)
 
 
-def test_cli_rejects_bad_text_only(tiny_llava_dir, tmp_path):
-    from shortcutlab.cli.main import main
-
+def test_cli_rejects_bad_text_only(tiny_llava_dir, tmp_path, cli):
     data = write_pairwise(tmp_path / "d.jsonl", 2)
-    with pytest.raises(SystemExit) as err:
-        main(
-            [
-                "score",
-                "--model",
-                str(tiny_llava_dir),
-                "--data",
-                str(data),
-                "--output",
-                str(tmp_path / "s.jsonl"),
-                "--text-only",
-                "nope",
-            ]
-        )
-    assert err.value.code == 2
+    out = tmp_path / "s.jsonl"
+    cli("score", "--model", tiny_llava_dir, "--data", data, "--output", out, "--text-only", "nope",
+        code=2)  # fmt: skip
 
 
+@pytest.mark.e2e
 @pytest.mark.slow  # 17-37 s: two CLI processes start torch + transformers
-def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_path):
+def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_path, cli_process):
     """A real scoring process killed with SIGKILL, resumed by `shortcutlab score`, compared.
 
     The killed run is `tests/scoring_runner.py`: the library's `run_scoring` with the CLI's
@@ -126,8 +109,7 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
     assert not out.exists(), "the run finished before it could be killed"
     done = _commits(partial)
     assert 3 <= done < 30
-    res = run_cli(args)
-    assert res.returncode == 0, res.stderr
+    res = cli_process(*args)
     resumed = int(res.stdout.split("resumed records")[1].split()[1].strip("│"))
     assert resumed >= 3 and resumed < 30
     assert "scored now" in res.stdout
@@ -141,26 +123,15 @@ def test_sigkill_mid_run_then_resume_gives_every_row_once(tiny_llava_dir, tmp_pa
     assert not list(tmp_path.glob("s.jsonl.*"))
 
 
+@pytest.mark.e2e
 @pytest.mark.slow  # 16-30 s: three Python processes start torch + transformers
-def test_two_processes_equal_one(tiny_llava_dir, tmp_path):
+def test_two_processes_equal_one(tiny_llava_dir, tmp_path, cli_process):
     data = write_pairwise(tmp_path / "d.jsonl", 10)
     out = tmp_path / "two.jsonl"
-    res = run_cli(
-        [
-            "score",
-            "--model",
-            str(tiny_llava_dir),
-            "--data",
-            str(data),
-            "--output",
-            str(out),
-            "--batch-size",
-            "3",
-            "--num-processes",
-            "2",
-        ]
+    res = cli_process(
+        *["score", "--model", tiny_llava_dir, "--data", data, "--output", out],
+        *["--batch-size", "3", "--num-processes", "2"],
     )
-    assert res.returncode == 0, res.stderr[-3000:]
     assert "processes" in res.stdout
     one = score(tiny_llava_dir, data, tmp_path / "one.jsonl", batch_size=3).table
     two = _table(out)
@@ -200,25 +171,12 @@ def test_realdata_llava_bench_subset(tiny_llava_dir, realdata):
 
 
 @pytest.mark.slow
-def test_realdata_llava_bench_full_file_cli(tiny_llava_dir, realdata, tmp_path):
+def test_realdata_llava_bench_full_file_cli(tiny_llava_dir, realdata, tmp_path, cli):
     out = tmp_path / "llava.parquet"
-    res = run_cli(
-        [
-            "score",
-            "--model",
-            str(tiny_llava_dir),
-            "--data",
-            str(realdata / LLAVA_PAIRS),
-            "--output",
-            str(out),
-            "--max-length",
-            "1024",
-            "--batch-size",
-            "8",
-        ],
-        timeout=900,
+    cli(
+        *["score", "--model", tiny_llava_dir, "--data", realdata / LLAVA_PAIRS],
+        *["--output", out, "--max-length", "1024", "--batch-size", "8"],
     )
-    assert res.returncode == 0, res.stderr[-3000:]
     df = pd.read_parquet(out)
     assert len(df) == 220 and df["id"].nunique() == 110
     summary = json.loads((tmp_path / "llava.summary.json").read_text())

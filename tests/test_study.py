@@ -20,6 +20,8 @@ from shortcutlab.study.spec import Study, StudyEnv, label_mode, load_study
 from shortcutlab.synth import templates as T
 from shortcutlab.synth.benchmark import build_benchmark
 
+pytestmark = pytest.mark.integration
+
 ENVS = ("povid", "rlhfv")
 
 

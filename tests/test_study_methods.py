@@ -22,6 +22,8 @@ from shortcutlab.study.run import run_study
 from shortcutlab.study.spec import Study, StudyEnv, label_mode, load_study
 from shortcutlab.synth.benchmark import build_benchmark
 
+pytestmark = pytest.mark.integration
+
 # accuracy of (mode, seed, train_env, test_env): two envs, two seeds, two modes
 ACC = {
     ("standard", 0): {("a", "a"): 90.0, ("a", "b"): 60.0, ("b", "b"): 92.0, ("b", "a"): 50.0},

@@ -13,6 +13,8 @@ from shortcutlab.synth import environments as E
 from shortcutlab.synth import templates as T
 from shortcutlab.synth.benchmark import RATES, SIZES, SPLITS, build_benchmark, read_spec
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):

@@ -11,7 +11,7 @@ from scoring_helpers import tiny_train_config
 from shortcutlab.config import TrainConfig
 from shortcutlab.training import train
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
@@ -394,6 +394,7 @@ def test_native_schedules_match_transformers(name):
     assert lrs(ours, opts[0]) == pytest.approx(lrs(ref, opts[1]), abs=1e-12)
 
 
+@pytest.mark.e2e  # a fresh Python process
 def test_train_without_4bit_prints_no_bitsandbytes_warning(tiny_llava_dir, shapes, tmp_path):
     """A fresh process: `train` (full and LoRA) never imports bitsandbytes noisily."""
     import os

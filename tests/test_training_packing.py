@@ -23,7 +23,7 @@ from shortcutlab.config import TrainConfig
 from shortcutlab.modeling.tiny import TINY_ARCHS, build_tiny_model
 from shortcutlab.training.trainer import Trainer
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]
 TOL = 1e-5
 
 

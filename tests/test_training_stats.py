@@ -13,6 +13,8 @@ pytestmark = pytest.mark.unit
 
 SA = StepStats(run_stats("shortcut-aware", "sfc"))
 
+pytestmark = pytest.mark.unit
+
 
 def test_schema_follows_mode_and_objective():
     names = lambda mode, obj, **kw: StepStats(run_stats(mode, obj, **kw)).names  # noqa: E731

@@ -2,15 +2,13 @@
 ids keep their identity, text-only commands run with no image file, and `score` / `sfd` /
 `matrix` take `--group-by` and `--exclude-ids` (issue 13 items 3-5, issue 12 item 3).
 
-CLI checks run the real console entry point in a subprocess.
+CLI checks run the console entry point in process (the `cli` fixture, COLUMNS=200).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -27,22 +25,13 @@ from shortcutlab.score_table import read_score_table, record_rows, to_frame, wri
 REPO = Path(__file__).resolve().parents[1]
 VLRB = REPO / "tests" / "fixtures" / "data" / "vlrb_noimg.jsonl"
 REPEATED = ("povid_2", "mathverse_1", "VLFeedback_3")
+pytestmark = pytest.mark.integration
 
 
-def cli(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess:
-    """`python -m shortcutlab ARGS` in a subprocess; asserts exit 0 (or 2) and no traceback."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "shortcutlab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-    assert proc.returncode == (0 if ok else 2), proc.stdout + proc.stderr
-    return proc
+@pytest.fixture
+def cli(cli):
+    """The in-process `cli` fixture at 200 columns (the width these checks always had)."""
+    return functools.partial(cli, env={"COLUMNS": "200"})
 
 
 def tables(tmp_path: Path) -> tuple[Path, Path]:
@@ -121,23 +110,23 @@ def test_grouped_accuracy_and_macro(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- CLI
 
 
-def test_inspect_counts_missing_images_and_repeats() -> None:
+def test_inspect_counts_missing_images_and_repeats(cli) -> None:
     rep = json.loads(cli("data", "inspect", VLRB, "--json", "--examples", "0").stdout)
     assert rep["records"] == 38 and rep["images"]["problems"] == {"missing_image": 28}
     assert rep["images"]["records_with_problem_image"] == 30
     assert rep["repeated_ids"]["ids"] == 3 and rep["repeated_ids"]["records_renamed"] == 3
-    proc = cli("data", "inspect", VLRB, "--strict", ok=False)
+    proc = cli("data", "inspect", VLRB, "--strict", code=2)
     assert "image file not found" in proc.stderr and "line 1" in proc.stderr
 
 
-def test_length_balance_runs_without_images(tmp_path: Path) -> None:
+def test_length_balance_runs_without_images(tmp_path: Path, cli) -> None:
     mm_path, px_path = tables(tmp_path)
     cli("length-balance", VLRB, "-o", tmp_path / "lb")
     cli("length-balance", VLRB, "--scores", f"mm={mm_path}", "-o", tmp_path / "lb2")
     assert (tmp_path / "lb2" / "results.json").exists()
 
 
-def test_sfd_group_by_and_exclude_ids(tmp_path: Path) -> None:
+def test_sfd_group_by_and_exclude_ids(tmp_path: Path, cli) -> None:
     mm_path, px_path = tables(tmp_path)
     excl = tmp_path / "overlap_ids.txt"
     excl.write_text("povid_1\npovid_2\nnot_in_data\n")
@@ -158,7 +147,7 @@ def test_sfd_group_by_and_exclude_ids(tmp_path: Path) -> None:
     assert "excluded 2 records" in proc.stdout
 
 
-def test_matrix_exclude_ids(tmp_path: Path) -> None:
+def test_matrix_exclude_ids(tmp_path: Path, cli) -> None:
     mm_path, _ = tables(tmp_path)
     folder = tmp_path / "scores"
     folder.mkdir()
@@ -171,12 +160,14 @@ def test_matrix_exclude_ids(tmp_path: Path) -> None:
     cells = pd.read_csv(out / "matrix_cells.csv")
     assert cells["excluded_records"].tolist() == [2, 2]
     proc = cli("matrix", "--from-accuracies", out / "matrix_standard.csv", "--exclude-ids", excl,
-               "-o", tmp_path / "m2", ok=False)  # fmt: skip
+               "-o", tmp_path / "m2", code=2)  # fmt: skip
     assert "--exclude-ids needs score tables" in proc.stderr
 
 
 @pytest.mark.usefixtures("tiny_llava_dir")
-def test_score_text_only_group_by_exclude_and_train(tmp_path: Path, tiny_llava_dir: Path) -> None:
+def test_score_text_only_group_by_exclude_and_train(
+    tmp_path: Path, tiny_llava_dir: Path, cli
+) -> None:
     excl = tmp_path / "ids.txt"
     excl.write_text("povid_2\n")
     out = tmp_path / "s.jsonl"
@@ -196,7 +187,7 @@ def test_score_text_only_group_by_exclude_and_train(tmp_path: Path, tiny_llava_d
         VLRB,
         "--output",
         tmp_path / "img.jsonl",
-        ok=False,
+        code=2,
     )  # fmt: skip  (images fed: today's error)
     assert "image file not found" in proc.stderr
     cli("train", "--mode", "text-only", "--model", tiny_llava_dir, "--data", VLRB, "--output",
@@ -205,7 +196,7 @@ def test_score_text_only_group_by_exclude_and_train(tmp_path: Path, tiny_llava_d
     assert (tmp_path / "run" / "run_info.json").exists()
 
 
-def test_audit_without_images_group_by_exclude_ids(tmp_path: Path) -> None:
+def test_audit_without_images_group_by_exclude_ids(tmp_path: Path, cli) -> None:
     mm_path, _ = tables(tmp_path)
     excl = tmp_path / "overlap_ids.txt"
     excl.write_text("povid_1\nreasoning_only_in_list\n")
@@ -224,7 +215,7 @@ def test_audit_without_images_group_by_exclude_ids(tmp_path: Path) -> None:
     assert (out / "sfd.csv").exists()  # the MM table's excluded record is dropped too
 
 
-def test_overlap_ids_feed_exclude_ids(tmp_path: Path) -> None:
+def test_overlap_ids_feed_exclude_ids(tmp_path: Path, cli) -> None:
     """`overlap` on image-less data writes the ids `sfd --exclude-ids` reads."""
     train = tmp_path / "train.jsonl"
     train.write_text("".join(VLRB.read_text().splitlines(keepends=True)[:20]))

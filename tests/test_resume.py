@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from scoring_helpers import cli_env, run_cli
+from scoring_helpers import cli_env
 
 from shortcutlab.training.state import TRAINER_STATE, checkpoint_dirs, read_metrics
 
 SEED = int(os.environ.get("SHORTCUTLAB_CRASH_SEED", "0"))
 WHY = f"(SHORTCUTLAB_CRASH_SEED={SEED})"
+pytestmark = pytest.mark.e2e
 
 
 def _rng(salt: str) -> random.Random:
@@ -123,7 +124,7 @@ def _compare_runs(ref: Path, out: Path, start: int, why: str) -> None:
 @pytest.mark.slow  # 25-50 s: three training processes start torch + transformers
 @pytest.mark.parametrize("mode", ["standard", "shortcut-aware", "groupdro"])
 def test_train_sigkill_then_resume_latest_equals_uninterrupted(
-    mode, tiny_llava_dir, shapes_file, tmp_path
+    mode, tiny_llava_dir, shapes_file, tmp_path, cli_process
 ):
     out, ref = tmp_path / "run", tmp_path / "ref"
     args = _train_args(tiny_llava_dir, shapes_file, out, mode)
@@ -135,12 +136,11 @@ def test_train_sigkill_then_resume_latest_equals_uninterrupted(
     assert complete, f"no checkpoint before the kill {why}"
     start = int(json.loads((complete[-1] / TRAINER_STATE).read_text())["global_step"])
     kept = [r for r in read_metrics(out / "metrics.jsonl") if r["step"] <= start]
-    res = run_cli(args)
-    assert res.returncode == 0, f"{why}\n{res.stderr[-3000:]}"
+    res = cli_process(*args, code=None)
+    assert res.code == 0, f"{why}\n{res.stderr[-3000:]}"
     # resumed, not restarted: the rows up to the checkpoint (and their times) are kept
     assert [r for r in read_metrics(out / "metrics.jsonl") if r["step"] <= start] == kept, why
-    done = run_cli(_train_args(tiny_llava_dir, shapes_file, ref, mode))
-    assert done.returncode == 0, done.stderr[-3000:]
+    cli_process(*_train_args(tiny_llava_dir, shapes_file, ref, mode))
     _compare_runs(ref, out, start, why)
 
 
@@ -188,7 +188,7 @@ def _markers(out: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow  # 30-55 s: a study process killed, rerun, and an uninterrupted one
-def test_study_sigkill_then_rerun_skips_finished_cells(study_yaml, tmp_path):
+def test_study_sigkill_then_rerun_skips_finished_cells(study_yaml, tmp_path, cli_process):
     out, ref = tmp_path / "killed", tmp_path / "ref"
     n_cells = 2 + 4 * 3  # 2 SA runs; 4 models (2 + 2 proxies) x (2 tests + own shift)
     k = _rng("study").randint(1, n_cells - 1)
@@ -198,15 +198,14 @@ def test_study_sigkill_then_rerun_skips_finished_cells(study_yaml, tmp_path):
     assert killed, f"the study ended before it could be killed {why}"
     before = _markers(out)
     assert k <= len(before) < n_cells, why
-    res = run_cli(args)
-    assert res.returncode == 0, f"{why}\n{res.stderr[-3000:]}"
+    res = cli_process(*args, code=None)
+    assert res.code == 0, f"{why}\n{res.stderr[-3000:]}"
     after = _markers(out)
     assert len(after) == n_cells, why
     assert {name: after[name] for name in before} == before, f"finished cells redone {why}"
     lines = res.stdout + res.stderr  # stage lines: stdout (stderr under --json)
     redone = lines.count("trained ") + lines.count("scored ")
     assert redone == n_cells - len(before), f"{why}\n{res.stderr[-3000:]}"
-    full = run_cli(["matrix", "--study", str(study_yaml), "-o", str(ref), "--n-boot", "50"])
-    assert full.returncode == 0, full.stderr[-3000:]
+    cli_process("matrix", "--study", study_yaml, "-o", ref, "--n-boot", "50")
     got, want = (json.loads((d / "results" / "summary.json").read_text()) for d in (out, ref))
     assert got["matrix"] == want["matrix"], why

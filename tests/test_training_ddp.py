@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +13,9 @@ from shortcutlab.training import train
 def _losses(run_dir) -> list[float]:
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [r["loss"] for r in rows if r["split"] == "train"]
+
+
+pytestmark = pytest.mark.e2e
 
 
 # objective runs: (TrainConfig fields, their flags); "static" gets a proxy table made here
@@ -62,7 +62,7 @@ def _mode_options(mode: str, data: str, tmp_path) -> tuple[str, dict, list[str]]
 @pytest.mark.parametrize(
     "mode", ["standard", "shortcut-aware", "lora", "poe", "reweight", "groupdro", "static"]
 )
-def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path):
+def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path, cli_process):
     """2 gloo processes x 4 records == 1 process x 8 records (same global batch).
 
     Tolerance 1e-5 absolute on every logged loss: the only difference is the order of
@@ -93,23 +93,11 @@ def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path):
         "--warmup-ratio",
         "0",
     ]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [
-        sys.executable,
-        "-m",
-        "shortcutlab",
-        "train",
-        *common,
-        "--output",
-        str(tmp_path / "ddp"),
-        "--per-device-train-batch-size",
-        "4",
-        "--num-processes",
-        "2",
-        *flags,
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    cli_process(
+        *["train", *common, "--output", tmp_path / "ddp", "--per-device-train-batch-size", "4"],
+        *["--num-processes", "2", *flags],
+        timeout=300,
+    )
     run_info = json.loads((tmp_path / "ddp" / "run_info.json").read_text())
     assert run_info["processes"] == 2
     single = train(

@@ -1,9 +1,9 @@
 """Real use (issue 12): a `train --output` run folder is a model everywhere a model is
 taken, and a failed run leaves nothing that blocks the corrected rerun.
 
-The CLI cases run `python -m shortcutlab` in a subprocess, as a user would; the run
+The CLI cases run the console entry point in process (the `cli` fixture); the run
 folders are trained for one step on the tiny LLaVA (the library's own `train`).
-Run: python -m pytest -x -q tests/test_real_use.py
+Run: python -m pytest -x -q tests/test_run_folders.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from scoring_helpers import run_cli, write_pairwise
+from scoring_helpers import write_pairwise
 
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ModelError, ShortcutlabError
@@ -24,7 +24,7 @@ from shortcutlab.scoring import score
 from shortcutlab.scoring.journal import Journal, describe_change, model_fingerprint
 from shortcutlab.training import train
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 NOTE = "is a training run folder; using"
 
 
@@ -145,12 +145,9 @@ def test_remote_code_hint_only_for_a_config_that_maps_to_custom_code(tiny_llava_
 # ----------------------------------------------------------------------- item 1: CLI
 
 
-def test_cli_score_takes_a_run_folder(runs, tmp_path):
+def test_cli_score_takes_a_run_folder(runs, tmp_path, cli):
     out = tmp_path / "s.jsonl"
-    res = run_cli(["score", "--model", str(runs["sa"]), "--data", str(runs["data"])] + [
-        "--output", str(out)
-    ])  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    res = cli("score", "--model", runs["sa"], "--data", runs["data"], "--output", out)
     assert f"{runs['sa']} {NOTE} {runs['sa'] / 'model'}" in res.stderr
     summary = json.loads((tmp_path / "s.summary.json").read_text())
     assert summary["provenance"]["model"]["path"] == str((runs["sa"] / "model").resolve())
@@ -159,7 +156,7 @@ def test_cli_score_takes_a_run_folder(runs, tmp_path):
 # ----------------------------------------------------------------------- item 2
 
 
-def test_failed_load_leaves_nothing_and_the_corrected_command_runs(runs, tmp_path):
+def test_failed_load_leaves_nothing_and_the_corrected_command_runs(runs, tmp_path, cli):
     """The issue's dead end: a model that fails to load wrote a journal, and the
     corrected command was then refused. Now nothing is written before the model loads."""
     bad = tmp_path / "bad_model"
@@ -167,14 +164,12 @@ def test_failed_load_leaves_nothing_and_the_corrected_command_runs(runs, tmp_pat
     (bad / "config.json").write_text('{"model_type": "llava"}')  # no weights
     out = tmp_path / "out" / "scores.jsonl"
     args = ["--data", str(runs["data"]), "--output", str(out)]
-    res = run_cli(["score", "--model", str(bad), *args])
-    assert res.returncode == 2, res.stderr
+    res = cli("score", "--model", bad, *args, code=2)
     assert "cannot load a model from" in res.stderr and "Traceback" not in res.stderr
     _no_remote_code_advice(res.stderr)
     left = sorted(p.name for p in out.parent.iterdir()) if out.parent.exists() else []
     assert left == [], f"a failed load left {left}"
-    fixed = run_cli(["score", "--model", str(runs["sa"]), *args])
-    assert fixed.returncode == 0, fixed.stderr
+    cli("score", "--model", runs["sa"], *args)
     assert len(out.read_text().splitlines()) == 12
 
 
@@ -206,9 +201,9 @@ def test_describe_change_names_paths_and_hashes():
     )
 
 
-@pytest.mark.slow  # three sfd subprocesses, each scoring twice (about a minute)
+@pytest.mark.slow  # three sfd runs, each scoring twice, and a retraining
 def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
-    runs, tiny_llava_dir, tmp_path
+    runs, tiny_llava_dir, tmp_path, cli
 ):
     """`sfd --mm-model` into the same folder after retraining: refused with the model's
     old and new hash and `--overwrite`, which sfd now takes; then it succeeds."""
@@ -216,16 +211,15 @@ def test_sfd_rerun_after_retraining_says_what_changed_and_takes_overwrite(
     shutil.copytree(runs["sa"], mm)
     args = ["sfd", "--mm-model", str(mm), "--proxy-model", str(runs["text"])]
     args += ["--data", str(runs["data"]), "-o", str(tmp_path / "sfd"), "--n-boot", "20"]
-    first = run_cli(args)
-    assert first.returncode == 0, first.stderr
-    _train(tiny_llava_dir, runs["data"], mm, "shortcut-aware", 2, overwrite=True)  # retrain
-    again = run_cli(args)
-    assert again.returncode == 2, again.stderr
+    cli(*args)
+    _train(
+        tiny_llava_dir, runs["data"], mm, "shortcut-aware", steps=2, overwrite=True
+    )  # retrain in place
+    again = cli(*args, code=2)
     err = " ".join(again.stderr.split())
     assert "model weights/config" in err and str((mm / "model").resolve()) in err
     assert " -> " in err and "--overwrite" in err
-    forced = run_cli([*args, "--overwrite"])
-    assert forced.returncode == 0, forced.stderr
+    cli(*args, "--overwrite")
     mm_table = tmp_path / "sfd" / "scores" / "pairs__mm.jsonl"
     summary = json.loads(mm_table.with_name("pairs__mm.summary.json").read_text())
     assert summary["fingerprint"]["model_sha256"] == model_fingerprint(mm / "model")["sha256"]
@@ -254,14 +248,14 @@ def test_provenance_records_the_cpu_and_threads(tmp_path):
     assert _machine({}) == ""
 
 
-def test_help_texts_print_what_they_mean():
+def test_help_texts_print_what_they_mean(cli):
     """`synth --help` printed `DIR//{train,test, shift}.jsonl` (markdown ate `<env>`);
     `demo --help` claimed 30-60 minutes per seed against the README's measured 9.3: the
     help's full-run time is the README's."""
-    synth = run_cli(["synth", "--help"], COLUMNS="200")
+    synth = cli("synth", "--help", env={"COLUMNS": "200"})
     text = " ".join(synth.stdout.split())
     assert "DIR/ENV/{train,test,shift}.jsonl" in text and "DIR//" not in text
-    demo = " ".join(run_cli(["demo", "--help"], COLUMNS="200").stdout.split())
+    demo = " ".join(cli("demo", "--help", env={"COLUMNS": "200"}).stdout.split())
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
     minutes = re.search(r"([\d.]+) minutes measured on 2 CPU cores", readme).group(1)
     assert "30-60" not in demo and f"took {minutes} minutes on 2 cores" in demo

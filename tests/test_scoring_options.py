@@ -1,6 +1,6 @@
 """Scoring fixes: --image-root, --trust-remote-code and the text-only mode saved with a model.
 
-Run: python -m pytest -x -q tests/test_scoring_fixes.py
+Run: python -m pytest -x -q tests/test_scoring_options.py
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.scoring import score
 from shortcutlab.scoring.engine import load_model, resolve_text_only, saved_text_only
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,6 @@ def text_only_run(tiny_llava_dir, pair_file, tmp_path_factory) -> Path:
     return Path(summary["model_dir"])
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    from shortcutlab.cli.main import main
-
-    main(["score", *argv])
-    return capsys.readouterr().out
-
-
 # ----------------------------------------------------------------------- text-only mode
 
 
@@ -84,12 +77,14 @@ def test_text_only_model_is_scored_text_only_by_default(text_only_run, pair_file
     assert written["text_only"] == "drop" and written["fingerprint"]["text_only"] == "drop"
 
 
-def test_cli_scores_text_only_model_like_explicit_drop(text_only_run, pair_file, tmp_path, capsys):
+def test_cli_scores_text_only_model_like_explicit_drop(text_only_run, pair_file, tmp_path, cli):
     """End to end through `shortcutlab score`: no --text-only == --text-only drop."""
     base = ["--model", str(text_only_run), "--data", str(pair_file), "--max-length", "512"]
-    out = _cli([*base, "--output", str(tmp_path / "a.jsonl")], capsys)
+    out = cli("score", *base, "--output", tmp_path / "a.jsonl").stdout
     assert "drop (saved with the model)" in out
-    out = _cli([*base, "--output", str(tmp_path / "b.jsonl"), "--text-only", "drop"], capsys)
+    out = cli(
+        "score", *[*base, "--output", str(tmp_path / "b.jsonl"), "--text-only", "drop"]
+    ).stdout
     assert "drop (--text-only)" in out
     a = [json.loads(x)["reward"] for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     b = [json.loads(x)["reward"] for x in (tmp_path / "b.jsonl").read_text().splitlines()]
@@ -108,7 +103,7 @@ def test_image_model_default_stays_with_image(tiny_llava_dir, pair_file):
 # ---------------------------------------------------------------------------- --image-root
 
 
-def test_image_root_resolves_relative_image_paths(tiny_llava_dir, pair_file, tmp_path, capsys):
+def test_image_root_resolves_relative_image_paths(tiny_llava_dir, pair_file, tmp_path, cli):
     """A data file moved away from its images: an error naming the field, unless
     --image-root points at the images' folder; then the rewards are the same."""
     moved = tmp_path / "elsewhere" / "pairs.jsonl"
@@ -121,7 +116,7 @@ def test_image_root_resolves_relative_image_paths(tiny_llava_dir, pair_file, tmp
     assert df["reward"].tolist() == pytest.approx(ref["reward"].tolist(), abs=1e-6)
     out = tmp_path / "s.jsonl"
     argv = ["--model", str(tiny_llava_dir), "--data", str(moved), "--output", str(out)]
-    _cli([*argv, "--max-length", "512", "--image-root", str(pair_file.parent)], capsys)
+    cli("score", *argv, "--max-length", "512", "--image-root", pair_file.parent)
     rewards = [json.loads(x)["reward"] for x in out.read_text().splitlines()]
     assert rewards == pytest.approx(ref["reward"].tolist(), abs=1e-6)
     summary = json.loads((tmp_path / "s.summary.json").read_text())
@@ -131,7 +126,7 @@ def test_image_root_resolves_relative_image_paths(tiny_llava_dir, pair_file, tmp
 # ---------------------------------------------------------------------- --trust-remote-code
 
 
-def test_trust_remote_code_reaches_model_loading(tiny_llava_dir, pair_file, tmp_path, capsys):
+def test_trust_remote_code_reaches_model_loading(tiny_llava_dir, pair_file, tmp_path, cli):
     """A folder whose config maps AutoModel to its own code (modeling_x.XModel): without
     the flag it loads the native class with a warning; with it, the folder's class."""
     folder = tmp_path / "remote"
@@ -149,5 +144,5 @@ def test_trust_remote_code_reaches_model_loading(tiny_llava_dir, pair_file, tmp_
         custom, _, _ = load_model(folder, "cpu", False, trust_remote_code=True)
         assert type(custom.backbone).__name__ == "XModel"
         argv = ["--model", str(folder), "--data", str(pair_file), "--max-length", "512"]
-        _cli([*argv, "--output", str(tmp_path / "s.jsonl"), "--trust-remote-code"], capsys)
+        cli("score", *argv, "--output", tmp_path / "s.jsonl", "--trust-remote-code")
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 16

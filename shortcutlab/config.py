@@ -257,10 +257,11 @@ def _coerce_fields(cls: type, values: dict[str, Any], *, source: str, text: bool
             )
         if text and value is None:
             continue
-        out[name] = _coerce(value, hints[name], source=source, key=key, text=text)
+        shown = "--" + name.replace("_", "-") if text else key  # as the user wrote it
+        out[name] = _coerce(value, hints[name], source=source, key=shown, text=text)
         choices: Callable[[], tuple[str, ...]] | None = fields[name].metadata.get("choices")
         if choices is not None and out[name] not in choices():
-            raise ConfigError(_choice_error(source, key, value, choices(), name))
+            raise ConfigError(_choice_error(source, shown, value, choices(), name))
     return out
 
 

@@ -107,7 +107,7 @@ def test_flags_are_coerced_by_the_field_types(tmp_path):
     assert (cfg.max_steps, cfg.learning_rate, cfg.seed) == (3, 1e-3, 42)
     assert cfg.lora_target_modules == ["q_proj", "v_proj"]
     assert cfg.processor_kwargs == {"max_pixels": 4096, "do_resize": False}
-    with pytest.raises(ConfigError, match="key 'max_steps' expects int, got '1.5'"):
+    with pytest.raises(ConfigError, match="key '--max-steps' expects int, got '1.5'"):
         TrainConfig.from_flags({"max_steps": "1.5"})
     with pytest.raises(ConfigError, match="--processor-kwargs expects KEY=VALUE"):
         TrainConfig.from_flags({"processor_kwargs": ["oops"]})

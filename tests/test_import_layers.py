@@ -48,6 +48,9 @@ ALLOWED = {
     ("shortcutlab.scoring.selection", "shortcutlab.diagnostics.accuracy"),
     ("shortcutlab.scoring.selection", "shortcutlab.diagnostics.groups"),
     ("shortcutlab.scoring.selection", "shortcutlab.diagnostics.tables"),
+    # ScoreResult's field types, imported under TYPE_CHECKING only (nothing runs upward)
+    ("shortcutlab.scoring.result", "shortcutlab.diagnostics.accuracy"),
+    ("shortcutlab.scoring.result", "shortcutlab.diagnostics.groups"),
 }
 
 

@@ -59,6 +59,10 @@ class ConfigError(ShortcutlabError):
     """A problem in a YAML config or in command-line options."""
 
 
+class OutputError(ShortcutlabError):
+    """An output file or folder that cannot be created or written (checked before work)."""
+
+
 class ModelError(ShortcutlabError):
     """A model folder or Hub id that cannot be loaded as asked."""
 

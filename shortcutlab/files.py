@@ -4,7 +4,8 @@ A leaf module (imports nothing of the package) so every layer may use it:
 - content hashes of files, folders and JSON-able values (run provenance, resume
   fingerprints, study cache keys);
 - atomic writes (temp file in the same folder, fsync, `os.replace`, folder fsync), so an
-  interrupted run never leaves half a file behind;
+  interrupted run never leaves half a file behind; the file gets the mode a plain `open()`
+  would give it (0666 less the umask, so 0644 by default), not `mkstemp`'s private 0600;
 - fsynced appends, so a journal line found after a crash is a line that was committed.
 """
 
@@ -74,12 +75,36 @@ def sha256_json(obj: Any) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
+def umask() -> int:
+    """The process's umask (read from /proc where it can be, so nothing is changed)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)  # elsewhere: read it by setting it, and put it back
+    os.umask(current)
+    return current
+
+
+def file_mode() -> int:
+    """The mode a new file gets from `open()`: 0666 less the umask (0644 by default)."""
+    return 0o666 & ~umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
-    """Call `write(fh)` on a temp file beside `path`, fsync it, then replace `path`."""
+    """Call `write(fh)` on a temp file beside `path`, fsync it, then replace `path`.
+
+    The file gets `file_mode()` (mkstemp creates it 0600, which would hide score tables
+    and summaries from the rest of a shared group or a web view).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

@@ -105,7 +105,11 @@ def test_empty_corrupt_truncated_files(tmp_path: Path, content, reason) -> None:
         content = encoded(Image.new("RGB", (64, 64), (9, 9, 9)), "JPEG")[:200]
     (tmp_path / "x.jpg").write_bytes(content)
     path = pair_file(tmp_path, "x.jpg")
-    load_dataset_file(path)  # existence is all that is checked without check_images
+    if reason == "empty_image":  # the size is checked with the existence (issue 21)
+        with pytest.raises(DataError, match="is empty \\(0 bytes\\)"):
+            load_dataset_file(path)
+    else:
+        load_dataset_file(path)  # existence and size are all that is checked by default
     with pytest.raises(DataError) as ei:
         load_dataset_file(path, check_images=True)
     err = ei.value

@@ -219,7 +219,7 @@ def test_schema_order_is_the_explicit_list() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     names = ["vlfeedback", "pairwise", "inference", "rlaif_v", "rlhf_v", "povid"]
-    names += ["vl_rewardbench", "trl", "llava_bench_pairs"]
+    names += ["vl_rewardbench", "trl", "llava_bench_pairs", "prompt_only"]
     assert res.stdout.strip().split(",") == names
     assert [cls.name for cls in adapters.ADAPTERS] == names == list(SCHEMAS)
 

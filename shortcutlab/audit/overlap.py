@@ -222,9 +222,23 @@ def _image_flags(
         "train_without_image": h_tr.missing,
         "test_unreadable": h_te.unreadable,
         "train_unreadable": h_tr.unreadable,
+        # test records with an image that was not compared (theirs or no train image read)
+        "test_records_not_checked": int(
+            sum(r.image is not None for r in test) - (h_te.ok.sum() if h_tr.ok.any() else 0)
+        ),
         "unreadable_examples": h_te.errors + h_tr.errors,
     }
     return table, info
+
+
+def image_check_note(images: dict[str, Any]) -> str | None:
+    """'not checked: N images unreadable' when image kinds were not (fully) compared."""
+    if not images.get("checked"):
+        return "not checked (--no-images)"
+    n = int(images.get("test_unreadable", 0)) + int(images.get("train_unreadable", 0))
+    if not n:
+        return None
+    return f"not checked: {n} image{'s' if n != 1 else ''} unreadable"
 
 
 def write_overlap(

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from shortcutlab.audit.features import PairFeaturizer, pair_matrix
+from shortcutlab.data.inspect import counting_only
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, DataError
 
@@ -134,7 +135,7 @@ def token_counts(texts: Sequence[str], model: str) -> np.ndarray:
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(model)
+        tok = counting_only(AutoTokenizer.from_pretrained(model))  # counts, never fed
     except Exception as exc:  # OSError, ValueError, ... from hub / local folders
         raise ConfigError(
             f"cannot load a tokenizer from '{model}': {str(exc).rstrip('.')}. Give a local "

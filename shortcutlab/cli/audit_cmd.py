@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -19,11 +18,21 @@ from shortcutlab.audit.proxies import DESCRIPTIONS
 from shortcutlab.audit.results import CHANCE
 from shortcutlab.audit.run import AuditConfig, run_audit
 from shortcutlab.audit.write import AuditOutput, write_audit
-from shortcutlab.cli.common import DataAlias, Json, Quiet, data_file, print_json_file, start
+from shortcutlab.cli.common import (
+    DataAlias,
+    Json,
+    Quiet,
+    data_file,
+    out_console,
+    print_json_file,
+    start,
+)
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.diagnostics.agreement import check_agreement
 from shortcutlab.diagnostics.groups import exclude_records
 from shortcutlab.progress import say
 from shortcutlab.provenance import write_run_info
+from shortcutlab.score_table import read_score_table
 
 AUDIT_HELP = """Text-only audit of preference data with cheap proxies (no VLM, no images).
 
@@ -105,6 +114,9 @@ def audit_cmd(
     ids, excluded = None, None
     if exclude_ids is not None:
         records, ids, excluded = exclude_records(records, exclude_ids)
+    if mm_scores:  # its rewards are read against DATA's pairs: same responses, or stop now
+        mm_table = read_score_table(mm_scores)
+        check_agreement(records, mm_table, data_file=data, table_file=mm_scores)
     train_records = load_dataset_file(train, **load_kw).records if train else None
     say(f"audit: fitting the text-only proxies ({'--train' if train else f'{folds}-fold'})")
     result = run_audit(records, train_records, cfg, data_name=data, train_name=train or "")
@@ -135,7 +147,7 @@ def _pts(acc: dict[str, Any]) -> str:
 
 def _print(out: AuditOutput, files: list[Path]) -> None:
     s = out.summary
-    con = Console()
+    con = out_console()
     title = (
         f"Text-only audit: {s['records']} records, {s['pairs']} pairs "
         f"({s['mode']}; chance {100 * CHANCE:.0f})"

@@ -122,16 +122,28 @@ def pts(x: float, lo: float | None = None, hi: float | None = None, scale: float
     return s
 
 
+PLAIN_WIDTH = 1_000_000  # "no limit": a table is only as wide as its content
+
+
+def out_console() -> Console:
+    """The stdout console: the terminal's width on a terminal; elsewhere (a pipe, a file,
+    a CI log) no width limit, so a table never cuts or wraps a group name or a number
+    (rich would otherwise squeeze it into 80 columns)."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=PLAIN_WIDTH, no_color=True)
+
+
 def print_table(
     title: str, columns: list[str], rows: list[list[str]], files: list[Path] | None = None
 ) -> None:
     """A rich table on stdout, then one `wrote FILE` line per file written."""
     table = Table(title=title)
     for c in columns:
-        table.add_column(c)
+        table.add_column(c, overflow="fold")
     for r in rows:
         table.add_row(*[str(x) for x in r])
-    con = Console()
+    con = out_console()
     con.print(table)
     for f in files or []:
         con.print(f"wrote {f}", highlight=False)

@@ -19,6 +19,10 @@ commands and groups); `TyperArgument.display_type_rich` ignores `metavar`, so a 
 `{NAME}` for a required argument (`overlap TRAIN TEST`). Dropping the swap would put
 those back into every help text, which docs/cli.md and the conventions test promise
 not to show. If typer gains a parameter-class hook, use it here and nowhere else.
+
+The same classes check a command's output location before its callback runs: a given
+`--output/-o` (or `--out`) that cannot be written stops the command with one paragraph,
+exit 2, before any work (`shortcutlab.preflight.check_output`).
 """
 
 from __future__ import annotations
@@ -90,6 +94,20 @@ def _get_params(command: Any, ctx: Any) -> list[Any]:
     return params
 
 
+OUTPUT_PARAMS = {"output": "--output", "out": "--out", "output_dir": "--output"}
+
+
+def _invoke(command: Any, ctx: Any) -> Any:
+    """Check the command's output location (if one was given), then run it."""
+    from shortcutlab.preflight import check_output
+
+    for name, flag in OUTPUT_PARAMS.items():
+        value = ctx.params.get(name)
+        if value is not None and str(value) != "-":
+            check_output(value, flag)
+    return super(type(command), command).invoke(ctx)
+
+
 _COMMAND_CLASSES: dict[type, type] = {}
 
 
@@ -102,7 +120,7 @@ def _convention_class(cls: type) -> type:
     if getattr(cls, "_convention", False):
         return cls
     if cls not in _COMMAND_CLASSES:
-        attrs = {"get_params": _get_params, "_convention": True}
+        attrs = {"get_params": _get_params, "invoke": _invoke, "_convention": True}
         _COMMAND_CLASSES[cls] = type(cls.__name__, (cls,), attrs)
     return _COMMAND_CLASSES[cls]
 

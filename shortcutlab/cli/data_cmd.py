@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,6 +16,7 @@ from shortcutlab.cli.common import (
     Json,
     UsageError,
     data_file,
+    out_console,
     print_json,
 )
 from shortcutlab.data.inspect import inspect_file
@@ -107,7 +107,7 @@ def schemas_cmd() -> None:
         table.add_column(col)
     for name, summary, fields in list_schemas():
         table.add_row(name, ", ".join(fields), escape(summary))
-    Console().print(table)
+    out_console().print(table)
 
 
 CONVERT_HELP = """Rewrite a data file (any schema) in an official layout.
@@ -115,13 +115,19 @@ CONVERT_HELP = """Rewrite a data file (any schema) in an official layout.
 Images held as bytes (parquet, datasets folders) are saved beside the output and
 referenced by relative path, so the result loads anywhere the folder goes. With
 --skip-invalid every image is decoded first and records whose image is missing or does
-not decode are dropped, counted by reason.
+not decode are dropped, counted by reason. --images ignore converts data published
+without its images (VL-RewardBench's data.jsonl): the image references are kept
+unchecked (absolute paths), so text-only work runs on the result and the images can be
+added later. Image paths are written relative to the output when they lie in its folder,
+else absolute (never a chain of ../).
 
 Examples:
 
   shortcutlab data convert rlaif_v.parquet -o data/rlaif_v.jsonl --to pairwise
 
   shortcutlab data convert vlrewardbench/ -o vlrb.jsonl --to vlfeedback --skip-invalid
+
+  shortcutlab data convert vl_rewardbench.jsonl -o vlrb_text.jsonl --images ignore
 """
 
 
@@ -148,6 +154,14 @@ def convert_cmd(
     image_root: Annotated[
         str | None, typer.Option("--image-root", help="Folder relative image paths live in.")
     ] = None,
+    images: Annotated[
+        str,
+        typer.Option(
+            "--images",
+            help="'require' (image files must exist) or 'ignore' (keep the image references "
+            "unchecked: data published without its images, e.g. VL-RewardBench).",
+        ),
+    ] = "require",
     as_json: Json = False,
 ) -> None:
     src = data_file(data, data_option)
@@ -161,7 +175,9 @@ def convert_cmd(
         schema=schema,
         skip_invalid=skip_invalid,
         image_root=image_root,
-        check_images=skip_invalid,  # the output then holds only images that decode
+        # --skip-invalid: the output then holds only images that decode
+        check_images=skip_invalid and images == "require",
+        images=images,
     )
     path = write_records(res.records, out, schema=to)
     if as_json:
@@ -173,7 +189,7 @@ def convert_cmd(
 
 
 def _render(r: dict[str, Any]) -> None:
-    console = Console()
+    console = out_console()
     length = r["length"]
     share = length["chosen_longer_share"]
     k = r["responses_per_record"]
@@ -234,9 +250,14 @@ def _repeats_line(rep: dict[str, Any]) -> str:
     if not rep["ids"]:
         return "none"
     return (
-        f"{rep['ids']} ids repeat with different content: {rep['records_renamed']} records "
-        "keyed <id>#<content hash>"
+        f"{_count(rep['ids'], 'id repeats', 'ids repeat')} with different content: "
+        f"{_count(rep['records_renamed'], 'record', 'records')} keyed <id>#<content hash>"
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """'1 id repeats' / '2 ids repeat': the number with the right form of the words."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def _num(x: float | None) -> float | None:

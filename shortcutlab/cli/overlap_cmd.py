@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from shortcutlab.audit.overlap import DEFAULT_ID_KINDS, KINDS, overlap, write_overlap
-from shortcutlab.cli.common import Json, print_json_file, start
+from shortcutlab.audit.overlap import (
+    DEFAULT_ID_KINDS,
+    KINDS,
+    image_check_note,
+    overlap,
+    write_overlap,
+)
+from shortcutlab.cli.common import Json, out_console, print_json_file, start
 from shortcutlab.data.schemas import load_dataset_file
 
 OVERLAP_HELP = f"""Train/test overlap: identical or near-identical images, prompts, responses, ids.
@@ -70,21 +75,34 @@ def overlap_cmd(
         command=["shortcutlab", *sys.argv[1:]],
         config={"max_distance": max_distance, "ids_from": list(kinds), "images": not no_images},
     )
+    note = image_check_note(res.images)
+    if note and res.images.get("checked"):
+        first = (res.images.get("unreadable_examples") or ["?"])[0]
+        typer.echo(
+            f"warning: overlap: image_identical / image_near {note} ("
+            f"{res.images['test_unreadable']} test, {res.images['train_unreadable']} "
+            f"training); {res.images['test_records_not_checked']} test records' images were "
+            f"not compared. First: {first}",
+            err=True,
+        )
     if as_json:
         print_json_file(output / "overlap.json")
         return
-    _print(res.counts, files)
+    _print(res.counts, files, note)
 
 
-def _print(counts: dict[str, int], files: list[Path]) -> None:
+def _print(counts: dict[str, int], files: list[Path], note: str | None = None) -> None:
     n = max(counts["test_records"], 1)
     table = Table(title=f"Test records found in training data (of {counts['test_records']})")
     table.add_column("kind")
     table.add_column("test records")
     table.add_column("%")
     for k in (*KINDS, "overlapping"):
-        table.add_row(k, str(counts[k]), f"{100 * counts[k] / n:.1f}")
-    con = Console()
+        value = str(counts[k])
+        if note and k in ("image_identical", "image_near"):
+            value += f" ({note})"
+        table.add_row(k, value, f"{100 * counts[k] / n:.1f}")
+    con = out_console()
     con.print(table)
     for f in files:
         con.print(f"wrote {f}", highlight=False)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from shortcutlab import distributed
@@ -23,6 +22,7 @@ from shortcutlab.cli.common import (
     Json,
     Quiet,
     data_file,
+    out_console,
     print_json_file,
     start,
 )
@@ -120,7 +120,7 @@ def _render(result: ScoreResult) -> None:
         table.add_row(f"macro accuracy over {result.group_by}", f"{100 * result.groups.macro:.1f}")
     if result.summary_path is not None:
         table.add_row("summary", str(result.summary_path))
-    Console().print(table)
+    out_console().print(table)
 
 
 def _parameters() -> list[inspect.Parameter]:

@@ -18,7 +18,7 @@ from shortcutlab import distributed
 from shortcutlab.cli.common import DATA_HELP, Json, Quiet, data_file, print_json_file, start
 from shortcutlab.cli.config_options import config_parameters, flags_argv
 from shortcutlab.config import TrainConfig
-from shortcutlab.preflight import check_inputs
+from shortcutlab.preflight import check_inputs, check_output
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.training import TrainResult, train
 
@@ -117,6 +117,7 @@ def train_command(**kwargs: Any) -> None:
     kwargs["data"] = data_file(kwargs.pop("data_arg"), kwargs["data"], required=False)
 
     cfg = build_config(config, kwargs).validate()
+    check_output(cfg.output_dir)  # also when it comes from the --config YAML
     if distributed.should_relaunch(num_processes):
         check_inputs(
             data=[cfg.data, cfg.eval_data],

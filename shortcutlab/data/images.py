@@ -164,8 +164,18 @@ def _ref_from_path(
             f"image file not found: '{path}' (looked at {full}).",
             field=field,
             hint=f"Relative paths are resolved against the {where}; pass --image-root "
-            "to change it, or --skip-invalid to skip such records.",
+            "to change it, or --skip-invalid to skip such records. Data published without "
+            "its images: `data convert --images ignore`, `score --text-only drop`.",
             reason="missing_image",
+        )
+    if check_exists and full.stat().st_size == 0:  # as cheap as the existence check
+        raise data_error(
+            loc,
+            f"image '{path}' is empty (0 bytes).",
+            field=field,
+            hint="The file was not fully written or downloaded; replace it (or pass "
+            "--skip-invalid to skip such records).",
+            reason="empty_image",
         )
     return ImageRef(path=str(full), origin=path, field=field)
 
@@ -254,7 +264,9 @@ def _file_size(ref: ImageRef, what: str, loc: SourceLoc | None) -> int:
             f"image file not found: '{what}' (looked at {ref.path}).",
             field=ref.field,
             hint="Relative paths are resolved against the data file's folder or --image-root; "
-            "pass --image-root to change it, or --skip-invalid to skip such records.",
+            "pass --image-root to change it, or --skip-invalid to skip such records. Data "
+            "published without its images: `data convert --images ignore`, `score "
+            "--text-only drop`.",
             reason="missing_image",
         ) from None
     except (OSError, ValueError) as exc:  # name too long, not a folder, ...: no such file

@@ -23,7 +23,7 @@ from typing import Any
 
 from shortcutlab.data.images import DEFAULT_MAX_PIXELS, probe_image
 from shortcutlab.data.records import Record
-from shortcutlab.data.schemas import LoadResult, load_dataset_file
+from shortcutlab.data.schemas import LoadResult, load_dataset_file, nothing_left_error
 from shortcutlab.errors import ConfigError, DataError, ModelError
 
 UNITS = ("chars", "words", "tokens")
@@ -56,11 +56,25 @@ def _load_tokenizer(path: str) -> Any:
     try:
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+        return counting_only(AutoTokenizer.from_pretrained(path, local_files_only=True))
     except Exception as exc:  # OSError, ValueError, ... from transformers
         raise ModelError(
             f"cannot load a tokenizer from '{path}' ({type(exc).__name__}: {exc})."
         ) from None
+
+
+def counting_only(tok: Any) -> Any:
+    """`tok`, told not to warn about texts longer than its model's maximum.
+
+    Texts tokenized whole here are only counted (a 2 MB response included), and the
+    collator cuts what it feeds to `max_length` and counts the cut, so transformers'
+    "Token indices sequence length is longer than the specified maximum ... indexing
+    errors" warning would be wrong: it is marked as already given.
+    """
+    warned = getattr(tok, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+    return tok
 
 
 def length_stats(records: list[Record], measure: Callable[[str], int]) -> dict[str, Any]:
@@ -178,13 +192,7 @@ def _strict_images(
     drop = {i for i, _ in bad}
     res.records = [r for i, r in enumerate(res.records) if i not in drop]
     if not res.records:
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(res.skipped.items()))
-        raise DataError(
-            f"no valid records (skipped {summary}).",
-            file=res.path,
-            hint=f"First skipped row: {res.skip_examples[0]}",
-            reason="no_valid_records",
-        )
+        raise nothing_left_error(res.path, res.skipped, res.skip_examples)
     return [None] * len(res.records)
 
 

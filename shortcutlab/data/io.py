@@ -120,7 +120,8 @@ def _iter_jsonl(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceLoc, 
                 _emit(
                     data_error(
                         loc,
-                        f"not valid UTF-8 (byte {exc.start}).",
+                        f"not valid UTF-8: byte 0x{exc.object[exc.start]:02X} at byte "
+                        f"offset {exc.start} of the line (0-based).",
                         hint="Re-encode the file as UTF-8.",
                         reason="bad_encoding",
                     ),
@@ -174,7 +175,11 @@ def _iter_json_list(p: Path, on_error: OnError | None) -> Iterator[tuple[SourceL
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise data_error(
-            SourceLoc(str(p), line), "not valid UTF-8.", reason="bad_encoding"
+            SourceLoc(str(p), line),
+            f"not valid UTF-8: byte 0x{exc.object[exc.start]:02X} at byte offset "
+            f"{exc.start} of the file (0-based).",
+            hint="Re-encode the file as UTF-8.",
+            reason="bad_encoding",
         ) from None
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)

@@ -59,6 +59,33 @@ class LoadResult:
 IMAGE_MODES = ("require", "ignore")  # image files must exist / may be absent (text-only)
 
 
+NO_IMAGES_HINT = (
+    "No image file was found. Where the images are, pass --image-root; without them, "
+    "text-only work still runs: `data convert --images ignore` keeps the image references "
+    "unchecked, `score --text-only drop` scores without images, and `audit`, "
+    "`length-balance` and `overlap` never need them."
+)
+
+
+def nothing_left_error(path: str, skipped: dict[str, int], examples: list[str]) -> DataError:
+    """The error for a file whose every row was skipped (under --skip-invalid).
+
+    The hint names what would work, never the flag just passed: the first skipped row's
+    own hint (which suggests --skip-invalid) is cut, and rows skipped for missing images
+    get the ways to work without them.
+    """
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(skipped.items()))
+    hint = f"First skipped row: {examples[0].split(' Hint: ')[0]}" if examples else ""
+    if skipped.get("missing_image"):
+        hint = f"{hint} {NO_IMAGES_HINT}".strip()
+    return DataError(
+        f"no valid records (skipped {summary or 'none'}).",
+        file=path,
+        hint=hint or None,
+        reason="no_valid_records",
+    )
+
+
 def check_image_mode(images: str) -> None:
     """`ConfigError` unless `images` is one of `IMAGE_MODES`."""
     if images not in IMAGE_MODES:
@@ -180,13 +207,7 @@ class _Loader:
 
     def nothing_left(self) -> DataError:
         """The error for a file whose every row was skipped."""
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
-        return DataError(
-            f"no valid records (skipped {summary or 'none'}).",
-            file=str(self.path),
-            hint=f"First skipped row: {self.examples[0]}" if self.examples else None,
-            reason="no_valid_records",
-        )
+        return nothing_left_error(str(self.path), self.skipped, self.examples)
 
     def validate(self, rec: Record, loc: SourceLoc) -> None:
         """Reject an identical pair or a duplicate; decode the image when check_images is on.

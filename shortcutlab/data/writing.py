@@ -120,7 +120,8 @@ def write_records(
     responses}). None picks pairwise, inference or vlfeedback from the records. Images held
     as bytes or PIL are saved as PNG/original bytes under `image_dir` (default:
     `<file stem>_images/` beside the output) and referenced by relative path, so the file
-    reloads with `load_dataset_file`. Returns the written path.
+    reloads with `load_dataset_file`; image files outside the output's folder are referenced
+    by absolute path. Returns the written path.
     """
     out = Path(path)
     layout = schema or _layout_for(records)
@@ -180,7 +181,7 @@ class _ImageWriter:
         if ref is None:
             return None
         if ref.path is not None:
-            return os.path.relpath(ref.path, self.out.parent.resolve())
+            return self._as_written(ref.path)
         key = ref.key()
         if key not in self.written:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -197,5 +198,11 @@ class _ImageWriter:
             name = key.split(":", 1)[1].replace("/", "_")[:40]
             target = self.dir / f"{name}.{ext}"
             target.write_bytes(data)
-            self.written[key] = os.path.relpath(target.resolve(), self.out.parent.resolve())
+            self.written[key] = self._as_written(str(target.resolve()))
         return self.written[key]
+
+    def _as_written(self, path: str) -> str:
+        """Relative to the output when inside its folder, else absolute (no ../ chains,
+        which break as soon as the output folder moves)."""
+        rel = os.path.relpath(path, self.out.parent.resolve())
+        return path if rel == ".." or rel.startswith(".." + os.sep) else rel

@@ -25,9 +25,12 @@ from shortcutlab.data.subsets import (
     BUILT_IN_GROUPS,
     NO_GROUP,
     Exclusion,
+    drop_listed,
     group_label,
+    listed_mask,
     read_id_list,
     record_groups,
+    warn_missing_group,
 )
 from shortcutlab.diagnostics.accuracy import AccuracyResult, pairwise_accuracy
 from shortcutlab.errors import ConfigError
@@ -36,11 +39,12 @@ from shortcutlab.errors import ConfigError
 def exclude_ids(
     table: pd.DataFrame, ids: set[str], file: str = ""
 ) -> tuple[pd.DataFrame, Exclusion]:
-    """`table` (any frame with an `id` column) without the rows of `ids`, and the counts."""
-    mask = table["id"].astype(str).isin(ids)
+    """`table` (any frame with an `id` column) without the rows of `ids` (every copy of a
+    repeated id, `data.subsets.listed_mask`), and the counts."""
+    mask, matched = listed_mask(table["id"].astype(str), ids)
     n_records = int(table.loc[mask, "id"].astype(str).nunique())
     kept = table.loc[~mask].reset_index(drop=True)
-    return kept, Exclusion(file, len(ids), n_records, int(mask.sum()))
+    return kept, Exclusion(file, len(ids), n_records, int(mask.sum()), matched)
 
 
 def exclude_records(
@@ -48,8 +52,8 @@ def exclude_records(
 ) -> tuple[list[Any], set[str], dict[str, Any]]:
     """(`records` without the ids listed in `path`, those ids, the `Exclusion` counts)."""
     ids = read_id_list(path)
-    kept = [r for r in records if str(r.id) not in ids]
-    return kept, ids, Exclusion(str(path), len(ids), len(records) - len(kept)).to_dict()
+    kept, excl = drop_listed(records, ids, str(path))
+    return kept, ids, excl.to_dict()
 
 
 def group_values(
@@ -67,7 +71,8 @@ def group_values(
     """
     if table is not None and column in table.columns:
         first = table.drop_duplicates("id")
-        return {str(i): group_label(v) for i, v in zip(first["id"], first[column], strict=True)}
+        out = {str(i): group_label(v) for i, v in zip(first["id"], first[column], strict=True)}
+        return warn_missing_group(out, column)
     recs = list(records or [])
     if recs:
         try:

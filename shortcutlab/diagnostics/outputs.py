@@ -19,10 +19,16 @@ import pandas as pd
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.data.subsets import read_id_list
 from shortcutlab.diagnostics import matrix as mx
+from shortcutlab.diagnostics.agreement import check_agreement
 from shortcutlab.diagnostics.bon import bon_curves
 from shortcutlab.diagnostics.correlation import CorrelationResult, correlate, correlation_points
 from shortcutlab.diagnostics.groups import exclude_ids, group_values
-from shortcutlab.diagnostics.length import LengthReport, length_balance, write_balanced
+from shortcutlab.diagnostics.length import (
+    LengthReport,
+    length_balance,
+    text_only_load,
+    write_balanced,
+)
 from shortcutlab.diagnostics.result_files import write_csv, write_results
 from shortcutlab.diagnostics.sfd import (
     SFDResult,
@@ -108,6 +114,10 @@ def report_sfd(
     ids = read_id_list(exclude) if exclude is not None else None
     for i, s in enumerate(sets):
         mm, px = read_score_table(s.mm_scores), read_score_table(s.proxy_scores)
+        if s.data:  # the data file decides the subsets: it must be the data scored
+            recs = load_dataset_file(s.data, images="ignore").records
+            check_agreement(recs, mm, data_file=s.data, table_file=s.mm_scores)
+            check_agreement(recs, px, data_file=s.data, table_file=s.proxy_scores)
         if ids is not None:
             mm, excl = exclude_ids(mm, ids, str(exclude))
             px, _ = exclude_ids(px, ids, str(exclude))
@@ -291,6 +301,10 @@ def report_length(
         load_kw=load_kw,
         files=dict(scores),
     )
+    if tables:  # the pairs come from `data`, the rewards from the tables: same responses
+        recs = load_dataset_file(data, **text_only_load(load_kw)).records
+        for (_, path), table in zip(scores, tables.values(), strict=True):
+            check_agreement(recs, table, data_file=data, table_file=path)
     res = LengthOutputs(report=rep, stats=rep.stats.to_dict())
     res.files += write_balanced(rep, data, out, load_kw=load_kw).values()
     res.files.append(write_csv(rep.accuracies, out / "length_accuracy.csv"))

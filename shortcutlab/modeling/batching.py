@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shortcutlab.data.images import load_image
+from shortcutlab.data.inspect import counting_only
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.text_only import choices, is_mode
@@ -84,7 +85,7 @@ class RewardCollator:
         self.drop_prompt = drop_prompt
         self.padding_side = padding_side
         self.max_pixels = max_pixels
-        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer = counting_only(getattr(processor, "tokenizer", processor))
 
     # --- public -----------------------------------------------------------------------
     def encode(self, records: list[Record], *, share_images: bool = False) -> EncodedBatch:

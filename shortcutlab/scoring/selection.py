@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from shortcutlab.data.adapters.prompts import require_responses
 from shortcutlab.data.images import probe_image
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.data.subsets import Exclusion, read_id_list, record_groups
+from shortcutlab.data.subsets import drop_listed, read_id_list, record_groups
 from shortcutlab.diagnostics.accuracy import score_table_accuracy
 from shortcutlab.diagnostics.groups import group_values, grouped_accuracy
 from shortcutlab.diagnostics.tables import pairs_table
@@ -77,8 +78,7 @@ def select_records(records: list, exclude: str | Path | None, group_by: str | No
     excl = None
     if exclude is not None:
         ids = read_id_list(exclude)
-        kept = [r for r in records if str(r.id) not in ids]
-        excl = Exclusion(str(exclude), len(ids), len(records) - len(kept))
+        kept, excl = drop_listed(records, ids, str(exclude))  # every copy of a repeated id
         if records and not kept:
             raise DataError(
                 f"every one of the {len(records)} records is listed in --exclude-ids; "
@@ -117,6 +117,7 @@ def records_to_score(
             images="require" if uses_images else "ignore",
             check_images=check_images and uses_images,
         )
+        require_responses(res.records, data)  # a prompt-only file: say so, before any model
         return res.records, res.schema, dict(res.skipped)
     if hasattr(data, "records"):  # a LoadResult
         return list(data.records), getattr(data, "schema", ""), dict(data.skipped)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from shortcutlab.data.records import Record
+from shortcutlab.diagnostics.agreement import check_agreement
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
 
@@ -72,4 +73,6 @@ def load_static_weights(
             "(id, response_index, reward): score the training file itself with the proxy.",
             reason="static_weights_missing",
         )
+    data_file = records[0].loc.file if records and records[0].loc else "the training data"
+    check_agreement(records, df, data_file=data_file, table_file=path)  # same responses
     return StaticPairWeights(weights, str(path), n_wrong)

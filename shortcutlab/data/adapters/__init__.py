@@ -7,6 +7,7 @@ in one module per family of schemas:
 - `official`: the official code's layouts (vlfeedback, pairwise, inference);
 - `preference_sets`: public training sets (RLAIF-V, RLHF-V, POVID, TRL);
 - `benchmarks`: public evaluation sets (VL-RewardBench, LLaVA-Bench pairs);
+- `prompts`: prompt-only files (prompts and images, no answers: `probe make`, `overlap`);
 and share the field helpers of `base`.
 
 Adding a schema is one `Adapter` subclass: append it to `ADAPTERS`, or, from user code,
@@ -43,6 +44,7 @@ from shortcutlab.data.adapters.preference_sets import (
     RLHFVAdapter,
     TRLAdapter,
 )
+from shortcutlab.data.adapters.prompts import PromptOnlyAdapter
 
 # The built-in schemas, in detection / listing order.
 ADAPTERS: tuple[type[Adapter], ...] = (
@@ -55,6 +57,7 @@ ADAPTERS: tuple[type[Adapter], ...] = (
     VLRewardBenchAdapter,
     TRLAdapter,
     LLaVABenchPairsAdapter,
+    PromptOnlyAdapter,
 )
 
 REGISTRY: dict[str, Adapter] = {cls.name: cls() for cls in ADAPTERS}  # name -> adapter
@@ -88,6 +91,7 @@ __all__ = [
     "LLaVABenchPairsAdapter",
     "PairwiseAdapter",
     "POVIDAdapter",
+    "PromptOnlyAdapter",
     "RLAIFVAdapter",
     "RLHFVAdapter",
     "TRLAdapter",

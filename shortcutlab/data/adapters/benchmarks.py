@@ -20,27 +20,67 @@ from shortcutlab.data.adapters.base import (
 from shortcutlab.data.io import data_error
 from shortcutlab.data.records import Record, SourceLoc
 
-# VL-RewardBench's categories from the id's source prefix, as its own evaluation script
-# derives them: general = VLFeedback / WildVision, hallucination = POVID / RLHF-V /
-# RLAIF-V, reasoning = MathVerse / MMMU (prefixes compared lower-case, without - and _).
-VLRB_CATEGORIES = (
-    ("vlfeedback", "general"),
-    ("wildvision", "general"),
-    ("povid", "hallucination"),
-    ("rlhfv", "hallucination"),
-    ("rlaifv", "hallucination"),
-    ("mathverse", "reasoning"),
-    ("mmmu", "reasoning"),
-)
+# VL-RewardBench's categories, derived as the benchmark's own evaluation script derives
+# them (github.com/vl-rewardbench/VL_RewardBench, cal.py at commit
+# 7918386178b59895c9c40522c9878554f91be60e: `get_dataset_from_id` and `group_mapping`):
+# - the id's prefix is the text before its first "_" or "-" (compared case-sensitively);
+# - RLAIF -> rlaif-v, RLHF -> rlhf-v, mathverse / mmmu -> reasoning_tasks,
+#   wildvision -> wildvision-battle, povid (any case) -> povid, and EVERY other id ->
+#   vlfeedback (its VLFeedback ids carry their own sources' names: LRVInstruction-...);
+# - vlfeedback, wildvision-battle -> general; povid, rlhf-v, rlaif-v -> hallucination;
+#   reasoning_tasks -> reasoning.
+# One deliberate addition: the POVID pairs are published as `hallucination_pair-N`, a
+# prefix ("hallucination") the id rule above does not know, so it would send them to
+# general. The benchmark's data file (data/data.jsonl at e492d6548558d9fcac8959de60be8f4e8a640dc8)
+# stores every such record's image under images/povid/, and the script's earlier version
+# (cal.py at 6f64385bccccd2f22a8b321075e561eb2cf5f933) took the subset from that folder
+# name, so they are POVID -> hallucination. A row's `image_path` of the form
+# images/<subset>/... is used first, exactly as that earlier version does.
+VLRB_PREFIXES = {
+    "RLAIF": "rlaif-v",
+    "RLHF": "rlhf-v",
+    "mathverse": "reasoning_tasks",
+    "mmmu": "reasoning_tasks",
+    "wildvision": "wildvision-battle",
+}
+VLRB_DEFAULT_SUBSET = "vlfeedback"
+VLRB_POVID_PREFIXES = ("povid", "hallucination")  # compared lower-case
+VLRB_GROUPS = {
+    "vlfeedback": "general",
+    "wildvision-battle": "general",
+    "povid": "hallucination",
+    "rlhf-v": "hallucination",
+    "rlaif-v": "hallucination",
+    "reasoning_tasks": "reasoning",
+}
 
 
-def vlrb_category(record_id: str) -> str | None:
-    """The VL-RewardBench category of an id ('RLAIF-V-Dataset_2107' -> 'hallucination')."""
-    key = record_id.lower().replace("-", "").replace("_", "")
-    for prefix, category in VLRB_CATEGORIES:
-        if key.startswith(prefix):
-            return category
-    return None
+def _id_prefix(record_id: str) -> str:
+    """The text before the id's first '_' or '-' (the whole id when it has neither)."""
+    cuts = [i for i in (record_id.find("_"), record_id.find("-")) if i != -1]
+    return record_id[: min(cuts)] if cuts else record_id
+
+
+def vlrb_subset(record_id: str, image_path: str | None = None) -> str:
+    """The VL-RewardBench source subset of a record ('RLAIF-V-14' -> 'rlaif-v').
+
+    From `image_path`'s folder when it is images/<known subset>/..., else from the id's
+    prefix; an id no rule knows is VLFeedback, as in the benchmark's script.
+    """
+    parts = str(image_path or "").replace("\\", "/").split("/")
+    if len(parts) > 2 and parts[0] == "images" and parts[1] in VLRB_GROUPS:
+        return parts[1]
+    prefix = _id_prefix(record_id)
+    if prefix in VLRB_PREFIXES:
+        return VLRB_PREFIXES[prefix]
+    if prefix.lower() in VLRB_POVID_PREFIXES:
+        return "povid"
+    return VLRB_DEFAULT_SUBSET
+
+
+def vlrb_category(record_id: str, image_path: str | None = None) -> str:
+    """The VL-RewardBench category (general / hallucination / reasoning) of a record."""
+    return VLRB_GROUPS[vlrb_subset(record_id, image_path)]
 
 
 class VLRewardBenchAdapter(Adapter):
@@ -68,9 +108,10 @@ class VLRewardBenchAdapter(Adapter):
         worst = max(ranks)
         meta = {k: row[k] for k in ("models", "query_source", "category") if k in row}
         rid = record_id(row, ("id",), loc, ctx)
-        category = vlrb_category(rid)
-        if category is not None and "category" not in row:
-            meta["category"] = category  # derived; a file's own category field wins
+        path = row.get("image_path") if isinstance(row.get("image_path"), str) else None
+        meta["subset"] = vlrb_subset(rid, path)
+        if "category" not in row:
+            meta["category"] = VLRB_GROUPS[meta["subset"]]  # a file's own field wins
         return Record(
             id=rid,
             prompt=prompt_text(require(row, "query", loc), loc, "query"),

@@ -83,7 +83,7 @@ def test_audit_mm_scores_and_ratings(scored: dict[str, Path], cli, tmp_path: Pat
     r = cli("audit", scored["swapped"], *args, "-o", tmp_path / "bad", code=2)
     _says_mismatch(r.stderr, scored["mm"], scored["swapped"])
     # ratings: a VLFeedback-style table whose preference_score differs from the data's
-    from shortcutlab.diagnostics.agreement import check_agreement
+    from shortcutlab.data.agreement import check_agreement
     from shortcutlab.errors import DataError
     from shortcutlab.score_table import read_score_table
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from shortcutlab.data.agreement import check_agreement
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.data.subsets import read_id_list
 from shortcutlab.diagnostics import matrix as mx
-from shortcutlab.diagnostics.agreement import check_agreement
 from shortcutlab.diagnostics.bon import bon_curves
 from shortcutlab.diagnostics.correlation import CorrelationResult, correlate, correlation_points
 from shortcutlab.diagnostics.groups import exclude_ids, group_values

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from shortcutlab.data.agreement import check_agreement
 from shortcutlab.data.records import Record
-from shortcutlab.diagnostics.agreement import check_agreement
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
 

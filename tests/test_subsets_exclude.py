@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from shortcutlab.data.records import Record
-from shortcutlab.diagnostics.groups import drop_listed, exclude_ids, original_id
+from shortcutlab.data.subsets import drop_listed, original_id
+from shortcutlab.diagnostics.groups import exclude_ids
 
 pytestmark = pytest.mark.unit
 

@@ -62,12 +62,13 @@ def run_probe(
     scores = out / SCORES
     with _reporter("probe text variants", scoring) as opts:
         tables = list(score_text_variants(model, battery, scores, opts).values())
-    for test, entry in battery.tests.items():
-        if entry["kind"] == "image":
-            target = scores / f"{test}.jsonl"
-            with _reporter(f"probe {test}", scoring) as opts:
-                score_table(model, battery.file(test), target, opts)
-            tables.append(target)
+    plain = {"original": battery.original}
+    plain |= {t: battery.file(t) for t, e in battery.tests.items() if e["kind"] == "image"}
+    for test, path in plain.items():
+        target = scores / f"{test}.jsonl"
+        with _reporter(f"probe {test}", scoring) as opts:
+            score_table(model, path, target, opts)
+        tables.append(target)
     if not dist.is_main():
         return None
     opts = report or ReportOptions()

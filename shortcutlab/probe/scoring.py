@@ -4,13 +4,16 @@
 scoring API is absorbed in it. Every pass writes a resumable score table under
 `DIR/scores/` (a killed `probe run` rerun scores only what is missing):
 
-- one pass per image test file (`swap`, `blank`, `drop`): a swapped image is a new
-  prefix, so these cost about one plain scoring pass each;
-- one pass for all text variants together (`scores/text.jsonl`): each record is scored
-  once with its K original responses *and* every edited response as extra answers, so
-  the image + prompt prefix is encoded once for all of them (prefix sharing). The merged
-  table is then split into one table per variant file (`scores/original.jsonl`,
-  `scores/pad.jsonl`, ...), the same tables an external pipeline would produce.
+- one pass per file of the originals and the image tests (`original`, `swap`, `blank`,
+  `drop`): a swapped image is a new prefix, so these cost about one plain scoring pass
+  each. The originals and the image variants go through the engine as the same kind of
+  batches (same records, same responses, same order), so a model that never sees the
+  image (a text-only RM) gets bit-identical rewards: its image reliance is exactly 0;
+- one pass for all text edits together (`scores/text.jsonl`): each record is scored
+  once with every edited response as its answers, so the image + prompt prefix is
+  encoded once for all edits (prefix sharing). The merged table is then split into one
+  table per edit file (`scores/pad.jsonl`, ...), the same tables an external pipeline
+  would produce.
 """
 
 from __future__ import annotations
@@ -65,29 +68,32 @@ def score_table(model: Any, data: Any, output: Path, opts: ScoreOptions) -> pd.D
 
 
 def merged_text_records(battery: Battery) -> tuple[list[Record], dict[tuple[str, int], tuple]]:
-    """Original records with every edited response appended (one prefix for all).
+    """One record per base record holding every edited response (one prefix for all).
 
     Returns (records, where) with `where[(base id, merged index)] = (variant record,
-    response index)` to split the merged table back into per-variant tables.
+    response index)` to split the merged table back into per-variant tables. A base
+    record that no edit changed is left out.
     """
     originals = load_dataset_file(battery.original, images="ignore").records
-    merged = {
-        str(r.id): replace(r, responses=list(r.responses), pairs=[], scores=None) for r in originals
-    }
+    base = {str(r.id): r for r in originals}
+    answers: dict[str, list[str]] = {}
     where: dict[tuple[str, int], tuple] = {}
-    for rec in originals:
-        for j in range(len(rec.responses)):
-            where[(str(rec.id), j)] = (rec, j)
     for test, entry in battery.tests.items():
         if entry["kind"] != "edit":
             continue
         rows = variant_rows(battery, test)
         for vrec in load_dataset_file(battery.file(test), images="ignore").records:
-            base = merged[rows[str(vrec.id)]["base_id"]]
+            bid = rows[str(vrec.id)]["base_id"]
             for i in rows[str(vrec.id)]["edited"]:
-                where[(str(base.id), len(base.responses))] = (vrec, i)
-                base.responses.append(vrec.responses[i])
-    return list(merged.values()), where
+                got = answers.setdefault(bid, [])
+                where[(bid, len(got))] = (vrec, i)
+                got.append(vrec.responses[i])
+    records = [
+        replace(rec, responses=answers[bid], pairs=[], scores=None)
+        for bid, rec in base.items()
+        if bid in answers
+    ]
+    return records, where
 
 
 def split_text_table(merged: pd.DataFrame, where: dict[tuple[str, int], tuple]) -> dict:
@@ -109,12 +115,13 @@ def split_text_table(merged: pd.DataFrame, where: dict[tuple[str, int], tuple]) 
 def score_text_variants(
     model: Any, battery: Battery, out: Path, opts: ScoreOptions
 ) -> dict[str, Path]:
-    """Score originals + every edit in one pass; write one table per variant file."""
+    """Score every edited response in one shared-prefix pass; one table per edit file."""
     records, where = merged_text_records(battery)
+    if not records:
+        return {}
     merged = score_table(model, records, out / TEXT_TABLE, opts)
     by_variant = split_text_table(merged, where)
-    files = {"original": battery.original}
-    files |= {t: battery.file(t) for t, e in battery.tests.items() if e["kind"] == "edit"}
+    files = {t: battery.file(t) for t, e in battery.tests.items() if e["kind"] == "edit"}
     written = {}
     for name, path in files.items():
         ids = [str(r["id"]) for _, r in _rows(path)]

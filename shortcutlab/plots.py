@@ -251,7 +251,7 @@ def probe_bars(table: pd.DataFrame) -> Any:
         val = scale * t["value"].to_numpy(dtype=float)
         lo = val - scale * t["ci_low"].to_numpy(dtype=float)
         hi = scale * t["ci_high"].to_numpy(dtype=float) - val
-        err = np.nan_to_num(np.vstack([lo, hi]), nan=0.0)  # (2, tests)
+        err = np.clip(np.nan_to_num(np.vstack([lo, hi]), nan=0.0), 0, None)  # (2, tests)
         ax.bar(range(len(t)), np.nan_to_num(val), yerr=err, capsize=3, color="#4c72b0")
         ax.set_xticks(range(len(t)), list(t["test"]), rotation=20)
         ax.axhline(0, color="black", linewidth=0.8)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from shortcutlab.data.io import iter_rows
 from shortcutlab.data.schemas import load_dataset_file
-from shortcutlab.errors import DataError
+from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.probe import MakeOptions, load_edits, make_battery, read_battery
 from shortcutlab.probe.edits import bullet_list, hedge, pad, sentences, truncate
 from shortcutlab.probe.make import _derangement
@@ -157,3 +157,12 @@ def test_edit_changing_nothing_is_an_error_and_writes_nothing(tmp_path: Path) ->
     assert err.value.line == 1 and not out.exists()
     with pytest.raises(DataError, match="not a finished `probe make` folder"):
         read_battery(out)
+
+
+def test_a_subset_of_tests(tmp_path: Path) -> None:
+    data = write_data(tmp_path)
+    bat = make_battery(data, tmp_path / "bat", MakeOptions(tests=("swap", "pad")))
+    assert set(bat.tests) == {"swap", "pad"} and not (tmp_path / "bat" / "hedge.jsonl").exists()
+    with pytest.raises(ConfigError, match="unknown probe test"):
+        make_battery(data, tmp_path / "other", MakeOptions(tests=("swap", "zoom")))
+    assert not (tmp_path / "other").exists()

@@ -51,6 +51,14 @@ Edits = Annotated[
         '"text": "I hope this helps!"} (op: prefix, suffix or replace with "find").',
     ),
 ]
+Tests = Annotated[
+    str | None,
+    typer.Option(
+        "--tests",
+        help="Comma-separated subset of the tests (swap, blank, drop, pad, hedge, list, "
+        "truncate, your --edits names). Default: all.",
+    ),
+]
 Schema = Annotated[str | None, typer.Option("--schema", help="Force the data schema.")]
 ImageRoot = Annotated[
     str | None, typer.Option("--image-root", help="Folder relative image paths resolve in.")
@@ -71,6 +79,7 @@ def _make_options(**kw: Any) -> Any:
         schema=kw["schema"],
         image_root=kw["image_root"],
         skip_invalid=kw["skip_invalid"],
+        tests=tuple(t.strip() for t in kw["tests"].split(",")) if kw["tests"] else None,
     )
 
 
@@ -83,6 +92,7 @@ def make_command(
     max_records: MaxRecords = None,
     group_by: GroupBy = None,
     edits: Edits = None,
+    tests: Tests = None,
     schema: Schema = None,
     image_root: ImageRoot = None,
     skip_invalid: SkipInvalid = False,
@@ -158,6 +168,7 @@ def run_command(
     max_records: MaxRecords = None,
     group_by: GroupBy = None,
     edits: Edits = None,
+    tests: Tests = None,
     schema: Schema = None,
     image_root: ImageRoot = None,
     skip_invalid: SkipInvalid = False,

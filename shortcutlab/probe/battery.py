@@ -16,9 +16,9 @@ from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.data.writing import write_records
 from shortcutlab.diagnostics.groups import group_values
-from shortcutlab.errors import DataError
+from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import atomic_write_json, sha256_file
-from shortcutlab.probe.edits import builtin_edits, load_edits
+from shortcutlab.probe.edits import IMAGE_TESTS, builtin_edits, load_edits
 from shortcutlab.probe.make import (
     MANIFEST,
     Family,
@@ -64,6 +64,8 @@ def make_battery(data: str | Path, out_dir: str | Path, opts: MakeOptions | None
     """
     opts = opts or MakeOptions()
     edits = builtin_edits() + (load_edits(opts.edits_file) if opts.edits_file else [])
+    wanted = _wanted(opts.tests, [e.name for e in edits])
+    edits = [e for e in edits if e.name in wanted]
     loaded = load_dataset_file(
         data, schema=opts.schema, skip_invalid=opts.skip_invalid, image_root=opts.image_root
     )
@@ -71,12 +73,9 @@ def make_battery(data: str | Path, out_dir: str | Path, opts: MakeOptions | None
     groups = None
     if opts.group_by:
         groups = group_values(opts.group_by, records=records, where=str(data))
-    families = [
-        swap_family(records, opts.seed, groups),
-        image_family(records, "blank"),
-        image_family(records, "drop"),
-        *[edit_family(records, e) for e in edits],
-    ]
+    families = [swap_family(records, opts.seed, groups)] if "swap" in wanted else []
+    families += [image_family(records, name) for name in ("blank", "drop") if name in wanted]
+    families += [edit_family(records, e) for e in edits]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # a half-rewritten folder is never "finished"
@@ -89,6 +88,20 @@ def make_battery(data: str | Path, out_dir: str | Path, opts: MakeOptions | None
     manifest = _manifest(data, opts, loaded, records, families)
     atomic_write_json(out / MANIFEST, manifest)
     return Battery(out, manifest)
+
+
+def _wanted(tests: tuple[str, ...] | None, edit_names: list[str]) -> set[str]:
+    """The tests to build: all, or the `tests` subset (an unknown name: ConfigError)."""
+    every = [*IMAGE_TESTS, *edit_names]
+    if tests is None:
+        return set(every)
+    unknown = [t for t in tests if t not in every]
+    if unknown or not tests:
+        raise ConfigError(
+            f"unknown probe test(s) {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(every)} (user edits: their names in --edits)."
+        )
+    return set(tests)
 
 
 def _fields(edited: dict[str, list[int]]) -> Any:

@@ -47,6 +47,7 @@ class MakeOptions:
     schema: str | None = None
     image_root: str | None = None
     skip_invalid: bool = False
+    tests: tuple[str, ...] | None = None  # a subset of the tests (None: every one)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class MakeOptions:
             "group_by": self.group_by,
             "edits_file": str(self.edits_file) if self.edits_file else None,
             "edits_sha256": sha256_file(self.edits_file) if self.edits_file else None,
+            "tests": list(self.tests) if self.tests is not None else None,
         }
 
 

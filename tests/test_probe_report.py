@@ -109,3 +109,15 @@ def test_constant_rewards_give_nan_changes_not_a_crash(battery, tmp_path: Path) 
     assert card["tests"]["pad"]["metrics"]["mean_change_sd"]["value"] is None
     assert card["tests"]["swap"]["metrics"]["flip_rate"]["value"] == 0
     assert not math.isnan(card["tests"]["swap"]["metrics"]["blind_gap"]["value"])
+
+
+def test_scores_folder_skips_summaries(battery, tmp_path: Path) -> None:
+    folder = tmp_path / "scored"
+    folder.mkdir()
+    hand_table(folder / "all.jsonl")
+    (folder / "all.summary.json").write_text("{}\n")  # beside a `score` output: not a table
+    card = write_report(battery, [folder], tmp_path / "card", ReportOptions(n_boot=10))
+    assert card["scores"] == [str(folder / "all.jsonl")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no score table"):
+        write_report(battery, [tmp_path / "empty"], tmp_path / "c2", ReportOptions())

@@ -58,9 +58,9 @@ def test_probe_run_cli_matches_plain_scoring_and_resumes(cli, data, tiny_llava_d
         got, want = rewards(scores / f"{test}.jsonl"), rewards(plain)
         assert got.keys() <= want.keys() and len(got) == (4 if test == "truncate" else 8)
         assert all(abs(got[k] - want[k]) < 1e-4 for k in got), test
-    before = (scores / "text.jsonl").stat().st_mtime_ns
+    before = (scores / "merged" / "text.jsonl").stat().st_mtime_ns
     again = cli("probe", "run", data, "--model", tiny_llava_dir, "-o", out, "--n-boot", "50")
-    assert (scores / "text.jsonl").stat().st_mtime_ns == before  # complete: not rescored
+    assert (scores / "merged" / "text.jsonl").stat().st_mtime_ns == before  # complete: not rescored
     assert "probe: shortcut card" in again.stdout and (out / "card.md").is_file()
 
 

@@ -28,9 +28,9 @@ probe_app = typer.Typer(
     "should not matter (docs/probe.md).\n\n"
     "Examples:\n\n"
     "  shortcutlab probe run test.jsonl --model runs/sa -o probe/sa\n\n"
-    "  shortcutlab probe make test.jsonl -o battery --max-records 1000 --edits edits.jsonl\n\n"
-    "  shortcutlab probe report --battery battery --scores s1.jsonl --scores s2.jsonl "
-    "-o card",
+    "  shortcutlab probe make test.jsonl -o battery --max-records 1000 --tests swap,pad\n\n"
+    "  shortcutlab probe report --battery probe/sa --scores probe/sa/scores -o card "
+    "--name sa  # or tables scored elsewhere",
     no_args_is_help=True,
 )
 
@@ -215,7 +215,9 @@ def run_command(
 @probe_app.command("report", no_args_is_help=True)
 def report_command(
     scores: list[Path] = typer.Option(
-        ..., "--scores", help="Score table of battery files (repeatable; any grouping)."
+        ...,
+        "--scores",
+        help="Score table of battery files, or a folder of them (repeatable; any grouping).",
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the card and figure."),
     battery: Path | None = typer.Option(

@@ -39,13 +39,42 @@ class ReportOptions:
     command: list[str] = field(default_factory=list)  # the command line, for "reproduce"
 
 
+TABLE_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def table_files(paths: list[str | Path]) -> list[Path]:
+    """Score-table files: each path as given, or a folder's tables (not recursive; the
+    `.summary.json`, journal and partial files beside a scoring output are skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        found = [
+            f
+            for f in sorted(p.iterdir())
+            if f.is_file()
+            and f.suffix in TABLE_SUFFIXES
+            and not any(k in f.name for k in (".summary.", ".journal.", ".partial."))
+        ]
+        if not found:
+            raise DataError(
+                "no score table (.jsonl, .json, .parquet) in this folder.",
+                file=str(p),
+                reason="missing_file",
+            )
+        out.extend(found)
+    return out
+
+
 def read_tables(paths: list[str | Path]) -> pd.DataFrame:
-    """Score tables (one per variant file, in any grouping) -> one validated table."""
+    """Score tables (files or folders of them; one table per variant file or any other
+    grouping) -> one validated table. A response scored twice is an error."""
     from shortcutlab.score_table import read_score_table, validate_score_table
 
     if not paths:
         raise DataError("no score table given.", hint="Pass --scores TABLE (repeatable).")
-    frames = [read_score_table(p).assign(_file=str(p)) for p in paths]
+    frames = [read_score_table(p).assign(_file=str(p)) for p in table_files(paths)]
     df = pd.concat(frames, ignore_index=True)
     dup = df.duplicated(["id", "response_index"], keep=False)
     if dup.any():
@@ -90,7 +119,7 @@ def _card(
         "records_in_data": m["records_in_data"],
         "battery": str(battery.folder),
         "options": m["options"],
-        "scores": [str(t) for t in tables],
+        "scores": [str(t) for t in table_files(tables)],
         "reward_sd_original": None if sd != sd else round(sd, 6),
         "confidence": opts.confidence,
         "n_boot": opts.n_boot,

@@ -50,7 +50,7 @@ def run_probe(
     """Make + score + report into `out_dir`; returns the card (None on ranks > 0).
 
     `out_dir` gets the battery files, `scores/` (one table per variant file, the merged
-    text pass `scores/text.jsonl`) and the report (`card.json`, `card.md`, `probe.csv`,
+    text pass `scores/merged/text.jsonl`) and the report (`card.json`, `card.md`, `probe.csv`,
     `probe.png/svg`).
     """
     out = Path(out_dir)

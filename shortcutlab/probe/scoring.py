@@ -9,7 +9,7 @@ scoring API is absorbed in it. Every pass writes a resumable score table under
   each. The originals and the image variants go through the engine as the same kind of
   batches (same records, same responses, same order), so a model that never sees the
   image (a text-only RM) gets bit-identical rewards: its image reliance is exactly 0;
-- one pass for all text edits together (`scores/text.jsonl`): each record is scored
+- one pass for all text edits together (`scores/merged/text.jsonl`): each record is scored
   once with every edited response as its answers, so the image + prompt prefix is
   encoded once for all edits (prefix sharing). The merged table is then split into one
   table per edit file (`scores/pad.jsonl`, ...), the same tables an external pipeline
@@ -30,7 +30,7 @@ from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.probe.battery import Battery, variant_rows
 from shortcutlab.score_table import record_rows, write_score_table
 
-TEXT_TABLE = "text.jsonl"
+TEXT_TABLE = "merged/text.jsonl"  # under scores/: apart from the per-variant tables
 
 
 @dataclass

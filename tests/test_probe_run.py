@@ -47,6 +47,7 @@ def test_probe_run_cli_matches_plain_scoring_and_resumes(cli, data, tiny_llava_d
     card = r.json()
     assert set(card["tests"]) == {"swap", "blank", "drop", "pad", "hedge", "list", "truncate"}
     assert card["records"] == 4 and card["model"] == str(tiny_llava_dir)
+    assert card["reproduce"][0].startswith("shortcutlab probe run ")
     scores = out / "scores"
     for mode in ("blank", "drop"):  # the battery's files are exactly the text-only modes
         plain = score(tiny_llava_dir, out / "original.jsonl", text_only=mode)

@@ -196,11 +196,14 @@ def run_command(
 
     start(as_json=as_json, quiet=quiet)
     path = data_file(data_arg, data)
-    if distributed.should_relaunch(num_processes):
-        raise typer.Exit(distributed.relaunch(int(num_processes or 1)))
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}.")
     make = _make_options(**locals())
+    if distributed.should_relaunch(num_processes):
+        from shortcutlab.probe import make_battery
+
+        make_battery(path, output, make)  # bad input: one message here, before any launch
+        raise typer.Exit(distributed.relaunch(int(num_processes or 1)))
     scoring = ScoreOptions(batch_size, max_length, overwrite, trust_remote_code=trust_remote_code)
     report = ReportOptions(model=model, n_boot=n_boot)
     card = run_probe(model, path, output, make=make, scoring=scoring, report=report)

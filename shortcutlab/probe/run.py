@@ -71,7 +71,23 @@ def run_probe(
         tables.append(target)
     if not dist.is_main():
         return None
-    opts = report or ReportOptions()
+    opts = replace(report or ReportOptions())
     opts.model = opts.model or str(model)
-    opts.command = command or opts.command
+    opts.command = command or opts.command or run_command(model, data, out, make)
     return write_report(battery, tables, out, opts)
+
+
+def run_command(model: Any, data: str | Path, out: Path, make: MakeOptions | None) -> list[str]:
+    """The `shortcutlab probe run ...` command line that reproduces a run (for the card)."""
+    m = make or MakeOptions()
+    argv = ["shortcutlab", "probe", "run", str(data), "--model", str(model), "-o", str(out)]
+    argv += ["--seed", str(m.seed)]
+    for flag, value in (
+        ("--max-records", m.max_records),
+        ("--group-by", m.group_by),
+        ("--edits", m.edits_file),
+        ("--tests", ",".join(m.tests) if m.tests else None),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from shortcutlab.data.records import ImageRef, Record
-from shortcutlab.errors import DataError
+from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import sha256_file
 from shortcutlab.probe.edits import Edit
 
@@ -79,10 +79,10 @@ def variant_id(base_id: str, variant: str) -> str:
 
 def sample(records: list[Record], max_records: int | None, seed: int) -> list[Record]:
     """At most `max_records` records, a seeded sample kept in file order."""
+    if max_records is not None and max_records < 1:
+        raise ConfigError(f"--max-records must be >= 1, got {max_records}.")
     if max_records is None or max_records >= len(records):
         return records
-    if max_records < 1:
-        raise DataError(f"--max-records must be >= 1, got {max_records}.", reason="bad_option")
     keep = sorted(random.Random(seed).sample(range(len(records)), max_records))
     return [records[i] for i in keep]
 

@@ -166,3 +166,13 @@ def test_a_subset_of_tests(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown probe test"):
         make_battery(data, tmp_path / "other", MakeOptions(tests=("swap", "zoom")))
     assert not (tmp_path / "other").exists()
+
+
+def test_a_damaged_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    bat = make_battery(write_data(tmp_path, n=2), tmp_path / "bat")
+    (bat.folder / "probe.json").write_text('{"version": 1, "tests": ')
+    with pytest.raises(DataError, match="cannot read it"):
+        read_battery(bat.folder)
+    (bat.folder / "probe.json").write_text("[]")
+    with pytest.raises(DataError, match="not a version-1"):
+        read_battery(bat.folder)

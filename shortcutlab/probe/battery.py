@@ -182,7 +182,17 @@ def read_battery(folder: str | Path) -> Battery:
             hint="Run `shortcutlab probe make DATA -o FOLDER` (again, if it was interrupted).",
             reason="missing_file",
         )
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"cannot read it ({exc}).", file=str(path), reason="bad_file") from exc
+    if not isinstance(manifest, dict) or manifest.get("version") != VERSION:
+        raise DataError(
+            f"not a version-{VERSION} `probe make` manifest.",
+            file=str(path),
+            hint="Run `shortcutlab probe make` again into a fresh folder.",
+            reason="bad_file",
+        )
     return Battery(Path(folder), manifest)
 
 

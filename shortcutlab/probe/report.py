@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,7 +223,3 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += ["", "Notes:", "", *[f"- {n}" for n in notes]]
     lines += ["", "Reproduce:", "", "```bash", *card["reproduce"], "```", ""]
     return "\n".join(lines)
-
-
-def default_command() -> list[str]:
-    return ["shortcutlab", *sys.argv[1:]]

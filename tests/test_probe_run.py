@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -34,8 +35,9 @@ def data(tmp_path: Path) -> Path:
     return path
 
 
-def rewards(table: pd.DataFrame | Path) -> dict[tuple[str, int], float]:
-    df = pd.read_json(table, lines=True) if isinstance(table, Path) else table
+def rewards(table: Any) -> dict[tuple[str, int], float]:
+    """(base id, response index) -> reward of a score-table file or a `score()` result."""
+    df = pd.read_json(table, lines=True) if isinstance(table, Path) else table.table
     ids = [str(i).split("::")[0] for i in df["id"]]
     return dict(zip(zip(ids, df["response_index"], strict=True), df["reward"], strict=True))
 

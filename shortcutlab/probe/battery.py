@@ -14,8 +14,8 @@ from typing import Any
 from shortcutlab.data.io import iter_rows
 from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
+from shortcutlab.data.subsets import record_groups
 from shortcutlab.data.writing import write_records
-from shortcutlab.diagnostics.groups import group_values
 from shortcutlab.errors import ConfigError, DataError
 from shortcutlab.files import atomic_write_json, sha256_file
 from shortcutlab.probe.edits import IMAGE_TESTS, builtin_edits, load_edits
@@ -72,7 +72,7 @@ def make_battery(data: str | Path, out_dir: str | Path, opts: MakeOptions | None
     records = sample(loaded.records, opts.max_records, opts.seed)
     groups = None
     if opts.group_by:
-        groups = group_values(opts.group_by, records=records, where=str(data))
+        groups = record_groups(records, opts.group_by, str(data))
     families = [swap_family(records, opts.seed, groups)] if "swap" in wanted else []
     families += [image_family(records, name) for name in ("blank", "drop") if name in wanted]
     families += [edit_family(records, e) for e in edits]

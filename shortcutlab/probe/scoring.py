@@ -40,31 +40,25 @@ class ScoreOptions:
     batch_size: int = 16
     max_length: int = 4096
     overwrite: bool = False
-    device: Any = None
-    bf16: bool | None = None
+    device: str | None = None
     trust_remote_code: bool = False
     prefix_sharing: bool = True
     progress: Any = None  # progress(done, total) per batch
 
 
-def score_table(model: Any, data: Any, output: Path, opts: ScoreOptions) -> pd.DataFrame:
+def score_table(model: Any, data: Any, output: Path | None, opts: ScoreOptions) -> pd.DataFrame:
     """The one call into the scoring engine: `data` (a file or records) -> score table."""
-    from shortcutlab.scoring import run_scoring  # torch: only when scoring
+    from shortcutlab.scoring import ScoreConfig, score  # torch: only when scoring
 
-    result = run_scoring(
-        model,
-        data,
-        output,
+    config = ScoreConfig(
         batch_size=opts.batch_size,
         max_length=opts.max_length,
         overwrite=opts.overwrite,
         device=opts.device,
-        bf16=opts.bf16,
         trust_remote_code=opts.trust_remote_code,
         prefix_sharing=opts.prefix_sharing,
-        progress=opts.progress,
     )
-    return result.table
+    return score(model, data, output, config, progress=opts.progress).table
 
 
 def merged_text_records(battery: Battery) -> tuple[list[Record], dict[tuple[str, int], tuple]]:

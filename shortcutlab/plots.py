@@ -236,3 +236,25 @@ def method_bars(table: pd.DataFrame, labels: dict[str, str]) -> Any:
     ax.legend(fontsize=7, ncols=2)
     ax.set_title("Methods (accuracy: higher is better; SFD: lower is better)")
     return fig
+
+
+def probe_bars(table: pd.DataFrame) -> Any:
+    """`probe report`'s figure from its table (test, kind, metric, value, ci_low, ci_high):
+    left, the share of preferences flipped per image test; right, the mean reward change
+    per text edit (reward sd units); error bars = the 95% record-bootstrap interval."""
+    plt = _plt()
+    panels = [("image", "flip_rate", 100.0, "preferences flipped (%)", "image reliance")]
+    panels.append(("edit", "mean_change_sd", 1.0, "mean reward change (sd)", "edit sensitivity"))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, (kind, metric, scale, ylabel, title) in zip(axes, panels, strict=True):
+        t = table[(table["kind"] == kind) & (table["metric"] == metric)]
+        val = scale * t["value"].to_numpy(dtype=float)
+        lo = val - scale * t["ci_low"].to_numpy(dtype=float)
+        hi = scale * t["ci_high"].to_numpy(dtype=float) - val
+        err = np.clip(np.nan_to_num(np.vstack([lo, hi]), nan=0.0), 0, None)  # (2, tests)
+        ax.bar(range(len(t)), np.nan_to_num(val), yerr=err, capsize=3, color="#4c72b0")
+        ax.set_xticks(range(len(t)), list(t["test"]), rotation=20)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    return fig

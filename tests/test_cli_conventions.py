@@ -151,6 +151,9 @@ def _missing_input_argv(path: str, tmp: Path) -> list[str] | None:
         "model tiny": ["model", "tiny", "--arch", "no-such-arch", "-o", out],
         "audit": ["audit", gone, "-o", out],
         "overlap": ["overlap", gone, gone, "-o", out],
+        "probe make": ["probe", "make", gone, "-o", out],
+        "probe run": ["probe", "run", gone, "--model", str(tmp), "-o", out],
+        "probe report": ["probe", "report", "--scores", gone, "--battery", out, "-o", out],
     }
     return table.get(path)
 

@@ -105,3 +105,40 @@ def test_vision_warmup_refuses_processors_without_one_tensor_per_image(tiny_qwen
         warm_up_vision(
             tiny_qwen_dir, bench / "train.jsonl", bench / "test.jsonl", tmp_path / "wu", steps=2
         )
+
+
+# --- probe on ground truth (issue 22): the planted cues and the quick demo's models -------
+# Per environment the planted text cue as a probe edit (vlf: `pad`, longer wins; povid: a
+# detail sentence appended, it marks the rejected side, so the expected change is < 0;
+# rlhfv: `hedge`, "It seems that" is one of the benchmark's hedges). Asserted: the text-only
+# proxy's image reliance is exactly 0, and the standard RM's cue sensitivity points the
+# cue's way with an interval that excludes 0. Not tested: standard more cue-sensitive than
+# SFC, SFC more image-reliant than standard; on the quick demo (12 steps per environment,
+# too short to learn) they do not hold (numbers in docs/probe.md, "Ground truth").
+PROBE_CUES = {"vlf": ("pad", 1.0), "povid": ("detail", -1.0), "rlhfv": ("hedge", 1.0)}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # the session's --quick demo, then 3 probe runs of 12 records (~4 s each)
+@pytest.mark.parametrize("env", list(PROBE_CUES))
+def test_probe_on_planted_cues(env: str, quick_demo, tmp_path, one_torch_thread) -> None:
+    from shortcutlab.probe import MakeOptions, ReportOptions, run_probe
+    from shortcutlab.run_folder import RunFolder
+    from shortcutlab.synth.templates import DETAILS
+
+    edit, sign = PROBE_CUES[env]
+    edits = tmp_path / "edits.jsonl"
+    edits.write_text(json.dumps({"name": "detail", "op": "suffix", "text": DETAILS[0]}) + "\n")
+    runs, data = quick_demo / "study" / "runs" / "s0", quick_demo / "bench" / env / "test.jsonl"
+
+    def probe(model, out: str, tests: tuple[str, ...]) -> dict:
+        make = MakeOptions(max_records=12, tests=tests, edits_file=edits)
+        return run_probe(model, data, tmp_path / out, make=make, report=ReportOptions(n_boot=300))
+
+    text = probe(RunFolder(runs / f"shortcut-aware__{env}").proxy, "text", ("swap",))
+    swap = text["tests"]["swap"]["metrics"]
+    assert swap["flip_rate"]["value"] == 0.0 and swap["mean_abs_change_sd"]["value"] == 0.0
+    standard = probe(RunFolder(runs / f"standard__{env}").model, "standard", (edit,))
+    cue = standard["tests"][edit]["metrics"]["mean_change_sd"]
+    assert sign * cue["value"] > 0
+    assert sign * cue["ci_low"] > 0 and sign * cue["ci_high"] > 0  # the interval excludes 0

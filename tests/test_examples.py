@@ -36,6 +36,7 @@ def test_every_example_is_tested():
         "third_party_scores.py",
         "new_data_schema.py",
         "notebook_api.py",
+        "third_party_probe.py",
     }  # fmt: skip  (one name per example)
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -47,6 +48,16 @@ def test_third_party_scores(tmp_path):
     assert res["iid"] == pytest.approx(100.0) and 50 < res["ood"] < 90
     for f in ("sfd/sfd.csv", "sfd/sfd.png", "sfd/run_info.json", "matrix/matrix.png"):
         assert (tmp_path / f).is_file(), f
+
+
+@pytest.mark.slow  # ~5-15 s: a subprocess importing the probe stack and matplotlib
+def test_third_party_probe(tmp_path):
+    """Made-up third-party scores through probe report: the planted behaviour comes back."""
+    res = run_example("third_party_probe.py", tmp_path, "--records", "30")
+    assert res["swap_flip_rate"] == 1.0 and res["swap_blind_gap"] == 1.0  # it sees the image
+    assert res["pad_mean_change_sd"] > 0 and res["pad_win_rate"] == 1.0  # length shortcut
+    for f in ("card.json", "card.md", "probe.csv", "probe.png"):
+        assert (tmp_path / "card" / f).is_file(), f
 
 
 @pytest.mark.slow  # ~10-25 s: builds a tiny model and scores with it

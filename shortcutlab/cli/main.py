@@ -26,6 +26,7 @@ from shortcutlab.cli import (
     matrix_cmd,
     model_cmd,
     overlap_cmd,
+    probe_cmd,
     score_cmd,
     sfd_cmd,
     synth_cmd,
@@ -92,6 +93,7 @@ COMMAND_MODULES = (
     correlate_cmd,
     audit_cmd,
     overlap_cmd,
+    probe_cmd,
     synth_cmd,
     demo_cmd,
 )

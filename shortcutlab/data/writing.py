@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,7 @@ def write_records(
     schema: str | None = None,
     *,
     image_dir: str | Path | None = None,
+    extra: Callable[[Record], Row] | None = None,
 ) -> Path:
     """Write records back in one of the official layouts; format by extension (JSONL/JSON/parquet).
 
@@ -121,7 +122,9 @@ def write_records(
     as bytes or PIL are saved as PNG/original bytes under `image_dir` (default:
     `<file stem>_images/` beside the output) and referenced by relative path, so the file
     reloads with `load_dataset_file`; image files outside the output's folder are referenced
-    by absolute path. Returns the written path.
+    by absolute path. `extra(record)` gives fields added to each of the record's rows (e.g.
+    `probe make`'s base_id and variant; loaders ignore unknown fields). Returns the written
+    path.
     """
     out = Path(path)
     layout = schema or _layout_for(records)
@@ -131,7 +134,8 @@ def write_records(
     rows: list[Row] = []
     for rec in records:
         base = {"id": rec.id, "prompt": rec.prompt, "img_path": images.path_for(rec.image)}
-        rows.extend(_rows_for(rec, base, layout))
+        more = extra(rec) if extra is not None else {}
+        rows.extend({**row, **more} for row in _rows_for(rec, base, layout))
     return write_table(rows, out)
 
 

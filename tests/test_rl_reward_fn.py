@@ -17,7 +17,7 @@ from shortcutlab.rl.monitor import crossed, pearson
 from shortcutlab.rl.reward_fn import build_records, prompt_parts
 from shortcutlab.scoring import score
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from shortcutlab.cli import (
     overlap_cmd,
     probe_cmd,
     score_cmd,
+    serve_cmd,
     sfd_cmd,
     synth_cmd,
     train_cmd,
@@ -96,6 +97,7 @@ COMMAND_MODULES = (
     probe_cmd,
     synth_cmd,
     demo_cmd,
+    serve_cmd,
 )
 for _module in COMMAND_MODULES:
     _module.register(app)

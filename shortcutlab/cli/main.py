@@ -22,6 +22,7 @@ from shortcutlab.cli import (
     correlate_cmd,
     data_cmd,
     demo_cmd,
+    export_cmd,
     length_cmd,
     matrix_cmd,
     model_cmd,
@@ -98,6 +99,7 @@ COMMAND_MODULES = (
     synth_cmd,
     demo_cmd,
     serve_cmd,
+    export_cmd,
 )
 for _module in COMMAND_MODULES:
     _module.register(app)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -41,6 +42,12 @@ class Job:
         return sum(len(r.responses) for r in self.records)
 
 
+def _torch_threads() -> int | None:
+    """This thread's torch intra-op thread count (None when torch is not loaded yet)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
 class Batcher:
     """Queue + one worker thread per scorer (see the module doc)."""
 
@@ -49,6 +56,7 @@ class Batcher:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._torch_threads = _torch_threads()
         self._threads = [
             threading.Thread(target=self._work, args=(s,), daemon=True, name=f"scorer-{i}")
             for i, s in enumerate(self.scorers)
@@ -89,6 +97,10 @@ class Batcher:
         return jobs, False
 
     def _work(self, scorer: Any) -> None:
+        if self._torch_threads:  # OpenMP settings are per thread: use the creator's
+            import torch
+
+            torch.set_num_threads(self._torch_threads)
         while True:
             first = self._queue.get()
             if first is None:

@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from shortcutlab.config import TrainConfig
+from shortcutlab.modelcard import write_model_card
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.training.branches import (
     PRIMARY,
@@ -26,7 +27,14 @@ from shortcutlab.training.branches import (
 
 
 def export_branches(branches: Branches, cfg: TrainConfig, out_dir: Path) -> dict[str, str]:
-    """Save model/ (and proxy/ when there is one); returns {"model": path, "proxy": path}."""
+    """Save model/ (and proxy/ when there is one) with model/README.md, the model card;
+    returns {"model": path, "proxy": path}."""
+    saved = _export(branches, cfg, out_dir)
+    write_model_card(saved["model"], out_dir)  # Hub model card (shortcutlab.modelcard)
+    return saved
+
+
+def _export(branches: Branches, cfg: TrainConfig, out_dir: Path) -> dict[str, str]:
     saved = {}
     run = RunFolder(out_dir)
     if branches.lora_proxy or cfg.lora:

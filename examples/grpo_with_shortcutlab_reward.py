@@ -11,7 +11,7 @@ learns: reward-length correlation, the reward drop when the image is blanked (on
 second completion here) and the rate of hedging phrases, logged to TensorBoard under
 `train/shortcut/*` (`tensorboard --logdir OUT/runs`), with a warning when the
 reward-length correlation passes `--max-length-corr` (0.5). Prints the last logged step
-and the monitor's alerts as JSON.
+and the monitor's alerts as one line of JSON.
 """
 
 from __future__ import annotations
@@ -98,4 +98,4 @@ if __name__ == "__main__":
     p.add_argument("--reward", default=None, help="Reward model or run folder (default: tiny)")
     p.add_argument("--max-length-corr", type=float, default=0.5, help="Monitor threshold")
     a = p.parse_args()
-    print(json.dumps(main(a.out, a.steps, a.policy, a.reward, a.max_length_corr), indent=2))
+    print(json.dumps(main(a.out, a.steps, a.policy, a.reward, a.max_length_corr)))

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 NO_JSON = {
     "data schemas": "prints the list of supported schemas, no numbers",
     "model tiny": "writes a model folder, no numbers",
+    "serve": "a long-running server; its numbers are its HTTP answers",
 }
 # Commands with long stages (training, scoring, studies): they take --quiet.
 LONG = {"train", "score", "sfd", "matrix", "demo"}

@@ -42,6 +42,7 @@ NOT_RUN = {
     "accelerate launch": "several processes (tests/test_scoring_cli.py runs 2 processes)",
     "demo -o demo-full": "the full demo: 3 seeds, about 20 minutes on 2 cores",
     "demo -o demo-one --seeds 1": "a one-seed full demo, about 8 minutes on 2 cores",
+    "serve runs/sa": "a server runs until stopped (tests/test_rl_server.py serves on loopback)",
 }
 
 

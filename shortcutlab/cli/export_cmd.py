@@ -22,9 +22,9 @@ and score the model. The folder can be pushed to the Hub as is
 
 Examples:
 
-  shortcutlab export runs/sfc --to export/sfc-rm
+  shortcutlab export runs/sa --to export/sa-rm
 
-  shortcutlab export runs/sfc --to export/sfc-rm --results out/sfd/results.json --overwrite
+  shortcutlab export runs/sa --to export/sa-rm --results mm.summary.json --overwrite
 """
 
 

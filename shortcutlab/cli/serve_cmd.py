@@ -21,11 +21,11 @@ pip install 'shortcutlab[serve]'. Recipes: docs/rl.md.
 
 Examples:
 
-  shortcutlab serve runs/sfc --port 8000
+  shortcutlab serve runs/sa --port 8000
 
-  shortcutlab serve runs/sfc --device cuda:0 --device cuda:1 --image-root data/images
+  shortcutlab serve runs/sa --device cuda:0 --device cuda:1 --image-root data/images
 
-  SHORTCUTLAB_API_KEY=secret shortcutlab serve runs/sfc --host 0.0.0.0
+  shortcutlab serve runs/sa --host 0.0.0.0 --api-key secret
 """
 
 

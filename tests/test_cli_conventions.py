@@ -155,6 +155,8 @@ def _missing_input_argv(path: str, tmp: Path) -> list[str] | None:
         "probe make": ["probe", "make", gone, "-o", out],
         "probe run": ["probe", "run", gone, "--model", str(tmp), "-o", out],
         "probe report": ["probe", "report", "--scores", gone, "--battery", out, "-o", out],
+        "serve": ["serve", gone],  # fails loading the model, before any port is bound
+        "export": ["export", gone, "--to", out],
     }
     return table.get(path)
 

@@ -21,6 +21,7 @@ with G responses, so the reward model encodes the image and prompt once for all 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,5 +180,6 @@ class RewardFunction:
             log_metric = kwargs.get("log_metric")
             if callable(log_metric):
                 for name, value in sorted(stats.items()):
-                    log_metric(name, value)
+                    if math.isfinite(value):  # NaN (too little data yet) would log as None
+                        log_metric(name, value)
         return [float(rewards[r][j]) for r, j in where]

@@ -38,11 +38,11 @@ def offline(model: object, data: Path, device: str, rounds: int) -> tuple[float,
     """Best records/s of `score` over `rounds` (after one warm-up) and its rewards by id."""
     from shortcutlab.scoring import score
 
-    table = score(model, data, device=device)  # warm-up
+    table = score(model, data, device=device).table  # warm-up
     best = 0.0
     for _ in range(rounds):
         t = time.perf_counter()
-        table = score(model, data, device=device)
+        table = score(model, data, device=device).table
         best = max(best, table["id"].nunique() / (time.perf_counter() - t))
     return best, table.groupby("id", sort=False)["reward"].apply(list).to_dict()
 

@@ -159,7 +159,7 @@ shortcutlab serve {name}                                      # HTTP reward serv
 from shortcutlab import score
 from shortcutlab.rl import RewardFunction   # a TRL GRPOTrainer / RLOOTrainer reward_funcs entry
 
-table = score("{name}", "test.jsonl")
+table = score("{name}", "test.jsonl").table   # one row per response
 reward = RewardFunction("{name}")
 ```
 

@@ -31,6 +31,7 @@ LAYERS = {
     "objectives": 3,  # the objective registry (names, options, losses)
     "config": 3,  # TrainConfig validates objectives and text-only modes
     "training": 3,
+    "modelcard": 3,  # the model card training's export writes (reads model and run folders)
     "scoring": 4,
     "diagnostics": 5,
     "plots": 5,

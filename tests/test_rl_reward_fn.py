@@ -54,7 +54,7 @@ def test_rewards_equal_score(reward_fn, pair_file):
     """Conversational prompts with inline PIL images and plain prompts with an image path
     column both give `score`'s rewards (1e-5), in the order TRL passed the completions."""
     fn = reward_fn
-    table = score(fn.scorer.model, pair_file, batch_size=4, device="cpu")
+    table = score(fn.scorer.model, pair_file, batch_size=4, device="cpu").table
     expected = table.sort_values(["id", "response_index"])["reward"].tolist()
     prompts, completions, _ = _trl_inputs(pair_file, conversational=True)
     got = fn(prompts=prompts, completions=completions, completion_ids=None, trainer_state=None)

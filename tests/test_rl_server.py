@@ -88,7 +88,7 @@ def _requests(pair_file) -> list[dict]:
 
 
 def test_served_rewards_equal_score_under_concurrency(service, url, pair_file):
-    table = score(service.scorers[0].model, pair_file, device="cpu")
+    table = score(service.scorers[0].model, pair_file, device="cpu").table
     expected = table.groupby("id", sort=False)["reward"].apply(list).to_dict()
     bodies = _requests(pair_file) * 3
     before = service.batcher.batches

@@ -8,7 +8,8 @@ Builds the benchmark workload (`workload.py`: K = 4 answers per image), times of
 after the server levels, after a warm-up: the faster offline number is the baseline), then
 starts the server in this process on 127.0.0.1 (a free port; never another interface)
 and, at each concurrency (default 1, 8, 32), lets that many client threads (one
-keep-alive HTTP connection each) post every record once to `POST /score` with its image
+keep-alive HTTP connection each, in a separate process as real clients would be, so
+they do not share the server's interpreter) post every record once to `POST /score` with its image
 as base64, as a remote RL worker would. Reports records/s, its ratio to offline, p50 /
 p99 latency, failed requests and the largest |served - offline| reward. Bounded: each
 level sends `--records` requests and stops early at `--level-seconds`; the whole run
@@ -21,6 +22,7 @@ import argparse
 import base64
 import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -142,10 +144,11 @@ def main() -> None:
     service = RewardService([scorer], max_batch=args.max_batch)
     reqs = bodies(records)
     rows = []
-    with running(create_app(service)) as url:
-        level(url, reqs[:4], 1, 30)  # warm-up
+    clients = multiprocessing.get_context("spawn").Pool(1)  # clients: their own process
+    with running(create_app(service)) as url, clients:
+        clients.apply(level, (url, reqs[:4], 1, 30))  # warm-up
         for c in (int(x) for x in args.concurrency.split(",")):
-            row = level(url, reqs, c, args.level_seconds)
+            row = clients.apply(level, (url, reqs, c, args.level_seconds))
             answers = row.pop("answers")
             row["max_abs_diff"] = max(
                 (

@@ -52,7 +52,7 @@ def serve_cmd(
     ] = 32,
     max_wait_ms: Annotated[
         float, typer.Option("--max-wait-ms", help="Longest wait to fill a batch.")
-    ] = 5.0,
+    ] = 0.0,
     max_length: Annotated[int, typer.Option("--max-length", help="Tokens per sequence.")] = 4096,
     image_root: Annotated[
         Path | None, typer.Option("--image-root", help="Image paths allowed under this folder.")

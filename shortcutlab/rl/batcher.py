@@ -2,8 +2,10 @@
 
 Requests arrive one record (prompt, image, K responses) at a time from many clients.
 `Batcher.submit` queues a request's records; one worker thread per replica
-(`RewardScorer`, one per device) takes the oldest request, then keeps collecting queued
-requests until the batch holds `max_batch` sequences or `max_wait_ms` passed, scores
+(`RewardScorer`, one per device) takes the oldest request, then the requests queued
+behind it until the batch holds `max_batch` sequences (waiting up to `max_wait_ms` for
+more; 0 by default: requests pile up while a batch runs, so the next batch forms by
+itself and a lone request never waits on a timer), scores
 them in one `RewardScorer.score` call (length-sorted batches, shared prefixes) and
 resolves each request's future. Replicas pull from the same queue, so a free GPU takes
 the next batch. A request whose client went away is dropped before it is scored.
@@ -51,7 +53,7 @@ def _torch_threads() -> int | None:
 class Batcher:
     """Queue + one worker thread per scorer (see the module doc)."""
 
-    def __init__(self, scorers: Sequence[Any], *, max_batch: int = 32, max_wait_ms: float = 5.0):
+    def __init__(self, scorers: Sequence[Any], *, max_batch: int = 32, max_wait_ms: float = 0.0):
         self.scorers = list(scorers)
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0

@@ -68,7 +68,7 @@ class RewardService:
         limits: Limits | None = None,
         api_key: str | None = None,
         max_batch: int = 32,
-        max_wait_ms: float = 5.0,
+        max_wait_ms: float = 0.0,
         window: ShortcutWindow | None = None,
     ) -> None:
         self.scorers = scorers
@@ -221,7 +221,9 @@ def running(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
     """
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (with proto 0
+    # it does not, and every response waits ~40 ms for a delayed ACK)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
@@ -251,7 +253,7 @@ def build_service(
     limits: Limits | None = None,
     api_key: str | None = None,
     max_batch: int = 32,
-    max_wait_ms: float = 5.0,
+    max_wait_ms: float = 0.0,
     window: ShortcutWindow | None = None,
     trust_remote_code: bool = False,
 ) -> RewardService:

@@ -36,11 +36,8 @@ def test_every_example_is_tested():
         "third_party_scores.py",
         "new_data_schema.py",
         "notebook_api.py",
-<<<<<<< HEAD
         "third_party_probe.py",
-=======
         "grpo_with_shortcutlab_reward.py",  # run in tests/test_rl_grpo.py
->>>>>>> 4ba1cf9 (docs/rl.md (TRL, the server with OpenRLHF / verl / EasyR1 recipes, the monitor, model cards, sources); README command table; CHANGELOG; serve load-test numbers in benchmarks/README.md; serve/export help examples run in the doc workspace (serve listed as not run); serve takes no --json)
     }  # fmt: skip  (one name per example)
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 

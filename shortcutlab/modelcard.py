@@ -5,7 +5,8 @@ reads (`library_name`, `base_model` when it is a Hub id, `tags`) and the section
 of the model needs: base model, mode and objective, the training data files and their
 SHA-256, the training configuration, the evaluation numbers shortcutlab computed
 (held-out accuracy from the run, plus any `results.json` / `*.summary.json` passed in,
-e.g. from `shortcutlab sfd` or `score`) and how to load and score it. Everything comes
+e.g. from `shortcutlab sfd` or `score`; a `.md` file, e.g. `probe report`'s `card.md`,
+is included as the shortcut card) and how to load and score it. Everything comes
 from files the toolkit already writes; a missing file leaves its section out.
 
 `export_model(model, to)` copies a model folder (a run folder means its `model/`) to
@@ -186,7 +187,10 @@ def model_card(model_dir: Path, run_dir: Path | None = None, results: list[Path]
     if cfg:
         dump = yaml.safe_dump(cfg, sort_keys=True).strip()
         sections.append(f"## Training configuration\n\n```yaml\n{dump}\n```\n")
-    sections.append(f"## Evaluation\n\n{_evaluation(facts, list(results))}\n")
+    numbers = [Path(p) for p in results if Path(p).suffix != ".md"]
+    sections.append(f"## Evaluation\n\n{_evaluation(facts, numbers)}\n")
+    for card in (Path(p) for p in results if Path(p).suffix == ".md"):  # probe's card.md
+        sections.append(f"## Shortcut card\n\n{card.read_text(encoding='utf-8').strip()}\n")
     sections.append(f"## How to load and score\n\n{_usage('MODEL_DIR_OR_HUB_ID')}\n")
     if facts.environment:
         env = ", ".join(f"{k} {v}" for k, v in facts.environment.items() if isinstance(v, str))

@@ -50,7 +50,9 @@ def test_export_writes_a_hub_folder_with_card(cli, run_dir, tmp_path):
     sfd = tmp_path / "results.json"
     sfd.write_text(json.dumps({"sfd": {"value": 0.125, "n": 40}, "note": "text"}))
     dest = tmp_path / "hub" / "sfc-rm"
-    r = cli("export", str(run_dir), "--to", str(dest), "--results", str(sfd), "--json")
+    probe = tmp_path / "card.md"
+    probe.write_text("Image swapped: 31% of preferences flipped [24, 38].\n")
+    r = cli("export", run_dir, "--to", dest, "--results", sfd, "--results", probe, "--json")
     assert r.json()["card"] == str(dest / "README.md")
     src = {p.name for p in (run_dir / "model").iterdir()} - {"README.md"}
     assert src <= {p.name for p in dest.iterdir()}
@@ -68,6 +70,7 @@ def test_export_writes_a_hub_folder_with_card(cli, run_dir, tmp_path):
     ):
         assert section in card
     assert sha256_file(run_dir.parent / "train.jsonl") in card
+    assert "## Shortcut card\n\nImage swapped: 31% of preferences flipped" in card
     assert "objective: `sfc`" in card and "eval_acc: 0.75" in card and "sfd.value: 0.125" in card
     from shortcutlab.modeling.reward_model import RewardModel
 

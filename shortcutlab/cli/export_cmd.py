@@ -16,9 +16,10 @@ EXPORT_HELP = """Copy a reward model (a run folder means its model/) to --to wit
 
 The card (README.md, the Hub's model card format) gives the base model, mode and
 objective, training data files with SHA-256, the training config, the evaluation numbers
-shortcutlab recorded (plus any --results file, e.g. sfd's results.json) and how to load
-and score the model. The folder can be pushed to the Hub as is
-(`huggingface-cli upload ORG/NAME DIR`); nothing is uploaded from here.
+shortcutlab recorded (plus any --results file: sfd's results.json, a score summary, or
+`probe report`'s card.md as the shortcut card) and how to load and score the model.
+The folder can be pushed to the Hub as is (`huggingface-cli upload ORG/NAME DIR`);
+nothing is uploaded from here.
 
 Examples:
 
@@ -33,7 +34,9 @@ def export_cmd(
     to: Annotated[Path, typer.Option("--to", help="Folder to write (created).")],
     results: Annotated[
         list[Path] | None,
-        typer.Option("--results", help="results.json / summary.json to quote (repeat)."),
+        typer.Option(
+            "--results", help="results.json / summary.json to quote, or probe's card.md (repeat)."
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a non-empty --to folder.")

@@ -122,7 +122,8 @@ def _compare_runs(ref: Path, out: Path, start: int, why: str) -> None:
 
 
 @pytest.mark.slow  # 25-50 s: three training processes start torch + transformers
-@pytest.mark.parametrize("mode", ["standard", "shortcut-aware", "groupdro"])
+# shortcut-aware resumes both branches (a superset of standard); groupdro its state q
+@pytest.mark.parametrize("mode", ["shortcut-aware", "groupdro"])
 def test_train_sigkill_then_resume_latest_equals_uninterrupted(
     mode, tiny_llava_dir, shapes_file, tmp_path, cli_process
 ):

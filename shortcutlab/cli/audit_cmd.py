@@ -28,6 +28,7 @@ from shortcutlab.cli.common import (
     start,
 )
 from shortcutlab.data.agreement import check_agreement
+from shortcutlab.cli.report_cmd import NoHtml, html_index
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.groups import exclude_records
 from shortcutlab.progress import say
@@ -94,6 +95,7 @@ def audit_cmd(
         Path | None,
         typer.Option("--exclude-ids", help="File of ids (overlap_ids.txt) left out of DATA."),
     ] = None,
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -131,6 +133,7 @@ def audit_cmd(
         config=cfg.to_dict(),
         seed=seed,
     )
+    html_index(Path(output), no_html)
     if as_json:
         print_json_file(Path(output) / "audit.json")
         return

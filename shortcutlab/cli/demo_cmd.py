@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from shortcutlab.cli.common import Json, OutAlias, Quiet, output_path, print_json_file, start
+from shortcutlab.cli.report_cmd import NoHtml
 from shortcutlab.study.demo import run_demo
 
 DEMO_HELP = """Run the whole method on the built-in shortcut benchmark and write a report:
@@ -55,6 +56,7 @@ def demo_cmd(
             "[default: CPU count, at most 4]",
         ),
     ] = None,
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -63,7 +65,7 @@ def demo_cmd(
     start(as_json=as_json, quiet=quiet)
     hf_logging.disable_progress_bar()  # one line per stage, not per model load / save
     folder = output_path(output, out, Path("shortcutlab-demo"))
-    run_demo(folder, seeds=seeds, quick=quick, seed=seed, workers=workers)
+    run_demo(folder, seeds=seeds, quick=quick, seed=seed, workers=workers, html=not no_html)
     if as_json:
         print_json_file(folder / "demo.json")
 

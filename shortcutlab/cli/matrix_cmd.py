@@ -24,6 +24,7 @@ from shortcutlab.cli.common import (
     provenance,
     start,
 )
+from shortcutlab.cli.report_cmd import NoHtml, html_index
 from shortcutlab.diagnostics.outputs import load_matrices, report_matrix
 from shortcutlab.errors import ConfigError
 from shortcutlab.study.run import study_score_folders
@@ -71,6 +72,7 @@ def matrix_cmd(
     ] = None,
     n_boot: NBoot = 1000,
     seed: Seed = 0,
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -90,6 +92,7 @@ def matrix_cmd(
     if study is not None:
         inputs = {"study": str(study)} | inputs
     rep = report_matrix(mats, output, prov, inputs=inputs, long=long, seed=seed)
+    html_index(output, no_html)
     if as_json:
         print_json_file(output / "results.json")
         return

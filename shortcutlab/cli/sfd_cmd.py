@@ -24,6 +24,7 @@ from shortcutlab.cli.common import (
     pts,
     start,
 )
+from shortcutlab.cli.report_cmd import NoHtml, html_index
 from shortcutlab.diagnostics.outputs import SfdSet, report_sfd
 from shortcutlab.diagnostics.sfd import SFDResult, macro_over_groups
 from shortcutlab.errors import ConfigError
@@ -106,6 +107,7 @@ def sfd_cmd(
             "from other models or data.",
         ),
     ] = False,
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -140,6 +142,7 @@ def sfd_cmd(
         exclude=exclude_ids,
         group_by=group_by,
     )
+    html_index(output, no_html)
     if as_json:
         print_json_file(output / "results.json")
         return

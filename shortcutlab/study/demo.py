@@ -41,6 +41,7 @@ from shortcutlab.audit.compare import compare_with_study
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
+from shortcutlab.html import write_index
 from shortcutlab.modeling.tiny import build_tiny_model
 from shortcutlab.objectives import study_methods
 from shortcutlab.progress import quieted
@@ -309,11 +310,13 @@ def run_demo(
     arch: str = "llava",
     progress: bool = True,
     workers: int | None = None,
+    html: bool = True,
 ) -> dict[str, Any]:
     """Run every stage (cached) and write `out_dir/report.md` and `out_dir/demo.json`.
 
     `seeds`: training seeds of the study (default 3, `--quick` 1); `workers`: processes
-    for the study's units (default: the CPU count, at most 4; `shortcutlab.study.parallel`).
+    for the study's units (default: the CPU count, at most 4; `shortcutlab.study.parallel`);
+    `html`: the pages `out_dir/index.html` and `out_dir/study/index.html` (`shortcutlab.html`).
     """
     workers = workers or max(1, min(os.cpu_count() or 1, MAX_WORKERS))
     seeds = seeds if seeds is not None else (1 if quick else DEFAULT_SEEDS)
@@ -331,7 +334,8 @@ def run_demo(
         init = stage_pretrain(out, Path(warm["model"]), plan, seed, say)
     init["vision_warmup"] = warm
     study = demo_study(out, init["model"], plan, seeds)
-    summary = dict(run_study(study, out / "study", progress=progress, workers=workers).summary)
+    studied = run_study(study, out / "study", progress=progress, workers=workers, html=html)
+    summary = dict(studied.summary)
     cheap = stage_cheap_proxy(out, plan)
     say(f"cheap proxy vs trained text-only RM: {cheap['file']}")
     demo = {
@@ -352,4 +356,5 @@ def run_demo(
     report = write_report(demo, out)
     say(f"report: {report} ({demo['seconds']} s in all)")
     demo["report"] = str(report)
+    write_index(out, enabled=html)
     return demo

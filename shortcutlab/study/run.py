@@ -34,6 +34,7 @@ from typing import Any
 from shortcutlab.config import TrainConfig
 from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
+from shortcutlab.html import write_index
 from shortcutlab.modeling.source import resolve_model_source
 from shortcutlab.objectives import STATIC, cell_label, label_mode
 from shortcutlab.progress import Reporter, quieted
@@ -262,10 +263,12 @@ def run_study(
     *,
     progress: bool = True,
     workers: int = 1,
+    html: bool = True,
 ) -> StudyResult:
     """Train what is missing, score every model on every test set, write the diagnostics
     (`out_dir/results/`, `summary.json` among them). `workers` > 1 runs the (seed,
-    environment) units in that many processes first (`shortcutlab.study.parallel`)."""
+    environment) units in that many processes first (`shortcutlab.study.parallel`); `html`:
+    the page `out_dir/index.html` (`shortcutlab.html`)."""
     study = load_study(study_yaml_or_dict)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -284,6 +287,7 @@ def run_study(
     atomic_write_text(
         out / "results" / "summary.json", json.dumps(summary, indent=2, default=str) + "\n"
     )
+    write_index(out, enabled=html)
     return StudyResult(out_dir=out, summary=summary, seeds=tuple(study.seeds))
 
 

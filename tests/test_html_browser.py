@@ -20,9 +20,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from html_pages import MISSING, make_set
+from PIL import Image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -126,7 +125,8 @@ def test_sfd_page_escapes_markup(browser, tmp_path: Path, cli) -> None:
     open_page(browser, out / "index.html")  # written by default
     assert browser.execute_script("return window.__pwned === undefined")
     cells = browser.execute_script(
-        "return Array.from(document.querySelectorAll('#ex-rows td.worse')).map(td => td.textContent)"
+        "return Array.from(document.querySelectorAll('#ex-rows td.worse'))"
+        ".map(td => td.textContent)"
     )
     assert any("<script>window.__pwned = 1</script>" in c for c in cells)
     placeholders = browser.execute_script(

@@ -17,53 +17,21 @@ model; it only reads files the writers left.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from shortcutlab.html.examples import ExampleSource
-
-MAX_TABLE_ROWS = 60
-TEXT_MODE = "text-only"  # the study's text-only models (shortcutlab.study.spec.TEXT_MODE)
-
-
-@dataclass
-class Figure:
-    """A PNG the writer made, and the files it was drawn from (linked on the page)."""
-
-    title: str
-    image: Path
-    sources: list[Path] = field(default_factory=list)
-
-
-@dataclass
-class Table:
-    """A CSV the writer made, as strings (at most `MAX_TABLE_ROWS` rows)."""
-
-    title: str
-    source: Path
-    columns: list[str]
-    rows: list[list[str]]
-    more: int = 0  # rows not shown
-    links: list[dict[str, Any]] | None = None  # per row: example-browser link (audit)
-
-
-@dataclass
-class Section:
-    """One writer's output folder on the page."""
-
-    kind: str
-    folder: Path
-    title: str
-    facts: list[tuple[str, str]] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    examples: list[ExampleSource] = field(default_factory=list)
-    highlight: list[str] = field(default_factory=list)  # text features to mark in responses
-    include_ids: set[str] = field(default_factory=set)  # pairs the section links to
+from shortcutlab.html.sections import (
+    Section,
+    figures_of,
+    read_json,
+    read_table,
+    run_inputs,
+    tables_of,
+)
+from shortcutlab.html.study_folder import study_section
 
 
 def discover(folder: Path) -> list[Section]:
@@ -73,13 +41,13 @@ def discover(folder: Path) -> list[Section]:
     if (folder / "demo.json").is_file():
         out.append(_demo(folder))
         if (folder / "study" / "study.json").is_file():
-            out.append(_study(folder / "study"))
+            out.append(study_section(folder / "study"))
         return out
     if (folder / "study.json").is_file() and (folder / "results").is_dir():
-        return [_study(folder)]
+        return [study_section(folder)]
     if (folder / "audit.json").is_file():
         out.append(_audit(folder))
-    results = _json(folder / "results.json")
+    results = read_json(folder / "results.json")
     if isinstance(results, dict) and "sfd" in results:
         out.append(_sfd(folder, results))
     if (folder / "matrix_summary.csv").is_file():
@@ -87,65 +55,13 @@ def discover(folder: Path) -> list[Section]:
     return out
 
 
-# ----------------------------------------------------------------------------- readers
-
-
-def _json(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except ValueError:
-        return None
-
-
-def run_inputs(folder: Path) -> dict[str, Path]:
-    """`run_info.json`'s inputs as paths (as written if they exist, else folder-relative)."""
-    info = _json(folder / "run_info.json") or {}
-    paths = {}
-    for name, value in (info.get("inputs") or {}).items():
-        raw = value.get("path") if isinstance(value, dict) else value
-        if isinstance(raw, str) and raw:
-            p = Path(raw)
-            paths[name] = p if p.is_absolute() or p.exists() else folder / p
-    return paths
-
-
-def read_table(path: Path, title: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
-    """A CSV as strings: floats to 3 decimals, NaN blank (undecodable bytes replaced)."""
-    df = pd.read_csv(path, encoding_errors="replace", keep_default_na=True)
-    shown = df.head(max_rows)
-    rows = [[_cell(v) for v in r] for r in shown.itertuples(index=False, name=None)]
-    return Table(title, path, [str(c) for c in df.columns], rows, more=len(df) - len(shown))
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return "" if v != v else f"{v:.3f}".rstrip("0").rstrip(".")
-    return str(v)
-
-
-def _figures(folder: Path, names: list[tuple[str, str, list[str]]]) -> list[Figure]:
-    """(stem, title, source CSV names) -> figures whose PNG exists."""
-    figs = []
-    for stem, title, sources in names:
-        png = folder / f"{stem}.png"
-        if png.is_file():
-            figs.append(Figure(title, png, [folder / s for s in sources if (folder / s).is_file()]))
-    return figs
-
-
-def _tables(folder: Path, names: list[tuple[str, str]]) -> list[Table]:
-    return [read_table(folder / n, t) for n, t in names if (folder / n).is_file()]
-
-
 # ----------------------------------------------------------------------------- kinds
 
 
 def _sfd(folder: Path, results: dict[str, Any]) -> Section:
     sec = Section("sfd", folder, "Shortcut-Failure Degradation (sfd)")
-    sec.figures = _figures(folder, [("sfd", "SFD per test set (points, 95% CI)", ["sfd.csv"])])
-    sec.tables = _tables(folder, [("sfd.csv", "SFD"), ("sfd_groups.csv", "SFD per group")])
+    sec.figures = figures_of(folder, [("sfd", "SFD per test set (points, 95% CI)", ["sfd.csv"])])
+    sec.tables = tables_of(folder, [("sfd.csv", "SFD"), ("sfd_groups.csv", "SFD per group")])
     inputs = run_inputs(folder)
     for i, res in enumerate(results.get("sfd") or []):
         mm = inputs.get(f"mm_scores[{i}]")
@@ -165,13 +81,13 @@ def _sfd(folder: Path, results: dict[str, Any]) -> Section:
 
 
 def _audit(folder: Path) -> Section:
-    info = _json(folder / "audit.json") or {}
+    info = read_json(folder / "audit.json") or {}
     sec = Section("audit", folder, "Text-only audit (audit)")
     sec.facts = [(k, str(info[k])) for k in ("records", "pairs", "mode") if k in info]
     for name, acc in (info.get("proxies") or {}).items():
         if isinstance(acc, dict) and isinstance(acc.get("accuracy"), (int, float)):
             sec.facts.append((f"accuracy of {name}", f"{100 * acc['accuracy']:.1f}"))
-    sec.figures = _figures(folder, [("features", "Top text features", ["features.csv"])])
+    sec.figures = figures_of(folder, [("features", "Top text features", ["features.csv"])])
     if (folder / "features.csv").is_file():
         table = read_table(folder / "features.csv", "Top text features (text_lr)", 30)
         feats = pd.read_csv(folder / "features.csv", encoding_errors="replace").head(30)
@@ -180,7 +96,7 @@ def _audit(folder: Path) -> Section:
         ngrams = feats[feats.get("kind", pd.Series(dtype=str)) == "ngram"]["feature"]
         sec.highlight = [str(f) for f in ngrams.head(20)]
         sec.include_ids = {i for link in table.links for i in link["ids"]}
-    sec.tables += _tables(folder, [("sfd.csv", "SFD against the audit's proxies")])
+    sec.tables += tables_of(folder, [("sfd.csv", "SFD against the audit's proxies")])
     inputs = run_inputs(folder)
     models = {"MM-RM": inputs["mm_scores"]} if "mm_scores" in inputs else {}
     proxy = folder / "proxy_scores.jsonl"
@@ -205,27 +121,21 @@ def _feature_link(row: dict[str, Any]) -> dict[str, Any]:
 def _matrix(folder: Path) -> Section:
     sec = Section("matrix", folder, "Generalization matrix (matrix)")
     mats = sorted(p.name for p in folder.glob("matrix_*.csv"))
-    sec.figures = _figures(folder, [("matrix", "Generalization matrices", mats)])
-    sec.tables = _tables(folder, [("matrix_summary.csv", "Summary (points)")])
-    sec.tables += _tables(
+    sec.figures = figures_of(folder, [("matrix", "Generalization matrices", mats)])
+    sec.tables = tables_of(folder, [("matrix_summary.csv", "Summary (points)")])
+    sec.tables += tables_of(
         folder, [(m, m[:-4]) for m in mats if m not in ("matrix_summary.csv", "matrix_cells.csv")]
     )
     return sec
 
 
 def _demo(folder: Path) -> Section:
-    demo = _json(folder / "demo.json") or {}
+    demo = read_json(folder / "demo.json") or {}
     sec = Section("demo", folder, "Demo (shortcutlab demo)")
     sec.facts = [(k, str(demo[k])) for k in ("quick", "seeds", "arch", "seconds") if k in demo]
     if (folder / "report.md").is_file():
         sec.facts.append(("report", "report.md"))
     res = folder / "results"
     if res.is_dir():
-        sec.tables = _tables(res, [("cheap_vs_trained.csv", "Cheap vs trained proxy (SFD)")])
+        sec.tables = tables_of(res, [("cheap_vs_trained.csv", "Cheap vs trained proxy (SFD)")])
     return sec
-
-
-def _study(folder: Path) -> Section:
-    from shortcutlab.html.study_folder import study_section  # the study's own layout
-
-    return study_section(folder)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shortcutlab.html.discover import TEXT_MODE, Section, _figures, _tables
 from shortcutlab.html.examples import ExampleSource
+from shortcutlab.html.sections import Section, figures_of, tables_of
 
+TEXT_MODE = "text-only"  # as shortcutlab.study.spec.TEXT_MODE (the library never imports it)
 RESULT_TABLES = [
     ("methods.csv", "Methods compared over seeds (points, mean and sd)"),
     ("methods_diff.csv", "Paired difference to standard (95% interval)"),
@@ -41,8 +42,8 @@ def study_section(folder: Path) -> Section:
     stems.append(("matrix", "Generalization matrices", ["matrix_summary.csv"]))
     stems += [(p.stem, p.stem.replace("_", " "), ["sfd.csv"]) for p in sorted(res.glob("sfd*.png"))]
     stems += [(p.stem, p.stem.replace("_", " "), ["length.csv"]) for p in res.glob("length*.png")]
-    sec.figures = _figures(res, stems)
-    sec.tables = _tables(res, RESULT_TABLES)
+    sec.figures = figures_of(res, stems)
+    sec.tables = tables_of(res, RESULT_TABLES)
     seeds = spec.get("seeds") or [0]
     scores = folder / "scores" / f"s{seeds[0]}"
     for env in spec.get("environments", []):
@@ -61,9 +62,10 @@ def _example_set(env: dict, split: str, scores: Path) -> ExampleSource | None:
     models, proxies = {}, {}
     for p in sorted(scores.glob(f"*__*__{name}.jsonl")):
         mode, train, _ = p.stem.split("__", 2)
-        (proxies if mode == TEXT_MODE else models)[
-            train if mode == TEXT_MODE else f"{mode} ({train})"
-        ] = p
+        if mode == TEXT_MODE:
+            proxies[train] = p
+        else:
+            models[f"{mode} ({train})"] = p
     if not models and not proxies:
         return None
     proxy = proxies.get(name) or next(iter(proxies.values()), None)

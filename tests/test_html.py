@@ -85,6 +85,7 @@ def test_no_html_and_report_of_several_folders(tmp_path: Path, cli, sfd_dir: Pat
     )
     assert (out / "sfd.csv").is_file() and not (out / "index.html").exists()
     r = cli("report", out, sfd_dir, "-o", tmp_path / "both.html", "--json")
+    assert r.json() == json.loads((tmp_path / "both.summary.json").read_text())
     assert [x["kind"] for x in r.json()["sections"]] == ["sfd", "sfd"]
     sets = page_data(tmp_path / "both.html")["sets"]
     assert "prompt" not in sets[0]["rows"][0] and any("no data file" in n for n in sets[0]["notes"])

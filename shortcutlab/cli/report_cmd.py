@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from shortcutlab.cli.common import Json, Quiet, print_json, start
+from shortcutlab.cli.common import Json, Quiet, print_json_file, start
+from shortcutlab.files import atomic_write_json
 from shortcutlab.html import INDEX, ReportOptions, build_report, write_index
 from shortcutlab.html.examples import DEFAULT_MAX_PAIRS
 from shortcutlab.html.thumbs import DEFAULT_SIZE
@@ -25,7 +26,8 @@ top features link to their pairs. Works offline from a file:// URL (no server, n
 At most --max-pairs pairs per test set are embedded (a seeded sample; the audit's linked
 pairs always kept), thumbnails are resized once: a 100k-pair test set gives a page of a
 few MB (benchmarks/README.md). sfd, audit, matrix and demo write OUTPUT/index.html by
-default (--no-html to skip); this command writes a page for several folders at once.
+default (--no-html to skip); this command writes a page for several folders at once,
+and OUTPUT's `.summary.json` (what --json prints).
 
 Examples:
 
@@ -78,13 +80,14 @@ def report_cmd(
         "pairs": res.n_pairs,
         "examples_shown": res.n_examples,
     }
+    summary_file = atomic_write_json(output.with_suffix(".summary.json"), summary)
     if as_json:
-        print_json(summary)
+        print_json_file(summary_file)
         return
     kinds = ", ".join(f"{s.kind} ({s.folder})" for s in res.sections)
     typer.echo(f"sections: {kinds}")
     typer.echo(f"examples: {res.n_examples} of {res.n_pairs} pairs")
-    typer.echo(f"wrote {res.path} ({res.bytes / 1e6:.1f} MB)")
+    typer.echo(f"wrote {res.path} ({res.bytes / 1e6:.1f} MB), {summary_file}")
 
 
 def register(app: typer.Typer) -> None:

@@ -94,7 +94,7 @@ def _audit(folder: Path) -> Section:
         table.links = [_feature_link(r) for r in feats.to_dict("records")]
         sec.tables.append(table)
         ngrams = feats[feats.get("kind", pd.Series(dtype=str)) == "ngram"]["feature"]
-        sec.highlight = [str(f) for f in ngrams.head(20)]
+        sec.highlight = [str(f) for f in ngrams if len(str(f)) > 2][:10]  # "a", "of": noise
         sec.include_ids = {i for link in table.links for i in link["ids"]}
     sec.tables += tables_of(folder, [("sfd.csv", "SFD against the audit's proxies")])
     inputs = run_inputs(folder)

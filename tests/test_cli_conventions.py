@@ -157,6 +157,7 @@ def _missing_input_argv(path: str, tmp: Path) -> list[str] | None:
         "probe report": ["probe", "report", "--scores", gone, "--battery", out, "-o", out],
         "serve": ["serve", gone],  # fails loading the model, before any port is bound
         "export": ["export", gone, "--to", out],
+        "report": ["report", str(tmp / "gone"), "-o", out + ".html"],
     }
     return table.get(path)
 

@@ -142,3 +142,23 @@ def test_sfd_page_escapes_markup(browser, tmp_path: Path, cli) -> None:
     assert shown(browser) == ["h4", "h2", "h6"]
     assert browser.execute_script("return window.__pwned === undefined")
     not_blank(browser.get_screenshot_as_png())
+
+
+def test_audit_feature_link_shows_its_pairs(browser, tmp_path: Path, cli) -> None:
+    from selenium.webdriver.common.by import By
+
+    s = make_set(tmp_path / "set")
+    out = tmp_path / "audit"
+    cli("audit", s.data, "-o", out, "--folds", 2, "--n-boot", 20)
+    open_page(browser, out / "index.html")
+    assert len(shown(browser)) == 8
+    link = browser.find_elements(By.CSS_SELECTOR, "a.ex-link")[0]
+    ids = set(link.get_attribute("data-ids").split())
+    term = link.get_attribute("data-term").lower()
+    link.click()
+    texts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#ex-rows tr')).map(tr => tr.textContent)"
+    )
+    rows = list(zip(shown(browser), texts, strict=True))
+    assert rows and len(rows) < 8
+    assert all(i in ids or (term and term in t.lower()) for i, t in rows), rows

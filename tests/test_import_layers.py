@@ -36,6 +36,7 @@ LAYERS = {
     "diagnostics": 5,
     "plots": 5,
     "audit": 6,
+    "html": 6,  # the HTML report: reads output folders, score tables and data files
     "synth": 6,
     "rl": 6,
     "probe": 6,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from shortcutlab.html.examples import ExampleSource
 from shortcutlab.html.sections import Section, figures_of, tables_of
+from shortcutlab.objectives import TEXT_ONLY as TEXT_MODE  # the study's text-only models
 
-TEXT_MODE = "text-only"  # as shortcutlab.study.spec.TEXT_MODE (the library never imports it)
 RESULT_TABLES = [
     ("methods.csv", "Methods compared over seeds (points, mean and sd)"),
     ("methods_diff.csv", "Paired difference to standard (95% interval)"),

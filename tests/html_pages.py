@@ -1,17 +1,26 @@
-"""A small hand-made test set for the HTML report's tests, bad input planted.
+"""A small hand-made test set for the HTML report's tests, bad input planted, and the
+headless browser the page tests drive.
 
 `make_set(folder)` writes 8 pairwise records (2 images, one image path missing, a
 response holding `<script>` and an `<img onerror>`), an MM-RM and a proxy score table
-(the MM-RM wrong on 3 pairs, the proxy on 2). Shared by tests/test_html.py and
-tests/test_html_browser.py.
+(the MM-RM wrong on 3 pairs, the proxy on 2). `open_browser()` starts headless Chromium
+(Debian's chromium + chromedriver through selenium); `open_page` loads a page and checks
+its console and images. Shared by tests/test_html.py, tests/test_html_browser.py and
+tests/test_demo.py (the quick demo's page: its tests stay in that file).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image, ImageDraw
 
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -72,3 +81,74 @@ def break_utf8(data: Path, line: int) -> None:
     lines = data.read_bytes().splitlines(keepends=True)
     lines[line - 1] = lines[line - 1].replace(b"What is shape", b"What is \xff\xfe shape")
     data.write_bytes(b"".join(lines))
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+def _find(name: str, debian_path: str) -> str | None:
+    return shutil.which(name) or (debian_path if Path(debian_path).exists() else None)
+
+
+@contextlib.contextmanager
+def open_browser() -> Iterator[Any]:
+    """Headless Chromium through the system chromedriver (selenium-manager never runs);
+    the test skips, saying why, where no browser can be had."""
+    chromium = _find("chromium", "/usr/bin/chromium")
+    driver_path = _find("chromedriver", "/usr/bin/chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip(
+            "no chromium / chromedriver on this machine: apt-get install chromium "
+            "chromium-driver (.ci/run installs them when missing)"
+        )
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (dev extra) missing")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    opts.add_argument("--window-size=1280,900")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def open_page(driver, page: Path) -> None:
+    """Load `page` from file://; no console error, every <img> decoded."""
+    driver.get(page.resolve().as_uri())
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+    )
+    assert images and all(ok for _, ok in images), [alt for alt, ok in images if not ok]
+
+
+def shown(driver) -> list[str]:
+    """The ids of the example rows on the current page."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#ex-rows td.id'))"
+        ".map(td => td.textContent.split(' ')[0])"
+    )
+
+
+def choose(driver, element_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, element_id)).select_by_value(value)
+
+
+def page_sets(driver) -> list[dict]:
+    text = driver.execute_script("return document.getElementById('report-data').textContent")
+    return json.loads(text)["sets"]
+
+
+def not_blank(png: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    assert len(im.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50  # not one flat colour
+    return im

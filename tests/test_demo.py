@@ -8,7 +8,9 @@ real `python -m shortcutlab demo --quick --json` process); the tests that read i
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +78,39 @@ def test_demo_quick_smoke(quick_demo):
     assert "## 6. Methods compared over seeds" in report
     again = run_demo(out, quick=True, progress=False)  # everything cached
     assert again["study"]["ran"] == {"train": 0, "score": 0}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # reads the session's --quick demo; starts headless Chromium
+def test_demo_html_page_in_a_browser(quick_demo):
+    """The demo's index.html (shortcutlab.html) in headless Chromium: no console error,
+    every image loads, the subset filter changes the rows, the screenshot is not blank
+    (saved as docs/images/report.png for README when absent or SHORTCUTLAB_SCREENSHOT=1)."""
+    from html_pages import choose, not_blank, open_browser, open_page, page_sets, shown
+    from PIL import Image
+
+    with open_browser() as browser:
+        open_page(browser, quick_demo / "index.html")
+        sets = page_sets(browser)
+        assert any(s["section"] == 1 for s in sets)  # the study's test sets
+        # a set where the proxy is right on some pairs and wrong on others
+        i = next(
+            i
+            for i, s in enumerate(sets)
+            if 0 < sum(r["subset"] == "shortcut_fail" for r in s["rows"]) < len(s["rows"])
+        )
+        choose(browser, "f-set", str(i))
+        before = shown(browser)
+        choose(browser, "f-subset", "shortcut_fail")
+        after = shown(browser)
+        fail = [r["id"] for r in sets[i]["rows"] if r["subset"] == "shortcut_fail"]
+        assert after and after != before and set(after) <= set(fail)
+        browser.execute_script("document.getElementById('examples').scrollIntoView()")
+        im = not_blank(browser.get_screenshot_as_png())
+    shot = Path(__file__).resolve().parents[1] / "docs" / "images" / "report.png"
+    if not shot.exists() or os.environ.get("SHORTCUTLAB_SCREENSHOT") == "1":
+        im.thumbnail((1100, 800))
+        im.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(shot, optimize=True)
 
 
 @pytest.mark.slow  # 60 warm-up steps on the small benchmark: the slowest fast-tier test

@@ -27,8 +27,8 @@ from shortcutlab.cli.common import (
     print_json_file,
     start,
 )
-from shortcutlab.data.agreement import check_agreement
 from shortcutlab.cli.report_cmd import NoHtml, html_index
+from shortcutlab.data.agreement import check_agreement
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.diagnostics.groups import exclude_records
 from shortcutlab.progress import say

@@ -115,8 +115,13 @@ def _score_tables(root: Path) -> None:
     score(str(root / "runs/text"), root / "train.jsonl", root / "proxy_scores.jsonl")
     for name in ("mm_scores.jsonl", "mm_povid.jsonl", "mm_rlhfv.jsonl", "std.jsonl", "sa.jsonl"):
         shutil.copy(root / "mm.jsonl", root / name)
-    for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl", "t_vlrb.jsonl"):
+    for name in ("text_scores.jsonl", "t_povid.jsonl", "t_rlhfv.jsonl"):
         shutil.copy(root / "text.jsonl", root / name)
+    # the VL-RewardBench stand-in scored itself (its ranks are its labels; no images):
+    # a table of other data is refused where it meets the data file
+    vlrb = root / "vl_rewardbench.jsonl"
+    score(str(root / "runs/sa"), vlrb, root / "mm_vlrb.jsonl", text_only="drop")
+    score(str(root / "runs/text"), vlrb, root / "t_vlrb.jsonl")
     mm.to_parquet(root / "mm.parquet")
     mm.to_parquet(root / "rm.parquet")
     text.to_parquet(root / "text.parquet")

@@ -204,4 +204,6 @@ def test_every_example_runs(workspace: Path, capsys):
         for s in skipped:
             print(f"  not run: {s}")
     assert not failures, "\n\n".join(failures)
-    assert ran >= len(EXAMPLES) - len(NOT_RUN) - 2
+    # every example ran or is listed with its reason; a few NOT_RUN entries cover 2-3
+    # examples each (serve, --num-processes, InternVL2-8B)
+    assert ran + len(skipped) == len(EXAMPLES) and ran >= len(EXAMPLES) - len(NOT_RUN) - 4

@@ -51,7 +51,7 @@ Examples:
   shortcutlab sfd test.jsonl --mm-model runs/std --proxy-model runs/text -o out/sfd
   --overwrite  # after retraining: rescore into out/sfd/scores
 
-  shortcutlab sfd vl_rewardbench.jsonl --mm-scores mm.jsonl --proxy-scores t_vlrb.jsonl
+  shortcutlab sfd vl_rewardbench.jsonl --mm-scores mm_vlrb.jsonl --proxy-scores t_vlrb.jsonl
   --group-by category --exclude-ids overlap_ids.txt -o out/sfd
 
 --group-by COLUMN: SFD and accuracy per group (a score-table column, or a field of the

@@ -68,7 +68,9 @@ def _sfd(folder: Path, results: dict[str, Any]) -> Section:
         if mm is None:
             continue
         name = str(res.get("name", i))
-        sec.facts.append((name, f"SFD {res.get('sfd', float('nan')):.1f} points"))
+        value = res.get("sfd")  # None where a subset is empty (SFD undefined)
+        shown = f"{value:.1f} points" if isinstance(value, int | float) else "undefined"
+        sec.facts.append((name, f"SFD {shown}"))
         sec.examples.append(
             ExampleSource(
                 name=name,

@@ -77,8 +77,14 @@ def run_inputs(folder: Path) -> dict[str, Path]:
 
 
 def read_table(path: Path, title: str, max_rows: int = MAX_TABLE_ROWS) -> Table:
-    """A CSV as strings: floats to 3 decimals, NaN blank (undecodable bytes replaced)."""
-    df = pd.read_csv(path, encoding_errors="replace", keep_default_na=True)
+    """A CSV as strings: floats to 3 decimals, NaN blank (undecodable bytes replaced).
+
+    An empty file (e.g. a per-group table of a run without groups) is an empty table.
+    """
+    try:
+        df = pd.read_csv(path, encoding_errors="replace", keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        return Table(title, path, [], [], more=0)
     shown = df.head(max_rows)
     rows = [[_cell(v) for v in r] for r in shown.itertuples(index=False, name=None)]
     return Table(title, path, [str(c) for c in df.columns], rows, more=len(df) - len(shown))

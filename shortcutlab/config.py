@@ -142,6 +142,19 @@ class TrainConfig(ConfigBase):
     resume: str | None = _f(
         None, "Resume from a checkpoint folder, or 'latest' for the newest in output_dir."
     )
+    probe_data: str | None = _f(
+        None,
+        "Held-out data file to probe while training: image swap and text edits of a few of its "
+        "records (docs/probe.md), logged to metrics.jsonl and TensorBoard; the last step's "
+        "report goes to output_dir/probe.",
+    )
+    probe_every: int = _f(
+        0, "Probe every N steps (0: at each evaluation); always before training and at the end."
+    )
+    probe_records: int = _f(64, "Records of probe_data in the battery (a seeded sample).")
+    probe_edits: str | None = _f(
+        None, "Edits file (`probe make --edits` format) added to the probe's built-in edits."
+    )
     save_sfc: bool = _f(False, "Write per-pair SFC of the last epoch to sfc.jsonl.")
     tensorboard: bool = _f(True, "Write TensorBoard events to output_dir/tensorboard.")
     progress: bool = _f(True, "Report progress (rank 0): a bar, or a line every 30 s in logs.")
@@ -202,12 +215,26 @@ class TrainConfig(ConfigBase):
             (self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1."),
             (0 <= self.warmup_ratio <= 1, "warmup_ratio must be within [0, 1]."),
             (self.max_steps > 0 or self.num_train_epochs > 0, "set max_steps or epochs > 0."),
+            *self._probe_checks(),
             *self._objective_checks(),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
         return self
+
+    def _probe_checks(self) -> list[tuple[bool, str]]:
+        """Probe settings need probe_data; counts must be usable."""
+        probing = bool(self.probe_data)
+        return [
+            (self.probe_every >= 0, "probe_every must be >= 0."),
+            (self.probe_records >= 2, "probe_records must be >= 2 (a swap needs a partner)."),
+            (
+                probing or (self.probe_every == 0 and self.probe_records == 64),
+                "probe_every / probe_records are settings of probe_data (set --probe-data FILE).",
+            ),
+            (probing or not self.probe_edits, "probe_edits needs probe_data (--probe-data FILE)."),
+        ]
 
     def _objective_checks(self) -> list[tuple[bool, str]]:
         """Combinations of objective, its settings and static weights that cannot work."""

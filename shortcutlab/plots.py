@@ -258,3 +258,29 @@ def probe_bars(table: pd.DataFrame) -> Any:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
     return fig
+
+
+def probe_curves(
+    curves: pd.DataFrame, envs: list[str], metrics: list[str], methods: list[str]
+) -> Any:
+    """A probed study's curves (env, method, metric, step, value = mean over seeds): one
+    column per environment, one row per metric, one line per method against the step."""
+    plt = _plt()
+    fig, axes = plt.subplots(
+        len(metrics), len(envs), figsize=(3.4 * len(envs), 2.3 * len(metrics)), squeeze=False
+    )
+    for row, metric in enumerate(metrics):
+        for col, env in enumerate(envs):
+            ax = axes[row][col]
+            for method in methods:
+                t = curves[(curves["env"] == env) & (curves["method"] == method)]
+                t = t[t["metric"] == metric].sort_values("step")
+                if len(t):
+                    ax.plot(t["step"], t["value"], marker="o", markersize=3, label=method)
+            ax.axhline(0, color="black", linewidth=0.6)
+            ax.set_title(f"{env}: {metric}", fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[-1][0].set_xlabel("training step")
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    return fig

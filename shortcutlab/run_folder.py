@@ -11,6 +11,7 @@ that spells its names (a test checks no other module does):
     runs/sa/metrics.jsonl      one row per logged step / evaluation
     runs/sa/summary.json       what `train --json` prints; written last
     runs/sa/sfc.jsonl          per-pair SFC rows (save_sfc)
+    runs/sa/probe/             the probe battery and the last step's probe report (probe_data)
     runs/sa/tensorboard/       TensorBoard events
     runs/sa/checkpoints/step-NNNNNN/trainer_state.json   resumable state (save_steps > 0)
 
@@ -47,6 +48,7 @@ RUN_INFO = "run_info.json"  # same name as shortcutlab.provenance.RUN_INFO
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 SFC = "sfc.jsonl"
+PROBE = "probe"  # a `shortcutlab probe` folder: battery, scores/, card.json
 TENSORBOARD = "tensorboard"
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"  # inside a checkpoint: marks it complete
@@ -54,7 +56,7 @@ TRAINER_STATE = "trainer_state.json"  # inside a checkpoint: marks it complete
 # Files a run folder holds besides model/: their presence makes a folder a run folder.
 RUN_MARKERS = (CONFIG, RUN_INFO, METRICS, COMMAND, CHECKPOINTS)
 # Everything a run writes (what --overwrite clears; nothing else in the folder is touched).
-RUN_ENTRIES = (MODEL, PROXY, *RUN_MARKERS, SUMMARY, SFC, TENSORBOARD)
+RUN_ENTRIES = (MODEL, PROXY, *RUN_MARKERS, SUMMARY, SFC, TENSORBOARD, PROBE)
 # Config fields that do not make a run different (where it is, how it reports, resuming).
 SAME_RUN_IGNORES = ("output_dir", "resume", "progress")
 
@@ -75,6 +77,10 @@ class RunFolder:
     @property
     def proxy(self) -> Path:
         return self.root / PROXY
+
+    @property
+    def probe(self) -> Path:
+        return self.root / PROBE
 
     @property
     def config(self) -> Path:

@@ -18,8 +18,10 @@ Stages (each cached under `out_dir`; a rerun only does what is missing):
 4. the study (`shortcutlab.study.run.run_study`): per environment and seed, from that
    init (vision encoder frozen, as in the paper), a standard RM and one RM per shortcut
    mitigation (SFC, product of experts, confidence reweighting, GroupDRO, static
-   upweighting), each scored on every test set and on its environment's shift split;
-   matrix, SFD, correlation, length, and the methods compared over seeds;
+   upweighting), each scored on every test set and on its environment's shift split,
+   and probed while it trains (image swap and text edits of its environment's test
+   records, the planted cue among them); matrix, SFD, correlation, length, the probe
+   curves, and the methods compared over seeds;
 5. `report.md`: figures, tables, a short reading, and the JSON files behind each number.
 
 Budgets are fixed in optimizer steps (not seconds), so a seed gives the same models on
@@ -53,6 +55,7 @@ from shortcutlab.study.demo_markdown import write_report
 from shortcutlab.study.run import Say, printer, run_study
 from shortcutlab.study.warmup import warm_up_vision
 from shortcutlab.synth.benchmark import build_benchmark, read_spec
+from shortcutlab.synth.environments import probe_cue_edits
 from shortcutlab.training import train
 from shortcutlab.training.state import read_metrics
 
@@ -71,6 +74,8 @@ class DemoPlan:
     score_batch: int = 64
     warmup_batch: int = 64
     warmup_lr: float = 2e-3
+    probe_records: int = 40  # held-out records each run probes (train --probe-data)
+    probe_every: int = 125  # steps between probes (and before training, and at the end)
 
 
 QUICK = DemoPlan(
@@ -82,6 +87,8 @@ QUICK = DemoPlan(
     learning_rate=3e-4,
     n_boot=200,
     warmup_batch=16,
+    probe_records=12,
+    probe_every=6,
 )
 # Budgets measured (docs/demo.md, "How the seeing init was found"): reward-model
 # pre-training alone stalled at 70-78% held-out in 6000 steps (shape never learned); a
@@ -269,6 +276,15 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def write_probe_edits(out: Path) -> Path:
+    """The probe's extra edits (povid's detail sentence), beside the benchmark."""
+    path = out / "bench" / "probe_edits.jsonl"
+    text = "".join(json.dumps(e) + "\n" for e in probe_cue_edits())
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
+    return path
+
+
 def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, Any]:
     """The study of the demo: standard vs shortcut-aware on every environment."""
     bench = out / "bench"
@@ -294,7 +310,11 @@ def demo_study(out: Path, init: str, plan: DemoPlan, seeds: int) -> dict[str, An
             "learning_rate": plan.learning_rate,
             "freeze_vision": True,
             "logging_steps": 20,
+            "probe_records": plan.probe_records,
+            "probe_every": plan.probe_every,
+            "probe_edits": str(write_probe_edits(out)),
         },
+        "probe": True,
         "score": {"batch_size": plan.score_batch},
         "n_boot": plan.n_boot,
         "length_unit": "words",

@@ -9,6 +9,7 @@ from typing import Any
 
 from shortcutlab.files import atomic_write_text
 from shortcutlab.objectives import SHORTCUT_AWARE, STANDARD
+from shortcutlab.study.demo_probe import probe_section
 
 PAPER = {  # InternVL2-8B, Li et al. (ICML 2025): Fig. 1, Sec. 3.3
     "standard": {"iid": 91.4, "ood": 68.1},
@@ -336,4 +337,5 @@ def write_report(demo: dict[str, Any], out: Path) -> Path:
     if s.get("shift") and s.get("sfd"):
         body += _shift_sfd(s)
     body += _corr_length(s) + _methods(s) + reading(demo) + _cheap(demo)
+    body += probe_section(s, 9, demo["plan"].get("probe_records"))
     return atomic_write_text(out / "report.md", "\n".join(body) + "\n")

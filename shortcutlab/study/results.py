@@ -12,7 +12,9 @@ and writes to `out/results/`:
 - length balance of each test set and the accuracy of every model of the first seed on
   its length-balanced subset (Sec. 3.5.1, Fig. 5): `length.csv`, `length_{env}.png`;
 - the methods compared over seeds, each paired with standard (`shortcutlab.study.methods`):
-  `methods.csv`, `methods_diff.csv`, `methods.png`.
+  `methods.csv`, `methods_diff.csv`, `methods.png`;
+- with `probe: true`, each run's probe rows over training (`shortcutlab.study.probe_results`):
+  `probe.csv`, `probe_final.csv`, `probe_training.png`.
 It returns the numbers as a JSON-able dict (the study's summary). The matrix, SFD and
 length tables and figures go through the same writers as the CLI
 (`shortcutlab.diagnostics.outputs`).
@@ -38,6 +40,7 @@ from shortcutlab.diagnostics.tables import pairs_table
 from shortcutlab.errors import DataError
 from shortcutlab.score_table import read_score_table
 from shortcutlab.study.methods import write_methods
+from shortcutlab.study.probe_results import probe_results
 from shortcutlab.study.spec import TEXT_MODE, Study
 
 Say = Callable[[str], None]
@@ -313,6 +316,8 @@ def write_results(study: Study, out: Path, *, say: Say = print) -> dict[str, Any
     summary["correlation"] = correlation_results(study, out, res)
     summary["length"] = length_results(study, out, res)
     summary["methods"] = write_methods(res, _scored_modes(study))
+    if study.probe:
+        summary["probe"] = probe_results(study, out, res)
     say(f"diagnostics written to {res}")
     summary["figures"] = sorted(p.name for p in res.glob("*.png"))
     return _clean(summary)

@@ -100,6 +100,7 @@ def _train_cell(
         "data": env.train,
         "output_dir": str(run_dir),
         "seed": seed,
+        **({"probe_data": env.test} if study.probe else {}),
     }
     cfg = TrainConfig.from_dict(values, source=f"study train options ({mode}, {env.name})")
     fp_src = {k: v for k, v in cfg.to_dict().items() if k not in ("output_dir", "progress")}

@@ -40,6 +40,12 @@ MM_MODES = (objectives.STANDARD, SA_MODE)
 DEFAULT_TRAIN = {"progress": False, "tensorboard": False}
 
 
+_SET_BY_STUDY_HINTS = {
+    "objective": " (list them in 'objectives').",
+    "probe_data": " (set 'probe: true': each run probes its environment's test file).",
+}
+
+
 @dataclass
 class StudyEnv:
     """One environment: its training data, its i.i.d. test set, an optional shift test."""
@@ -66,6 +72,7 @@ class Study:
     score: dict[str, Any] = field(default_factory=lambda: {"batch_size": 32})
     n_boot: int = 1000
     length_unit: str = "words"
+    probe: bool = False  # each run probes its environment's test file (train --probe-data)
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.environments]
@@ -84,11 +91,11 @@ class Study:
                 "an image-only proxy (App. F) is not a text-only model; set "
                 "text_only_models: train to train text-only models for SFD."
             )
-        for key in ("mode", "model", "data", "output_dir", "seed", "objective"):
+        for key in ("mode", "model", "data", "output_dir", "seed", "objective", "probe_data"):
             if key in self.train:
                 raise ConfigError(
                     f"study 'train' options may not set {key!r}; the study sets it"
-                    + (" (list them in 'objectives')." if key == "objective" else ".")
+                    + _SET_BY_STUDY_HINTS.get(key, ".")
                 )
         self.objectives = [objectives.canonical(o) or o for o in self.objectives]
         methods = objectives.study_methods()
@@ -197,6 +204,8 @@ def _study_from_dict(raw: dict[str, Any], base: Path) -> Study:
     model = str(raw["base_model"])
     local = base / model
     vals = {k: v for k, v in raw.items() if k not in ("environments", "base_model")}
+    if isinstance(vals.get("train"), dict) and vals["train"].get("probe_edits"):
+        vals["train"] = {**vals["train"], "probe_edits": resolve(vals["train"]["probe_edits"])}
     if "seeds" in vals and isinstance(vals["seeds"], int):
         vals["seeds"] = list(range(vals["seeds"]))
     return Study(base_model=str(local) if local.exists() else model, environments=envs, **vals)

@@ -177,3 +177,19 @@ def cue_says_chosen(env: str, chosen: str, rejected: str) -> bool:
     if env == "rlhfv":
         return chosen.startswith(T.HEDGES) and not rejected.startswith(T.HEDGES)
     raise ValueError(f"no cue for environment {env!r}")
+
+
+# Each environment's planted cue as a `shortcutlab probe` text edit, and the sign of the
+# reward change of an RM that learned the cue (the probe's ground truth, docs/probe.md):
+# vlf prefers longer answers (pad appends filler), povid's rejected answers carry a detail
+# sentence (appending one lowers the reward), rlhfv prefers hedged answers.
+PROBE_CUES: dict[str, tuple[str, float]] = {
+    "vlf": ("pad", 1.0),
+    "povid": ("detail", -1.0),
+    "rlhfv": ("hedge", 1.0),
+}
+
+
+def probe_cue_edits() -> list[dict[str, str]]:
+    """The `--edits` entries the cues need beyond the built-in edits (povid's detail)."""
+    return [{"name": "detail", "op": "suffix", "text": T.DETAILS[0]}]

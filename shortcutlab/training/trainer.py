@@ -39,6 +39,7 @@ from shortcutlab.run_folder import RunFolder
 from shortcutlab.training import run as run_files
 from shortcutlab.training.branches import build_branches, full_branches
 from shortcutlab.training.export import export_branches
+from shortcutlab.training.probing import TrainingProbe
 from shortcutlab.training.result import TrainResult
 from shortcutlab.training.setup import (
     load_run_data,
@@ -80,6 +81,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.data = load_run_data(cfg, acc.num_processes, acc.process_index)
         self.order = self.data.order
+        self.probe = None  # the in-training probe battery (probe_data): checked before the model
+        if cfg.probe_data:
+            self.probe = TrainingProbe(cfg, self.out, rank=acc.process_index, world=self.world)
         self.mode = objectives.get_mode(cfg.mode)
         self.objective = objectives.get(cfg.objective) if self.mode.proxy else None
         self.options = self.objective.options_from(cfg) if self.objective else None
@@ -142,6 +146,8 @@ class Trainer:
         evals: list[dict[str, Any]] = []
         window = self.stats.empty()
         spe, total = self.order.steps_per_epoch, self.data.total_steps
+        if self.probe is not None and start_step == 0:
+            self.probe_step(0, total)  # where the shortcut stands before training
         with self._progress(start_step) as bar:
             for step in range(start_step, total):
                 stats = self.train_step(step)
@@ -155,6 +161,8 @@ class Trainer:
                 bar.update(done, note=f"loss {history[-1]['loss']:.4f}")
                 if self.data.eval_records and cfg.eval_steps > 0 and done % cfg.eval_steps == 0:
                     evals.append(self._log_eval(done))
+                if self.probe is not None and done > 0 and self.probe.due(done, total):
+                    self.probe_step(done, total)
                 if cfg.save_steps > 0 and done % cfg.save_steps == 0:
                     state = run_files.trainer_state(self.data, cfg.seed, done)
                     save_checkpoint(acc, self.out, state, cfg.save_total_limit)
@@ -267,11 +275,11 @@ class Trainer:
         return batch.to(self.accelerator.device).inputs
 
     def forward(
-        self, records: list[Record], share: bool
+        self, records: list[Record], share: bool, with_proxy: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(rewards (N,), proxy rewards (N,) or None) of the trained branch(es)."""
         inputs = self.encode(self.collator, records, share)
-        proxy = self.proxy_collator
+        proxy = self.proxy_collator if with_proxy else None
         proxy_inputs = self.encode(proxy, records, share) if proxy is not None else None
         with self.accelerator.autocast():
             return self.model(inputs, proxy_inputs)
@@ -297,16 +305,18 @@ class Trainer:
             reduce=reduce,
         )
 
-    def _rewards(self, records: list[Record]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _rewards(
+        self, records: list[Record], with_proxy: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Both branches' rewards; a model that cannot pack or share images stops asking."""
         try:
             (rewards, proxy), self.share_images = with_shared_images(
-                lambda share: self.forward(records, share), self.share_images
+                lambda share: self.forward(records, share, with_proxy), self.share_images
             )  # e.g. multi-tile images: encode per row from now on
         except PrefixSharingUnsupported as exc:  # raised before the backbone runs
             log.warning("prefix sharing off (%s); training one row per response", exc)
             self.pack = False
-            return self._rewards(records)
+            return self._rewards(records, with_proxy)
         return rewards, proxy
 
     # ------------------------------------------------------------------ one optimizer step
@@ -369,6 +379,23 @@ class Trainer:
         return acc.gather(local.to(acc.device)).cpu()
 
     # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def probe_step(self, step: int, total: int) -> dict[str, Any]:
+        """Score the probe battery with the model as it is now; log (and at the end report)."""
+        assert self.probe is not None
+        self.model.eval()
+        truncated = self._truncated  # the probe's rows are not training's truncations
+
+        def rewards(records: list[Record]) -> list[float]:
+            return self._rewards(records, with_proxy=False)[0].float().cpu().tolist()
+
+        model_dir = str(RunFolder(self.out).model)
+        row = self.probe.run(rewards, step, final=step == total, model_dir=model_dir)
+        self._truncated = truncated
+        self.model.train()
+        self.writer.write(row)
+        return row
+
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, Any]:
         """Accuracy (Eq. 2, ties wrong) and loss of the trained branch(es) on eval_data."""

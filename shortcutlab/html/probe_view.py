@@ -3,7 +3,7 @@ reward moved most (`shortcutlab.probe.examples`), with thumbnails and highlighte
 
 `probe_view(src, thumbs, k)` returns a dict the template renders as static HTML:
 
-    label, folder, table (compact) | None, notes [str], tests [
+    label, folder, compact, table (compact) | None, notes [str], tests [
         {test, kind, what, records, rows [
             {id, base_id, prompt, moved_sd, flips, pairs,
              images {original, variant}: {uri} | {missing: reason} | {none: text},  (image tests)
@@ -42,6 +42,7 @@ TOKENS = re.compile(r"\s+|[^\s]+")
 def probe_view(src: ProbeSource, thumbs: Thumbnails, k: int) -> dict[str, Any]:
     """The probe folder's view (see the module docstring); problems become notes."""
     view: dict[str, Any] = {"label": src.label, "folder": src.folder, "notes": [], "tests": []}
+    view["compact"] = src.compact  # a study's run: notes beside its numbers, not on top
     view["table"] = compact_table(src.folder) if src.compact else None
     card = read_json(src.folder / CARD_JSON)
     if not isinstance(card, dict):

@@ -128,6 +128,17 @@ def test_incomplete_score_tables_get_a_note(run_dir: Path, tmp_path: Path) -> No
     assert block(html, "blank").count('<tr class="probe-row') == K  # the rest still shown
 
 
+def test_a_probe_report_folder_reads_the_battery_its_card_names(run_dir, tmp_path) -> None:
+    card = tmp_path / "card"  # `probe report --battery run/probe -o card`: no probe.json here
+    card.mkdir()
+    for name in ("card.json", "probe.csv"):
+        shutil.copy(run_dir / "probe" / name, card / name)
+    res = build_report([card], tmp_path / "page.html")
+    (view,) = res.sections[0].probe_views
+    assert [t["test"] for t in view["tests"]][:3] == ["swap", "blank", "drop"]
+    assert all(len(t["rows"]) == K for t in view["tests"])
+
+
 def test_word_diff_marks_only_the_changed_words() -> None:
     old, new = word_diff("The cat sat.", "It seems that the cat sat.")
     assert [t for t, m in new if m] == ["It seems that the"] and [t for t, m in old if m] == ["The"]

@@ -141,9 +141,9 @@ def compact_table(folder: Path) -> Table | None:
             row = rows.setdefault(str(r["test"]), {"kind": str(r["kind"])})
             row["records"] = str(r["records"])
             row[str(r["metric"])] = _interval(r["value"], r["ci_low"], r["ci_high"])
+        metrics = list(dict.fromkeys(str(m) for m in df["metric"]))
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return read_table(path, "The probe's numbers")  # not probe.csv's columns: as is
-    metrics = list(dict.fromkeys(str(m) for m in df["metric"]))
     columns = ["test", "kind", "records", *metrics]
     body = [[t, *[row.get(c, "") for c in columns[1:]]] for t, row in rows.items()]
     return Table("The probe's numbers per test (value [95% interval])", path, columns, body)

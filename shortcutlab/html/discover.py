@@ -12,7 +12,10 @@ model; it only reads files the writers left.
     results.json with "sfd"         sfd      SFD bars and table, one example set per test set
     matrix_summary.csv              matrix   heatmaps, per-mode matrices
     study.json + results/           study    methods, matrix, SFD; examples per test env
+                                             (+ the probes of its runs, if any)
     demo.json + study/              demo     the demo's figures, then its study
+    probe.json + card.json          probe    the shortcut card; biggest reward changes
+    a run folder with probe/        probe    the run's end-of-training probe
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from typing import Any
 import pandas as pd
 
 from shortcutlab.html.examples import ExampleSource
+from shortcutlab.html.probe_folder import (
+    is_probe_folder,
+    probe_section,
+    run_probe_section,
+    study_probe_section,
+)
 from shortcutlab.html.sections import (
     Section,
     figures_of,
@@ -41,10 +50,15 @@ def discover(folder: Path) -> list[Section]:
     if (folder / "demo.json").is_file():
         out.append(_demo(folder))
         if (folder / "study" / "study.json").is_file():
-            out.append(study_section(folder / "study"))
+            out += _study(folder / "study")
         return out
     if (folder / "study.json").is_file() and (folder / "results").is_dir():
-        return [study_section(folder)]
+        return _study(folder)
+    if is_probe_folder(folder):
+        return [probe_section(folder)]
+    run = run_probe_section(folder)
+    if run is not None:
+        out.append(run)
     if (folder / "audit.json").is_file():
         out.append(_audit(folder))
     results = read_json(folder / "results.json")
@@ -56,6 +70,13 @@ def discover(folder: Path) -> list[Section]:
 
 
 # ----------------------------------------------------------------------------- kinds
+
+
+def _study(folder: Path) -> list[Section]:
+    """A study's section, then (when its runs hold probes) the section of their probes."""
+    sec = study_section(folder)
+    probes = study_probe_section(folder, sec.title.removeprefix("Study").strip())
+    return [sec] if probes is None else [sec, probes]
 
 
 def _sfd(folder: Path, results: dict[str, Any]) -> Section:

@@ -33,10 +33,15 @@ from shortcutlab.errors import ConfigError
 from shortcutlab.files import atomic_write_text
 from shortcutlab.html.discover import Section, discover
 from shortcutlab.html.examples import DEFAULT_MAX_PAIRS, ExampleOptions, build_examples
+from shortcutlab.html.probe_view import probe_view
 from shortcutlab.html.thumbs import DEFAULT_SIZE, Thumbnails
+from shortcutlab.probe.examples import DEFAULT_K
 
 ASSETS = "assets/report"
-KNOWN = "demo.json, study.json, audit.json, results.json (sfd) or matrix_summary.csv"
+KNOWN = (
+    "demo.json, study.json, audit.json, results.json (sfd), matrix_summary.csv, "
+    "probe.json + card.json (probe) or a run folder's probe/"
+)
 
 
 @dataclass
@@ -48,6 +53,7 @@ class ReportOptions:
     thumb_size: int = DEFAULT_SIZE
     seed: int = 0
     title: str = "shortcutlab report"
+    probe_examples: int = DEFAULT_K  # records per probe test whose reward moved most
 
 
 @dataclass
@@ -72,10 +78,13 @@ def build_report(
         names = ", ".join(str(f) for f in folders)
         raise ConfigError(
             f"no shortcutlab outputs found in {names}: looked for {KNOWN}. Pass the "
-            "output folder of sfd, audit, matrix, a study or the demo."
+            "output folder of sfd, audit, matrix, probe, a training run, a study or the demo."
         )
     thumbs = Thumbnails(size=opts.thumb_size)
     sets = _example_sets(sections, opts, thumbs)
+    probe_thumbs = Thumbnails(size=opts.thumb_size)  # inline in the probe views, not the JSON
+    for sec in sections:
+        sec.probe_views = [probe_view(p, probe_thumbs, opts.probe_examples) for p in sec.probes]
     data = {"sets": sets, "images": thumbs.uris}
     html = render(sections, data, output.parent, opts.title)
     atomic_write_text(output, html)

@@ -1,7 +1,7 @@
 """The page's building blocks: figures, tables and sections, and the readers that make
 them from a writer's files (CSV tables as strings, `run_info.json` inputs as paths).
-Used by `shortcutlab.html.discover` (sfd, audit, matrix, demo) and
-`shortcutlab.html.study_folder` (a study).
+Used by `shortcutlab.html.discover` (sfd, audit, matrix, demo),
+`shortcutlab.html.study_folder` (a study) and `shortcutlab.html.probe_folder` (probes).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class Section:
     examples: list[ExampleSource] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)  # text features to mark in responses
     include_ids: set[str] = field(default_factory=set)  # pairs the section links to
+    probes: list[Any] = field(default_factory=list)  # probe_folder.ProbeSource: probe folders
+    probe_views: list[dict[str, Any]] = field(default_factory=list)  # filled by build_report
 
 
 def read_json(path: Path) -> Any:

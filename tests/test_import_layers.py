@@ -53,6 +53,9 @@ ALLOWED = {
     # ScoreResult's field types, imported under TYPE_CHECKING only (nothing runs upward)
     ("shortcutlab.scoring.result", "shortcutlab.diagnostics.accuracy"),
     ("shortcutlab.scoring.result", "shortcutlab.diagnostics.groups"),
+    # train --probe-data: the trainer scores the probe's own battery through its forward and
+    # the probe computes the numbers (one implementation); imported only when probing
+    ("shortcutlab.training.trainer", "shortcutlab.probe.in_training"),
 }
 
 

@@ -20,6 +20,7 @@ from shortcutlab.cli.common import (
     print_table,
     start,
 )
+from shortcutlab.cli.report_cmd import NoHtml, html_index
 from shortcutlab.errors import ConfigError
 
 probe_app = typer.Typer(
@@ -184,11 +185,13 @@ def run_command(
         False, "--trust-remote-code", help="Allow the model folder's custom code to run."
     ),
     n_boot: NBoot = 1000,
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Make the battery, score it with the model (resumable, multi-process, each record's
-    image + prompt encoded once for all its text variants) and write the shortcut card.
+    image + prompt encoded once for all its text variants) and write the shortcut card
+    and OUTPUT/index.html (the records whose reward moved most; --no-html to skip).
 
     Example: shortcutlab probe run test.jsonl --model runs/sa -o probe/sa
     """
@@ -209,6 +212,7 @@ def run_command(
     card = run_probe(model, path, output, make=make, scoring=scoring, report=report)
     if card is None:  # a rank > 0 of a multi-process run
         return
+    html_index(output, no_html)
     if as_json:
         print_json_file(output / "card.json")
     else:
@@ -229,11 +233,12 @@ def report_command(
     name: str = typer.Option("", "--name", help="The model's name in the card."),
     n_boot: NBoot = 1000,
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    no_html: NoHtml = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """The shortcut card from score tables of a battery (scored here or elsewhere):
-    card.json, card.md, probe.csv and a figure. A table that misses a variant file's
+    card.json, card.md, probe.csv, a figure and index.html. A table that misses a variant file's
     responses is an error naming the variant and its file.
 
     Example: shortcutlab probe report --battery battery --scores scored/*.jsonl -o card
@@ -244,6 +249,7 @@ def report_command(
     folder = battery if battery is not None else output
     bat = read_battery(folder)
     card = write_report(bat, list(scores), output, ReportOptions(name, n_boot, seed))
+    html_index(output, no_html)
     if as_json:
         print_json_file(output / "card.json")
     else:

@@ -16,16 +16,19 @@ from shortcutlab.html import INDEX, ReportOptions, build_report, write_index
 from shortcutlab.html.examples import DEFAULT_MAX_PAIRS
 from shortcutlab.html.thumbs import DEFAULT_SIZE
 
-REPORT_HELP = """One self-contained HTML page for output folders of sfd, audit, matrix, a
-study or the demo: their figures and tables (each with its source file linked) and an
-example browser: each test set's pairs with image thumbnail, prompt, better and worse
-response, every model's margin, the text-only proxy's margin and the shortcut-success /
-fail subset; filter by subset, group, "model wrong", text; sort by margin. The audit's
-top features link to their pairs. Works offline from a file:// URL (no server, no CDN).
+REPORT_HELP = """One self-contained HTML page for output folders of sfd, audit, matrix, probe,
+a training run, a study or the demo: their figures and tables (each with its source file
+linked) and an example browser: each test set's pairs with image thumbnail, prompt, better
+and worse response, every model's margin, the text-only proxy's margin and the
+shortcut-success / fail subset; filter by subset, group, "model wrong", text; sort by
+margin. The audit's top features link to their pairs. A probe (`probe run`, `probe
+report`, a run's probe/ from `train --probe-data`) shows its card and, per test, the
+records whose reward moved most: original and variant image, the edit highlighted.
+Works offline from a file:// URL (no server, no CDN).
 
 At most --max-pairs pairs per test set are embedded (a seeded sample; the audit's linked
 pairs always kept), thumbnails are resized once: a 100k-pair test set gives a page of a
-few MB (benchmarks/README.md). sfd, audit, matrix and demo write OUTPUT/index.html by
+few MB (benchmarks/README.md). sfd, audit, matrix, probe and demo write OUTPUT/index.html by
 default (--no-html to skip); this command writes a page for several folders at once,
 and OUTPUT's `.summary.json` (what --json prints).
 
@@ -51,7 +54,10 @@ def html_index(folder: Path, no_html: bool) -> Path | None:
 def report_cmd(
     folders: Annotated[
         list[Path],
-        typer.Argument(metavar="DIR", help="Output folders (sfd, audit, matrix, study, demo)."),
+        typer.Argument(
+            metavar="DIR",
+            help="Output folders (sfd, audit, matrix, probe, run, study, demo).",
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
         "report.html"

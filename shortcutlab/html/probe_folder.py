@@ -26,9 +26,8 @@ from shortcutlab import objectives
 from shortcutlab.html.sections import Section, Table, figures_of, read_json, read_table
 from shortcutlab.probe.make import MANIFEST
 from shortcutlab.probe.report import CARD_JSON, TABLE
-from shortcutlab.run_folder import RunFolder
+from shortcutlab.run_folder import PROBE, RunFolder
 
-PROBE_DIR = "probe"  # <run folder>/probe/: where training writes its end-of-training probe
 RUNS_DIR = "runs"  # <study>/runs/s<seed>/<mode>__<env>/ (shortcutlab.study.run)
 EXAMPLE_MODES = (objectives.STANDARD, objectives.SHORTCUT_AWARE)
 MAX_EXAMPLE_RUNS = 6  # runs of a study whose examples are on the page (keeps it small)
@@ -75,7 +74,7 @@ def probe_section(folder: Path, title: str = "Probe: shortcut card (probe)") -> 
 
 def run_probe_section(folder: Path) -> Section | None:
     """A training run folder's end-of-training probe (None when the run has none)."""
-    probe = folder / PROBE_DIR
+    probe = folder / PROBE
     if not RunFolder(folder).markers() or not is_probe_folder(probe):
         return None
     return probe_section(probe, f"Probe of the run {folder.name} (probe/)")
@@ -100,8 +99,8 @@ def run_probes(study: Path) -> list[tuple[str, str, Path]]:
         if not m or not seed_dir.is_dir():
             continue
         for run in sorted(p for p in seed_dir.iterdir() if p.is_dir()):
-            if is_probe_folder(run / PROBE_DIR):
-                found.append((int(m.group(1)), seed_dir.name, run.name, run / PROBE_DIR))
+            if is_probe_folder(run / PROBE):
+                found.append((int(m.group(1)), seed_dir.name, run.name, run / PROBE))
     return [(s, r, p) for _, s, r, p in sorted(found)]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from shortcutlab.data.records import Record
 from shortcutlab.data.schemas import load_dataset_file
 from shortcutlab.probe.battery import Battery, variant_rows
-from shortcutlab.probe.stats import Rewards, _edit_counts, _image_counts, _require
+from shortcutlab.probe.stats import Rewards, edit_counts, image_counts, require_rewards
 
 DEFAULT_K = 5
 
@@ -63,9 +63,10 @@ def biggest_changes(
     """
     base = base if base is not None else originals(battery)
     every = {bid: list(range(len(r.responses))) for bid, r in base.items()}
-    _require(rewards, every, "original", str(battery.original))
+    require_rewards(rewards, every, "original", str(battery.original))
     rows = variant_rows(battery, test)
-    _require(rewards, {v: r["edited"] for v, r in rows.items()}, test, str(battery.file(test)))
+    edited = {v: r["edited"] for v, r in rows.items()}
+    require_rewards(rewards, edited, test, str(battery.file(test)))
     kind = battery.manifest["tests"][test]["kind"]
     unit = sd if sd == sd and sd > 0 else 1.0  # no sd (one response): raw reward units
     changes = []
@@ -75,10 +76,10 @@ def biggest_changes(
         r_v = r_o.copy()
         r_v[row["edited"]] = [rewards[vid][i] for i in row["edited"]]
         if kind == "image":
-            counts = _image_counts(r_o, r_v, [], unit)
+            counts = image_counts(r_o, r_v, [], unit)
             flips, pairs = counts[0], counts[1]
         else:
-            counts = _edit_counts(r_o, r_v, row["edited"], unit)
+            counts = edit_counts(r_o, r_v, row["edited"], unit)
             flips, pairs = counts[3], counts[4]
         deltas = (r_v - r_o) / unit  # (K,)
         moved = float(np.max(np.abs(deltas[row["edited"]]))) if row["edited"] else 0.0

@@ -84,7 +84,7 @@ def reward_lookup(df: pd.DataFrame) -> Rewards:
     return out
 
 
-def _require(rewards: Rewards, ids: dict[str, list[int]], what: str, file: str) -> None:
+def require_rewards(rewards: Rewards, ids: dict[str, list[int]], what: str, file: str) -> None:
     """DataError naming the variant and file when any (id, index) has no reward."""
     missing = [(vid, i) for vid, idx in ids.items() for i in idx if i not in rewards.get(vid, {})]
     if missing:
@@ -103,7 +103,7 @@ def _sign(x: np.ndarray) -> np.ndarray:
     return np.sign(x)
 
 
-def _image_counts(r_o: np.ndarray, r_v: np.ndarray, pairs: list, sd: float) -> list[float]:
+def image_counts(r_o: np.ndarray, r_v: np.ndarray, pairs: list, sd: float) -> list[float]:
     """[flips, n_pairs, sum |d|/sd, n_resp, correct_orig, correct_variant, n_labelled]."""
     a, b = np.triu_indices(len(r_o), k=1)  # all response pairs (a < b)
     flips = float(np.sum(_sign(r_o[a] - r_o[b]) != _sign(r_v[a] - r_v[b])))
@@ -120,7 +120,7 @@ def _image_stat(s: np.ndarray) -> np.ndarray:
         return np.stack([s[:, 0] / s[:, 1], s[:, 2] / s[:, 3], acc_o - acc_v, acc_o, acc_v], 1)
 
 
-def _edit_counts(r_o: np.ndarray, r_e: np.ndarray, edited: list[int], sd: float) -> list[float]:
+def edit_counts(r_o: np.ndarray, r_e: np.ndarray, edited: list[int], sd: float) -> list[float]:
     """[sum d/sd, n_edited, wins, flips, n_flip_pairs] over the edited responses."""
     d = wins = flips = n_pairs = 0.0
     for i in edited:
@@ -154,7 +154,7 @@ def probe_stats(
     originals = load_dataset_file(battery.original, images="ignore").records
     base = {str(r.id): r for r in originals}
     every = {k: list(range(len(r.responses))) for k, r in base.items()}
-    _require(rewards, every, "original", str(battery.original))
+    require_rewards(rewards, every, "original", str(battery.original))
     orig = {k: np.array([rewards[k][i] for i in idx]) for k, idx in every.items()}  # (K,) each
     all_r = np.concatenate(list(orig.values()))
     sd = float(np.std(all_r, ddof=1)) if all_r.size > 1 else float("nan")
@@ -162,16 +162,17 @@ def probe_stats(
     out = []
     for test, entry in battery.tests.items():
         rows = variant_rows(battery, test)
-        _require(rewards, {v: r["edited"] for v, r in rows.items()}, test, str(battery.file(test)))
+        edited = {v: r["edited"] for v, r in rows.items()}
+        require_rewards(rewards, edited, test, str(battery.file(test)))
         counts = []  # one row of sums per base record: the bootstrap unit
         for vid, row in rows.items():
             r_o = orig[row["base_id"]]
             r_v = r_o.copy()
             r_v[row["edited"]] = [rewards[vid][i] for i in row["edited"]]
             if entry["kind"] == "image":
-                counts.append(_image_counts(r_o, r_v, base[row["base_id"]].pairs, unit))
+                counts.append(image_counts(r_o, r_v, base[row["base_id"]].pairs, unit))
             else:
-                counts.append(_edit_counts(r_o, r_v, row["edited"], unit))
+                counts.append(edit_counts(r_o, r_v, row["edited"], unit))
         metrics = _metrics(entry["kind"], np.array(counts, dtype=float), n_boot, seed, confidence)
         out.append(TestStats(test, entry["kind"], entry.get("what", ""), len(rows), metrics))
     return sd, out

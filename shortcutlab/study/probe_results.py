@@ -2,7 +2,7 @@
 
 Each training run of a probed study logs probe rows (`train --probe-data`, the
 environment's i.i.d. test file: image swap and text edits of a few of its records,
-`shortcutlab.training.probing`). `probe_results` reads them from every run's
+`shortcutlab.probe.in_training`). `probe_results` reads them from every run's
 metrics.jsonl (never a model) and writes to `results/`:
 
 - `probe.csv`: every row, long: seed, env, method, step, metric, value;
@@ -25,9 +25,9 @@ from typing import Any
 import pandas as pd
 
 from shortcutlab.plots import probe_curves, save_figure
+from shortcutlab.probe.in_training import PREFIX
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.study.spec import TEXT_MODE, Study
-from shortcutlab.training.probing import PREFIX
 from shortcutlab.training.state import read_metrics
 
 IMAGE_METRICS = ("swap_flip_rate", "swap_mean_abs_change_sd")

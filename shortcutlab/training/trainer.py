@@ -39,7 +39,6 @@ from shortcutlab.run_folder import RunFolder
 from shortcutlab.training import run as run_files
 from shortcutlab.training.branches import build_branches, full_branches
 from shortcutlab.training.export import export_branches
-from shortcutlab.training.probing import TrainingProbe
 from shortcutlab.training.result import TrainResult
 from shortcutlab.training.setup import (
     load_run_data,
@@ -81,8 +80,10 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.data = load_run_data(cfg, acc.num_processes, acc.process_index)
         self.order = self.data.order
-        self.probe = None  # the in-training probe battery (probe_data): checked before the model
+        self.probe: Any = None  # probe_data: the in-training battery, checked before the model
         if cfg.probe_data:
+            from shortcutlab.probe.in_training import TrainingProbe  # the one upward import
+
             self.probe = TrainingProbe(cfg, self.out, rank=acc.process_index, world=self.world)
         self.mode = objectives.get_mode(cfg.mode)
         self.objective = objectives.get(cfg.objective) if self.mode.proxy else None

@@ -1,5 +1,8 @@
 """Probing while training (`train --probe-data FILE`): when does a shortcut form?
 
+The trainer (`shortcutlab.training.trainer`) builds a `TrainingProbe` when probe_data is
+set and calls it with its own forward; everything else is the probe package's.
+
 At set-up rank 0 builds a small battery of held-out records into the run folder's
 `probe/` with `shortcutlab.probe`'s own `make_battery` (the image swap, the built-in text
 edits pad / hedge / list / truncate, and the `--probe-edits` entries). Before the first

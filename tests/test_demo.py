@@ -143,37 +143,50 @@ def test_vision_warmup_refuses_processors_without_one_tensor_per_image(tiny_qwen
 
 
 # --- probe on ground truth (issue 22): the planted cues and the quick demo's models -------
-# Per environment the planted text cue as a probe edit (vlf: `pad`, longer wins; povid: a
+# The demo probes every run while it trains (`train --probe-data`, the environment's test
+# file; the cue edits of `synth.environments.PROBE_CUES`: vlf `pad`, longer wins; povid a
 # detail sentence appended, it marks the rejected side, so the expected change is < 0;
-# rlhfv: `hedge`, "It seems that" is one of the benchmark's hedges). Asserted: the text-only
-# proxy's image reliance is exactly 0, and the standard RM's cue sensitivity points the
-# cue's way with an interval that excludes 0. Not tested: standard more cue-sensitive than
-# SFC, SFC more image-reliant than standard; on the quick demo (12 steps per environment,
-# too short to learn) they do not hold (numbers in docs/probe.md, "Ground truth").
-PROBE_CUES = {"vlf": ("pad", 1.0), "povid": ("detail", -1.0), "rlhfv": ("hedge", 1.0)}
+# rlhfv `hedge`). Asserted: the standard RM's cue sensitivity in its last-step card points
+# the cue's way with an interval that excludes 0; the text-only proxy's image reliance is
+# exactly 0; the report's probe section lists every method. Not asserted: standard more
+# cue-sensitive than the mitigations, mitigations more image-reliant (the report counts
+# them; docs/probe.md, "Ground truth", has the full demo's numbers).
 
 
 @pytest.mark.e2e
-@pytest.mark.slow  # the session's --quick demo, then 3 probe runs of 12 records (~4 s each)
-@pytest.mark.parametrize("env", list(PROBE_CUES))
+@pytest.mark.slow  # the session's --quick demo, then one swap-only probe of 12 records
+@pytest.mark.parametrize("env", ["vlf", "povid", "rlhfv"])
 def test_probe_on_planted_cues(env: str, quick_demo, tmp_path, one_torch_thread) -> None:
     from shortcutlab.probe import MakeOptions, ReportOptions, run_probe
     from shortcutlab.run_folder import RunFolder
-    from shortcutlab.synth.templates import DETAILS
+    from shortcutlab.synth.environments import PROBE_CUES
 
     edit, sign = PROBE_CUES[env]
-    edits = tmp_path / "edits.jsonl"
-    edits.write_text(json.dumps({"name": "detail", "op": "suffix", "text": DETAILS[0]}) + "\n")
     runs, data = quick_demo / "study" / "runs" / "s0", quick_demo / "bench" / env / "test.jsonl"
-
-    def probe(model, out: str, tests: tuple[str, ...]) -> dict:
-        make = MakeOptions(max_records=12, tests=tests, edits_file=edits)
-        return run_probe(model, data, tmp_path / out, make=make, report=ReportOptions(n_boot=300))
-
-    text = probe(RunFolder(runs / f"shortcut-aware__{env}").proxy, "text", ("swap",))
-    swap = text["tests"]["swap"]["metrics"]
-    assert swap["flip_rate"]["value"] == 0.0 and swap["mean_abs_change_sd"]["value"] == 0.0
-    standard = probe(RunFolder(runs / f"standard__{env}").model, "standard", (edit,))
-    cue = standard["tests"][edit]["metrics"]["mean_change_sd"]
+    card = json.loads((RunFolder(runs / f"standard__{env}").probe / "card.json").read_text())
+    cue = card["tests"][edit]["metrics"]["mean_change_sd"]
     assert sign * cue["value"] > 0
     assert sign * cue["ci_low"] > 0 and sign * cue["ci_high"] > 0  # the interval excludes 0
+    make = MakeOptions(max_records=12, tests=("swap",))
+    proxy = RunFolder(runs / f"shortcut-aware__{env}").proxy
+    text = run_probe(proxy, data, tmp_path / "text", make=make, report=ReportOptions(n_boot=50))
+    swap = text["tests"]["swap"]["metrics"]
+    assert swap["flip_rate"]["value"] == 0.0 and swap["mean_abs_change_sd"]["value"] == 0.0
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # reads the session's --quick demo
+def test_demo_report_has_the_probe_of_every_method(quick_demo) -> None:
+    import pandas as pd
+
+    from shortcutlab.study.demo import OBJECTIVES
+
+    final = pd.read_csv(quick_demo / "study" / "results" / "probe_final.csv")
+    methods = set(final["method"])
+    assert "standard" in methods and len(methods) == 1 + len(OBJECTIVES)
+    assert set(final["env"]) == {"vlf", "povid", "rlhfv"}
+    assert final["start"].notna().all()  # the value before training, from step 0
+    report = (quick_demo / "report.md").read_text()
+    section = report[report.index("What each RM rewards: the probe") :]
+    assert "probe_training.png" in section and "comparisons (expected: all)" in section
+    assert (quick_demo / "study" / "results" / "probe_training.png").stat().st_size > 10_000

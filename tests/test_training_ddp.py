@@ -76,7 +76,13 @@ def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path, cli
     from shortcutlab.synth.shapes import make_shape_pairs
 
     data = str(make_shape_pairs(32, 0, tmp_path / "data"))
+    probing = mode == "shortcut-aware"  # + the in-training probe: batches dealt to 2 ranks
     mode, extra, flags = _mode_options(mode, data, tmp_path)
+    if probing:
+        probe = str(make_shape_pairs(5, 1, tmp_path / "probe"))
+        extra = {"probe_data": probe, "probe_records": 5, "probe_every": 2}
+        flags = ["--probe-data", probe, "--probe-records", "5", "--probe-every", "2"]
+        flags += ["--per-device-eval-batch-size", "2"]  # 3 batches: rank 1 pads one call
     common = [
         "--mode",
         mode,
@@ -116,12 +122,27 @@ def test_two_process_ddp_matches_one_process(mode, tiny_llava_dir, tmp_path, cli
             warmup_ratio=0.0,
             per_device_train_batch_size=8,
             **extra,
+            **({"per_device_eval_batch_size": 2} if probing else {}),
         )
     )
     assert _losses(tmp_path / "ddp") == pytest.approx(single["train_losses"], abs=1e-5)
     for key in ("weight_mean", "weight_min", "weight_max", "q0", "q1"):
         got, want = _column(tmp_path / "ddp", key), _column(tmp_path / "one", key)
         assert got == pytest.approx(want, abs=1e-6), key
+    if probing:  # the probe rows of 2 ranks == 1 process (steps 0, 2, 4); relative 1e-4:
+        # the weights differ by the DDP sum order (~1e-6), the rewards' sd unit scales it
+        got, want = _probe_rows(tmp_path / "ddp"), _probe_rows(tmp_path / "one")
+        assert [r["step"] for r in got] == [0, 2, 4] and len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            assert a.keys() == b.keys()
+            assert {k: a[k] for k in a if k.startswith("probe_")} == pytest.approx(
+                {k: b[k] for k in b if k.startswith("probe_")}, rel=1e-4, abs=1e-5
+            )
+
+
+def _probe_rows(run_dir) -> list[dict]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["split"] == "probe"]
 
 
 def _column(run_dir, key: str) -> list[float]:

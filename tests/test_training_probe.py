@@ -130,3 +130,18 @@ def test_bad_probe_flags(cli, tiny_llava_dir, shapes, tmp_path, flags, message) 
     r = cli(*argv, "--output", str(tmp_path / "run"), "--max-steps", "1", *flags, code=2)
     assert message in r.stderr
     assert not RunFolder(tmp_path / "run").model.exists()
+
+
+@pytest.mark.slow  # real photos through the tiny LLaVA's processor (~15 s on 2 cores)
+def test_probe_while_training_on_real_data(realdata, tiny_llava_dir, tmp_path, cli) -> None:
+    """LLaVA-Bench pairs (real images, one file of them .webp named .jpg): rows and a card."""
+    pairs = str(realdata / "llava-bench-in-the-wild" / "pairs_from_gpt4_reviews.jsonl")
+    out = tmp_path / "run"
+    argv = ["train", "--model", str(tiny_llava_dir), "--data", pairs, "--output", str(out)]
+    argv += ["--max-steps", "1", "--per-device-train-batch-size", "2", "--max-length", "384"]
+    cli(*argv, "--probe-data", pairs, "--probe-records", "4", "--no-progress")
+    rows = _probe_rows(out)
+    assert [r["step"] for r in rows] == [0, 1]
+    card = json.loads((RunFolder(out).probe / "card.json").read_text())
+    assert card["records"] == 4 and "swap" in card["tests"]
+    assert "--max-length 384" in card["reproduce"][0]  # the rerun scores the same rows

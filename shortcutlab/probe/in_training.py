@@ -48,7 +48,7 @@ from shortcutlab.probe.edits import builtin_edits, load_edits
 from shortcutlab.probe.make import MakeOptions
 from shortcutlab.probe.report import ReportOptions, write_report
 from shortcutlab.probe.run import SCORES, run_command
-from shortcutlab.probe.scoring import merged_text_records, split_text_table
+from shortcutlab.probe.scoring import ScoreOptions, merged_text_records, split_text_table
 from shortcutlab.probe.stats import probe_stats
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.score_table import record_rows, write_score_table
@@ -135,7 +135,11 @@ class TrainingProbe:
             write_score_table(df, self.folder / SCORES / f"{t}.jsonl") for t, df in tables.items()
         ]
         data = self.cfg.probe_data or ""
-        command = run_command(model_dir, data, self.folder.parent / "probe-rerun", self.make)
+        scoring = ScoreOptions(
+            max_length=self.cfg.max_length, trust_remote_code=self.cfg.trust_remote_code
+        )
+        rerun = self.folder.parent / "probe-rerun"
+        command = run_command(model_dir, data, rerun, self.make, scoring)
         opts = ReportOptions(model=model_dir, command=command)
         return write_report(self.battery, paths, self.folder, opts)
 

@@ -73,13 +73,20 @@ def run_probe(
         return None
     opts = replace(report or ReportOptions())
     opts.model = opts.model or str(model)
-    opts.command = command or opts.command or run_command(model, data, out, make)
+    opts.command = command or opts.command or run_command(model, data, out, make, scoring)
     return write_report(battery, tables, out, opts)
 
 
-def run_command(model: Any, data: str | Path, out: Path, make: MakeOptions | None) -> list[str]:
-    """The `shortcutlab probe run ...` command line that reproduces a run (for the card)."""
-    m = make or MakeOptions()
+def run_command(
+    model: Any,
+    data: str | Path,
+    out: Path,
+    make: MakeOptions | None,
+    scoring: ScoreOptions | None = None,
+) -> list[str]:
+    """The `shortcutlab probe run ...` command line that reproduces a run (for the card):
+    every option that changes the battery or the rewards, none that only reports."""
+    m, s = make or MakeOptions(), scoring or ScoreOptions()
     argv = ["shortcutlab", "probe", "run", str(data), "--model", str(model), "-o", str(out)]
     argv += ["--seed", str(m.seed)]
     for flag, value in (
@@ -87,7 +94,11 @@ def run_command(model: Any, data: str | Path, out: Path, make: MakeOptions | Non
         ("--group-by", m.group_by),
         ("--edits", m.edits_file),
         ("--tests", ",".join(m.tests) if m.tests else None),
+        ("--schema", m.schema),
+        ("--image-root", m.image_root),
+        ("--max-length", s.max_length if s.max_length != ScoreOptions.max_length else None),
     ):
         if value is not None:
             argv += [flag, str(value)]
-    return argv
+    flags = (("--skip-invalid", m.skip_invalid), ("--trust-remote-code", s.trust_remote_code))
+    return argv + [flag for flag, on in flags if on]

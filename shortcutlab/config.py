@@ -223,6 +223,16 @@ class TrainConfig(ConfigBase):
                 raise ConfigError(message)
         return self
 
+    def cache_dict(self) -> dict[str, Any]:
+        """`to_dict()` for caches keyed on what a run trains (study cells, the demo's init):
+        the probe's fields only when it probes. Probing changes no weight (tested), so a
+        run cached before these fields existed stays valid."""
+        d = self.to_dict()
+        if not self.probe_data:
+            for key in ("probe_data", "probe_every", "probe_records", "probe_edits"):
+                d.pop(key, None)
+        return d
+
     def _probe_checks(self) -> list[tuple[bool, str]]:
         """Probe settings need probe_data; counts must be usable."""
         probing = bool(self.probe_data)

@@ -194,7 +194,7 @@ def stage_pretrain(out: Path, base: Path, plan: DemoPlan, seed: int, say: Say) -
     cfg = pretrain_config(out, base, plan, seed)
     cells = Cells(out)
     # keyed as before progress was reported (progress=False), so cached inits stay valid
-    key_cfg = cfg.to_dict() | {"progress": False}
+    key_cfg = cfg.cache_dict() | {"progress": False}
     fp = fingerprint([key_cfg, source_digest(base), source_digest(cfg.data)])
     done = cells.get("pretrain", fp)
     if done is not None and RunFolder(run).model.is_dir():

@@ -103,7 +103,7 @@ def _train_cell(
         **({"probe_data": env.test} if study.probe else {}),
     }
     cfg = TrainConfig.from_dict(values, source=f"study train options ({mode}, {env.name})")
-    fp_src = {k: v for k, v in cfg.to_dict().items() if k not in ("output_dir", "progress")}
+    fp_src = {k: v for k, v in cfg.cache_dict().items() if k not in ("output_dir", "progress")}
     fp = fingerprint([fp_src, base_fp, source_digest(env.train), *table_fp])
     key = f"train__s{seed}__{mode}__{env.name}"
     done = cells.get(key, fp)

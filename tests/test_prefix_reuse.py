@@ -1,6 +1,7 @@
 """Shared-prefix scoring reuses more (issue 22, `probe run`'s cost): answers that continue
-one another (`modeling.branches`: `pad` / `truncate` of one response), image features and
-the image prefix's keys/values across records (`modeling.image_cache`).
+one another (`modeling.branches`: `pad` / `truncate` of one response) and, with
+`reuse_images`, image features and the image prefix's keys/values across records
+(`modeling.image_cache`).
 
 Parity with one-by-one scoring to 1e-5 in float32 on a tiny LLaVA and a tiny Qwen2-VL
 (M-RoPE); the reuse really happens (branches planned, cache hits); a record's reward does
@@ -72,7 +73,7 @@ def test_edits_and_repeated_image_equal_one_by_one(arch, tiny_dirs, monkeypatch)
         return plans[-1]
 
     monkeypatch.setattr(prefix, "plan_branches", spy)
-    fast, _ = forward_records(model, collator, recs, device=model.device)
+    fast, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
     assert [len(p) for p in plans] == [2, 2, 2]
     cache = model._image_feature_cache
     assert cache.hits == 1 and cache.misses == 1 and cache.prefix is not None  # 3rd: stored KV
@@ -80,9 +81,8 @@ def test_edits_and_repeated_image_equal_one_by_one(arch, tiny_dirs, monkeypatch)
     for f, r in zip(fast, ref, strict=True):
         np.testing.assert_allclose(f, r, atol=1e-5, rtol=0)
     # the third record alone, on a fresh model: the same bits as after the other two
-    alone, _ = forward_records(
-        load_model(tiny_dirs[arch], "cpu", False)[0], collator, recs[2:], device=model.device
-    )
+    fresh = load_model(tiny_dirs[arch], "cpu", False)[0]
+    alone, _ = forward_records(fresh, collator, recs[2:], device="cpu", reuse_images=True)
     assert alone[0] == fast[2]
 
 
@@ -90,10 +90,12 @@ def test_changed_weights_empty_the_cache(tiny_dirs):
     model = load_model(tiny_dirs["llava"], "cpu", False)[0]
     collator = make_collator(model, max_length=1024, text_only=None)
     recs = _records(Image.new("RGB", (32, 32), (30, 30, 200)))[:2]
-    before, _ = forward_records(model, collator, recs, device=model.device)
+    forward_records(model, collator, recs, device=model.device)  # default: no image reuse
+    assert getattr(model, "_image_feature_cache", None) is None
+    before, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
     with torch.no_grad():
         next(model.backbone.vision_tower.parameters()).mul_(1.5)  # an in-place update
-    after, _ = forward_records(model, collator, recs, device=model.device)
+    after, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
     ref = score_one_by_one(model, collator, recs, device=model.device)
     assert not np.allclose(after[0], before[0], atol=1e-6)
     for f, r in zip(after, ref, strict=True):

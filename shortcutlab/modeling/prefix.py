@@ -114,16 +114,17 @@ def _run_prefix(
     image: dict[str, Any],
     extras: dict[str, Any],
     kw: str,
+    reuse: bool,
 ) -> Any:
     """The KV cache of the prefix `ids` (1, p); image work reused (`modeling.image_cache`).
 
-    With an image (and a backbone taking `mm_encoder_outputs`) the prefix runs as two
-    forwards, up to the image's last token and the text after it, whether or not the first
-    part's keys/values are stored from an earlier record with the same ids and image: a
-    record's reward never depends on the records scored before it.
+    With reuse and an image the prefix runs as two forwards, up to the image's last token
+    and the text after it, whether or not the first part's keys/values are stored from an
+    earlier record with the same ids and image: a record's reward never depends on the
+    records scored before it (a text-only RM in `blank` mode keeps bit-identical rewards).
     """
     p = ids.shape[1]
-    m = image_end(model.config, ids[0]) if _takes_features(base, image) else 0
+    m = image_end(model.config, ids[0]) if reuse else 0
     if not 0 < m < p:  # no image (text-only modes) or nothing after it: one forward
         out = model.backbone(
             input_ids=ids,
@@ -180,11 +181,14 @@ def prefix_positions(
     return torch.arange(p, device=prefix_ids.device)[None]
 
 
-def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+def shared_prefix_rewards(
+    model: Any, inputs: dict[str, Any], *, reuse_images: bool = False
+) -> torch.Tensor:
     """Rewards (K,) of ONE record's K rows, prefix encoded once (see the module doc).
 
     `inputs`: `RewardCollator.encode([record], share_images=True).inputs` on the model's
-    device. Raises `PrefixSharingUnsupported` (nothing run) when sharing is not exact.
+    device. `reuse_images`: image work reused across records (`modeling.image_cache`).
+    Raises `PrefixSharingUnsupported` (nothing run) when sharing is not exact.
     """
     check_prefix_arch(model)
     base = base_model(model.backbone)
@@ -203,7 +207,8 @@ def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
     prefix_ids = rows[0][:p][None]
     pos = prefix_positions(base, prefix_ids, token_extras, image)
     cache_kw = _cache_kwarg(base)
-    cache = _run_prefix(model, base, prefix_ids, pos, image, token_extras, cache_kw)
+    reuse = reuse_images and _takes_features(base, image)
+    cache = _run_prefix(model, base, prefix_ids, pos, image, token_extras, cache_kw, reuse)
     answers = [r[p:] for r in rows]
     branches = plan_branches(answers)
     if branches:  # answers continuing others (probe edits): shared stretches once

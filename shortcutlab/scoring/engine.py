@@ -91,6 +91,7 @@ def forward_records(
     bf16: bool = False,
     share_images: bool = True,
     prefix_sharing: bool = True,
+    reuse_images: bool = False,
 ) -> tuple[list[list[float]], int]:
     """Rewards of every response of `records`; returns (rewards, cuts).
 
@@ -100,13 +101,13 @@ def forward_records(
     `prefix_sharing` each record of K >= 2 responses is scored over its shared prefix (see
     the module doc); the rest run in one batched forward. When the backbone cannot share
     image encodings (multi-tile images: `SharedImageUnsupported`) that batch is redone
-    without.
+    without. `reuse_images`: see `ScoreConfig.reuse_images` (prefix-shared records only).
     """
     out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
     cuts = 0
     rest = list(range(len(records)))
     if prefix_sharing:
-        rest, cuts = _prefix_records(model, collator, records, out, device, bf16)
+        rest, cuts = _prefix_records(model, collator, records, out, device, bf16, reuse_images)
     if rest:
         left = [records[i] for i in rest]
         (values, more), _ = with_shared_images(
@@ -132,6 +133,7 @@ def _prefix_records(
     out: list[list[float]],
     device: torch.device,
     bf16: bool,
+    reuse_images: bool = False,
 ) -> tuple[list[int], int]:
     """Fill `out` for the records scored over a shared prefix; (indices left, cuts)."""
     # lazy: modeling.prefix imports torch, kept out of light imports of the scoring package
@@ -153,7 +155,7 @@ def _prefix_records(
         inputs = _to_device(dict(batch.inputs), device)
         try:
             with torch.inference_mode(), autocast_context(device, bf16):
-                rewards = shared_prefix_rewards(model, inputs)
+                rewards = shared_prefix_rewards(model, inputs, reuse_images=reuse_images)
         except PrefixSharingUnsupported as exc:
             _fallback(str(exc))
             rest.append(i)

@@ -99,7 +99,13 @@ def _score_shard(
 
     def forward(recs: list[Record]) -> tuple[list[list[float]], int]:
         return forward_records(
-            model, collator, recs, device=dev, bf16=bf16, prefix_sharing=cfg.prefix_sharing
+            model,
+            collator,
+            recs,
+            device=dev,
+            bf16=bf16,
+            prefix_sharing=cfg.prefix_sharing,
+            reuse_images=cfg.reuse_images,
         )
 
     done = 0

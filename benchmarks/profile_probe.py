@@ -4,7 +4,8 @@
     python benchmarks/profile_probe.py --size realistic --records 4 --threads 1
 
 Builds benchmarks/workload.py's model and records (K = 2), makes the battery and scores
-the plain data file, swap, blank and the text edits pass, timing with wrappers:
+the plain data file (as `score` does) and, as `probe run` does, swap, blank and the text
+edits pass, each with a freshly loaded model, timing with wrappers:
 collate (`RewardCollator.encode`: image decode + processor + tokenizer), vision
 (`get_image_features`: vision tower + projector), LM prefix (the prefix forward less
 vision), LM answers (the answers forward on the cache), and the rest (data loading,
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +82,9 @@ def main() -> None:
     data = write_data(make_records(size, args.records, work / "img", k=2), work / "d.jsonl")
     bat = make_battery(data, work / "probe", MakeOptions(seed=0))
     opts = ScoreOptions(batch_size=16)
+    plain_opts = replace(opts, reuse_images=False)  # `score`'s default
     passes = {
-        "plain": lambda m: score_table(m, data, work / "plain.jsonl", opts),
+        "plain": lambda m: score_table(m, data, work / "plain.jsonl", plain_opts),
         "swap": lambda m: score_table(m, bat.file("swap"), work / "swap.jsonl", opts),
         "blank": lambda m: score_table(m, bat.file("blank"), work / "blank.jsonl", opts),
         "edits": lambda m: score_text_variants(m, bat, work / "scores", opts),

@@ -22,7 +22,13 @@ from shortcutlab.data.records import ImageRef, Record
 from shortcutlab.modeling import prefix
 from shortcutlab.modeling.branches import layout_answers, plan_branches
 from shortcutlab.probe.edits import bullet_list, hedge, pad, truncate
-from shortcutlab.scoring.engine import forward_records, load_model, make_collator, score_one_by_one
+from shortcutlab.scoring.engine import (
+    forward_records,
+    load_model,
+    make_collator,
+    repeated_images,
+    score_one_by_one,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_torch_thread")]
 
@@ -61,6 +67,17 @@ def test_plan_branches_on_token_ids():
     assert not lay.sees[0, 10, 11:].any()  # causal inside the trunk
 
 
+def test_repeated_images_per_text_only_mode():
+    """Reuse is decided by the run's data: the same records in every pass of a text-only
+    RM (`blank`: one image for all; `drop`: none), distinct images never."""
+    recs = [Record(id=str(i), prompt="p", responses=["a"], image=ImageRef(path=f"/i{i % 3}.png"))
+            for i in range(4)]  # fmt: skip
+    assert repeated_images(recs, None) == {"path:/i0.png"}
+    assert len(repeated_images(recs, "blank")) == 1
+    assert repeated_images(recs, "drop") == frozenset()
+    assert repeated_images(recs[:3], None) == frozenset()
+
+
 @pytest.mark.parametrize("arch", ["llava", "qwen2_vl"])
 def test_edits_and_repeated_image_equal_one_by_one(arch, tiny_dirs, monkeypatch):
     model = load_model(tiny_dirs[arch], "cpu", False)[0]
@@ -73,7 +90,9 @@ def test_edits_and_repeated_image_equal_one_by_one(arch, tiny_dirs, monkeypatch)
         return plans[-1]
 
     monkeypatch.setattr(prefix, "plan_branches", spy)
-    fast, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
+    reuse = repeated_images(recs, None)
+    assert len(reuse) == 1  # the one image of the three records
+    fast, _ = forward_records(model, collator, recs, device=model.device, reuse_images=reuse)
     assert [len(p) for p in plans] == [2, 2, 2]
     cache = model._image_feature_cache
     assert cache.hits == 1 and cache.misses == 1 and cache.prefix is not None  # 3rd: stored KV
@@ -82,7 +101,7 @@ def test_edits_and_repeated_image_equal_one_by_one(arch, tiny_dirs, monkeypatch)
         np.testing.assert_allclose(f, r, atol=1e-5, rtol=0)
     # the third record alone, on a fresh model: the same bits as after the other two
     fresh = load_model(tiny_dirs[arch], "cpu", False)[0]
-    alone, _ = forward_records(fresh, collator, recs[2:], device="cpu", reuse_images=True)
+    alone, _ = forward_records(fresh, collator, recs[2:], device="cpu", reuse_images=reuse)
     assert alone[0] == fast[2]
 
 
@@ -92,11 +111,38 @@ def test_changed_weights_empty_the_cache(tiny_dirs):
     recs = _records(Image.new("RGB", (32, 32), (30, 30, 200)))[:2]
     forward_records(model, collator, recs, device=model.device)  # default: no image reuse
     assert getattr(model, "_image_feature_cache", None) is None
-    before, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
+    reuse = repeated_images(recs, None)
+    before, _ = forward_records(model, collator, recs, device=model.device, reuse_images=reuse)
     with torch.no_grad():
         next(model.backbone.vision_tower.parameters()).mul_(1.5)  # an in-place update
-    after, _ = forward_records(model, collator, recs, device=model.device, reuse_images=True)
+    after, _ = forward_records(model, collator, recs, device=model.device, reuse_images=reuse)
     ref = score_one_by_one(model, collator, recs, device=model.device)
     assert not np.allclose(after[0], before[0], atol=1e-6)
     for f, r in zip(after, ref, strict=True):
         np.testing.assert_allclose(f, r, atol=1e-5, rtol=0)
+
+
+def test_blank_mode_text_only_rm_keeps_zero_image_reliance(tiny_llava_dir, tmp_path):
+    """`probe run` reuses image work in every pass; a `blank`-mode text-only RM sees the
+    same blank in each, takes the same path in each and gets bit-identical rewards."""
+    import json
+
+    from shortcutlab.modeling.reward_model import RewardModel
+    from shortcutlab.probe import ReportOptions, run_probe
+
+    rows = []
+    for i, c in enumerate([(220, 20, 20), (20, 200, 20), (20, 20, 220)]):
+        Image.new("RGB", (32, 32), c).save(tmp_path / f"img{i}.png")
+        rows.append(
+            {"id": f"q{i}", "prompt": "What colour is it?", "img_path": f"img{i}.png",
+             "chosen": f"It is colour {i}. It fills the image.", "rejected": "A dog."}
+        )  # fmt: skip
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = RewardModel.from_pretrained(tiny_llava_dir)
+    model.text_only = "blank"
+    folder = model.save_pretrained(tmp_path / "text_rm")
+    card = run_probe(folder, data, tmp_path / "p", report=ReportOptions(n_boot=20))
+    for test in ("swap", "blank"):
+        m = card["tests"][test]["metrics"]
+        assert m["flip_rate"]["value"] == 0.0 and m["mean_abs_change_sd"]["value"] == 0.0

@@ -88,10 +88,11 @@ class ScoreConfig(ConfigBase):
     )
     reuse_images: bool = setting(
         False,
-        "With prefix sharing, an image seen before is not encoded again and the keys and "
-        "values up to its last token are reused when template and image repeat "
-        "(`modeling.image_cache`; `probe run` sets it: its blank file repeats one image). "
-        "Such records run the prefix as two forwards (rewards equal to float32 rounding).",
+        "With prefix sharing, an image that more than one record of the data is encoded "
+        "with is encoded once, and the keys and values up to its last token are reused "
+        "when the template repeats too (`modeling.image_cache`; `probe run` sets it: its "
+        "blank file repeats one image). Those records run the prefix as two forwards "
+        "(rewards equal to float32 rounding).",
         cli=False,
     )
     device: str | None = setting(

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shortcutlab import distributed
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, ModelError
-from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.batching import RewardCollator, image_key
 from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.modeling.loading import looks_like_path
 from shortcutlab.modeling.signals import PrefixSharingUnsupported
@@ -91,7 +91,7 @@ def forward_records(
     bf16: bool = False,
     share_images: bool = True,
     prefix_sharing: bool = True,
-    reuse_images: bool = False,
+    reuse_images: Collection[str] = frozenset(),
 ) -> tuple[list[list[float]], int]:
     """Rewards of every response of `records`; returns (rewards, cuts).
 
@@ -101,7 +101,8 @@ def forward_records(
     `prefix_sharing` each record of K >= 2 responses is scored over its shared prefix (see
     the module doc); the rest run in one batched forward. When the backbone cannot share
     image encodings (multi-tile images: `SharedImageUnsupported`) that batch is redone
-    without. `reuse_images`: see `ScoreConfig.reuse_images` (prefix-shared records only).
+    without. `reuse_images`: keys (`batching.image_key`) of the images whose work is
+    reused across records (`ScoreConfig.reuse_images`; `repeated_images` gives them).
     """
     out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
     cuts = 0
@@ -119,6 +120,21 @@ def forward_records(
     return out, cuts
 
 
+def repeated_images(records: Sequence[Record], text_only: str | None) -> frozenset[str]:
+    """Keys of the images more than one of `records` is encoded with (`text_only` mode).
+
+    Computed over a run's whole record list, so whether a record's image work is reused
+    is a property of the run's data, not of which records a process scored before it.
+    """
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for rec in records:
+        key = image_key(rec, text_only)
+        if key is not None:
+            (twice if key in seen else seen).add(key)
+    return frozenset(twice)
+
+
 def _fallback(reason: str) -> None:
     """Log once per process and reason that a record is scored without prefix sharing."""
     if reason not in _LOGGED:
@@ -133,7 +149,7 @@ def _prefix_records(
     out: list[list[float]],
     device: torch.device,
     bf16: bool,
-    reuse_images: bool = False,
+    reuse_images: Collection[str] = frozenset(),
 ) -> tuple[list[int], int]:
     """Fill `out` for the records scored over a shared prefix; (indices left, cuts)."""
     # lazy: modeling.prefix imports torch, kept out of light imports of the scoring package
@@ -155,7 +171,8 @@ def _prefix_records(
         inputs = _to_device(dict(batch.inputs), device)
         try:
             with torch.inference_mode(), autocast_context(device, bf16):
-                rewards = shared_prefix_rewards(model, inputs, reuse_images=reuse_images)
+                reuse = image_key(rec, collator.text_only) in reuse_images
+                rewards = shared_prefix_rewards(model, inputs, reuse_images=reuse)
         except PrefixSharingUnsupported as exc:
             _fallback(str(exc))
             rest.append(i)

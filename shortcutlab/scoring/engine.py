@@ -12,6 +12,8 @@ Owns how records become rewards on one process:
   (`PrefixSharingUnsupported`, logged once with the reason), go through one
   `RewardCollator.encode` + one `RewardModel.forward` per batch, each image encoded once
   per record (`share_images`). `prefix_sharing=False` turns the first path off.
+  `reuse_images` (the keys `repeated_images` finds in a run's records) also encodes an
+  image shared by several records once (`modeling.image_cache`; `probe run`'s blank).
 - `score_one_by_one`: the reference path (one response per forward, no sharing), used
   by the parity tests: both fast paths must match it to 1e-5 in float32.
 """

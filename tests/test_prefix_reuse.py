@@ -13,6 +13,8 @@ Run: python -m pytest -x -q tests/test_prefix_reuse.py
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +22,7 @@ from PIL import Image
 
 from shortcutlab.data.records import ImageRef, Record
 from shortcutlab.modeling import prefix
-from shortcutlab.modeling.branches import layout_answers, plan_branches
+from shortcutlab.modeling.branches import layout_answers, plan_branches, takes_custom_mask
 from shortcutlab.probe.edits import bullet_list, hedge, pad, truncate
 from shortcutlab.scoring.engine import (
     forward_records,
@@ -65,6 +67,14 @@ def test_plan_branches_on_token_ids():
     assert (lay.rows[0], lay.cols[0]) == (0, 33) and (lay.rows[2], lay.cols[2]) == (0, 11)
     assert lay.sees[0, 33, :20].all() and not lay.sees[0, 33, 20:33].any()  # shared part only
     assert not lay.sees[0, 10, 11:].any()  # causal inside the trunk
+
+
+def test_branches_only_where_attention_takes_a_4d_mask():
+    def model(impl):
+        return SimpleNamespace(config=SimpleNamespace(_attn_implementation=impl))
+
+    assert takes_custom_mask(model("sdpa")) and takes_custom_mask(model("eager"))
+    assert not takes_custom_mask(model("flash_attention_2"))  # answers in their own rows
 
 
 def test_repeated_images_per_text_only_mode():

@@ -13,16 +13,25 @@ makes this the same function as the branch's own row: each of its tokens sees th
 keys and values at the same positions, so rewards match to float rounding.
 
 A branch whose tokens are all shared (an answer that is a token prefix of another) adds
-no tokens: its reward is read at token `d - 1` of the trunk.
+no tokens: its reward is read at token `d - 1` of the trunk. Only with an attention that
+takes a custom 4D mask (`sdpa`, `eager`); otherwise every answer runs in its own row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 MIN_SHARED = 8  # answer tokens worth a branch (fewer: the answer runs in its own row)
+MASK_ATTENTION = ("sdpa", "eager")  # backends that honour a custom 4D mask
+
+
+def takes_custom_mask(model: Any) -> bool:
+    """Whether `model`'s attention honours a custom 4D mask (flash attention takes none)."""
+    impl = getattr(model.config, "_attn_implementation", None) or "eager"
+    return impl in MASK_ATTENTION
 
 
 def shared_length(a: torch.Tensor, b: torch.Tensor) -> int:

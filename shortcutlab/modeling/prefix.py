@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from shortcutlab.modeling.branches import layout_answers, plan_branches
+from shortcutlab.modeling.branches import layout_answers, plan_branches, takes_custom_mask
 from shortcutlab.modeling.image_cache import (
     image_end,
     image_features,
@@ -210,7 +210,7 @@ def shared_prefix_rewards(
     reuse = reuse_images and _takes_features(base, image)
     cache = _run_prefix(model, base, prefix_ids, pos, image, token_extras, cache_kw, reuse)
     answers = [r[p:] for r in rows]
-    branches = plan_branches(answers)
+    branches = plan_branches(answers) if takes_custom_mask(model) else {}
     if branches:  # answers continuing others (probe edits): shared stretches once
         hidden, at = _tree_hidden(model, answers, branches, p, pos, cache, cache_kw)
         pooled = hidden[at]  # (K, H)

@@ -13,7 +13,8 @@ a ~50-token question and K answers of ~100-150 tokens), in one process, in this 
 Ratios printed and written to --out (JSON): the issue's battery (swap + blank + the 4
 edits) over the plain pass, and the whole `probe run` (everything above but the plain
 pass) over the plain pass. Every pass uses the same batch size (16 sequences) and prefix
-sharing, as `probe run` does by default.
+sharing, as `probe run` does by default; `probe run`'s passes reuse image work across
+records (`ScoreConfig.reuse_images`), the plain pass does not (`score`'s default).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,11 @@ def run_size(name: str, n: int, k: int, work: Path) -> dict[str, Any]:
     model = build_model(size, work / f"model_{name}", "cpu")
     data = write_data(make_records(size, n, work / f"img_{name}", k=k), work / f"{name}.jsonl")
     opts = ScoreOptions(batch_size=16)
+    plain_opts = replace(opts, reuse_images=False)  # `score`'s default: no image reuse
     CPU.clear()
-    _, plain = timed(lambda: score_table(model, data, work / f"plain_{name}.jsonl", opts), "plain")
+    _, plain = timed(
+        lambda: score_table(model, data, work / f"plain_{name}.jsonl", plain_opts), "plain"
+    )
     out = work / f"probe_{name}"
     bat, t_make = timed(lambda: make_battery(data, out, MakeOptions(seed=0)), "make")
     t: dict[str, float] = {"make": t_make}

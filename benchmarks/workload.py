@@ -1,13 +1,15 @@
 """Benchmark workloads: model sizes, seeded K-response records and their data files.
 
-Two sizes, both random-initialised real LLaVA models (CLIP vision tower + Llama LM) built
+Three sizes, all random-initialised real LLaVA models (CLIP vision tower + Llama LM) built
 with `shortcutlab.modeling.tiny.build_tiny_model(..., **overrides)`:
 - tiny: the test model (hidden 64, 2 layers, 64 px / patch 8 = 64 image tokens);
 - realistic: LLaVA-1.5-like shapes: 336 px / patch 14 = 576 image tokens, vision and LM
   width 1024, LM intermediate 2816, 16 heads (8 KV heads). On a GPU both towers have 24
   layers (LM ~280 M parameters without embeddings, vision ~300 M); on CPU the depth is cut
   (default 2 + 2 layers) so the run fits in minutes: the per-token shapes (width, image
-  tokens, text length) are what fix the ratios; depth scales every path alike.
+  tokens, text length) are what fix the ratios; depth scales every path alike;
+- highres: realistic widths with one 672 px image (patch 14 = 2,304 image tokens), the
+  image-token count of LLaVA-NeXT's any-res tiling (1,500-2,900).
 Each record: one image, a ~50-token question and K = 4 answers of ~100-150 tokens, scores
 4, 3, 2, 1 in a seeded order, so all C(4, 2) = 6 pairs are strict.
 """
@@ -80,6 +82,17 @@ SIZES: dict[str, Size] = {
         score_records={"cpu": 3, "cuda": 64},
     ),
 }
+# LLaVA-NeXT-like image-token count (any-res: 1,500-2,900 image tokens) at realistic widths:
+# one 672 px image, patch 14 = 2,304 image tokens (benchmarks/probe_speed.py's third row).
+SIZES["highres"] = Size(
+    "highres",
+    image_size=672,
+    overrides=dict(SIZES["realistic"].overrides),
+    cpu_layers=2,
+    batch={"cpu": 1, "cuda": 4},
+    steps={"cpu": (1, 2), "cuda": (2, 8)},
+    score_records={"cpu": 2, "cuda": 32},
+)
 
 
 def build_model(size: Size, out_dir: Path, device: str) -> Path:

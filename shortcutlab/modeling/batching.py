@@ -135,11 +135,7 @@ class RewardCollator:
 
     # --- images -------------------------------------------------------------------------
     def _image_key(self, rec: Record) -> str | None:
-        if self.text_only == "drop":
-            return None
-        if self.text_only == "blank":
-            return _BLANK_KEY
-        return rec.image.key() if rec.image is not None else None
+        return image_key(rec, self.text_only)
 
     def _load_images(self, records: list[Record]) -> dict[str, Any]:
         """Decode each distinct image once: key -> RGB PIL image."""
@@ -277,3 +273,12 @@ def _load(rec: Record, max_pixels: int | None) -> Any:
     if max_pixels is not None:
         kwargs["max_pixels"] = max_pixels
     return load_image(rec.image, **kwargs)
+
+
+def image_key(rec: Record, text_only: str | None) -> str | None:
+    """The identity of the image a record is encoded with in `text_only` mode (None: none)."""
+    if text_only == "drop":
+        return None
+    if text_only == "blank":
+        return _BLANK_KEY
+    return rec.image.key() if rec.image is not None else None

@@ -14,6 +14,14 @@ positions of the prefix come from the backbone's own `get_rope_index`, and the a
 (text after the image) continue at max(prefix position) + 1 on all three axes, which is
 what `get_rope_index` gives the full row.
 
+Reused beyond one record's prefix (exact the same way; issue 22, `probe run`'s cost):
+- answers that continue one another (`modeling.branches`: the `pad` and `truncate` edits
+  of one response): the shared stretch of answer tokens runs once, in one row, with a 4D
+  mask over the prefix cache;
+- an image seen before (`modeling.image_cache`): its encoder features, and the keys and
+  values of the prefix up to its last token when the template and image repeat (`probe
+  run`'s blank file), so that part runs once for all records.
+
 Exactness is only claimed for the architectures in `PREFIX_ARCHS` (the tiny models the
 parity test builds); any other backbone, or a record whose common prefix does not hold
 its whole image, raises `PrefixSharingUnsupported` and the caller scores it in full.
@@ -26,6 +34,14 @@ from typing import Any
 
 import torch
 
+from shortcutlab.modeling.branches import layout_answers, plan_branches, takes_custom_mask
+from shortcutlab.modeling.image_cache import (
+    image_end,
+    image_features,
+    prefix_key,
+    store_prefix,
+    stored_prefix,
+)
 from shortcutlab.modeling.signals import PrefixSharingUnsupported
 
 # Causal decoders with 1-D RoPE (LLaVA: Llama, Idefics3 / SmolVLM: Llama, InternVL: Qwen2)
@@ -84,6 +100,71 @@ def _image_inputs(inputs: dict[str, Any], base: Any) -> dict[str, Any]:
     return out
 
 
+def _takes_features(base: Any, image: dict[str, Any]) -> bool:
+    """Whether `image` has pixels and the backbone takes precomputed `mm_encoder_outputs`."""
+    pixels = any(k.startswith("pixel_") for k in image)
+    return pixels and "mm_encoder_outputs" in inspect.signature(base.forward).parameters
+
+
+def _run_prefix(
+    model: Any,
+    base: Any,
+    ids: torch.Tensor,
+    pos: torch.Tensor,
+    image: dict[str, Any],
+    extras: dict[str, Any],
+    kw: str,
+    reuse: bool,
+) -> Any:
+    """The KV cache of the prefix `ids` (1, p); image work reused (`modeling.image_cache`).
+
+    With reuse and an image the prefix runs as two forwards, up to the image's last token
+    and the text after it, whether or not the first part's keys/values are stored from an
+    earlier record with the same ids and image: a record's reward never depends on the
+    records scored before it (a text-only RM in `blank` mode keeps bit-identical rewards).
+    """
+    p = ids.shape[1]
+    m = image_end(model.config, ids[0]) if reuse else 0
+    if not 0 < m < p:  # no image (text-only modes) or nothing after it: one forward
+        out = model.backbone(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            position_ids=pos,
+            use_cache=True,
+            return_dict=True,
+            **image,
+            **extras,
+        )
+        return getattr(out, "cache", None) or out.past_key_values
+    key = prefix_key(ids[0, :m], image)
+    cache = stored_prefix(model, key)
+    if cache is None:  # template + image: the image's features may still be cached
+        feats, seen = image_features(model, base, image)
+        head = {k: v[:, :m] for k, v in extras.items()}
+        out = model.backbone(
+            input_ids=ids[:, :m],
+            attention_mask=torch.ones_like(ids[:, :m]),
+            position_ids=pos[..., :m],
+            use_cache=True,
+            return_dict=True,
+            **feats,
+            **head,
+        )
+        cache = getattr(out, "cache", None) or out.past_key_values
+        if seen:  # an image seen twice: keep its prefix for the next record
+            store_prefix(model, key, cache)
+    model.backbone(
+        input_ids=ids[:, m:],
+        attention_mask=torch.ones_like(ids),
+        position_ids=pos[..., m:],
+        use_cache=True,
+        return_dict=True,
+        **{kw: cache},
+        **{k: v[:, m:] for k, v in extras.items()},
+    )
+    return cache
+
+
 def prefix_positions(
     base: Any, prefix_ids: torch.Tensor, token_extras: dict[str, Any], image: dict[str, Any]
 ) -> torch.Tensor:
@@ -100,11 +181,14 @@ def prefix_positions(
     return torch.arange(p, device=prefix_ids.device)[None]
 
 
-def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+def shared_prefix_rewards(
+    model: Any, inputs: dict[str, Any], *, reuse_images: bool = False
+) -> torch.Tensor:
     """Rewards (K,) of ONE record's K rows, prefix encoded once (see the module doc).
 
     `inputs`: `RewardCollator.encode([record], share_images=True).inputs` on the model's
-    device. Raises `PrefixSharingUnsupported` (nothing run) when sharing is not exact.
+    device. `reuse_images`: image work reused across records (`modeling.image_cache`).
+    Raises `PrefixSharingUnsupported` (nothing run) when sharing is not exact.
     """
     check_prefix_arch(model)
     base = base_model(model.backbone)
@@ -123,19 +207,17 @@ def shared_prefix_rewards(model: Any, inputs: dict[str, Any]) -> torch.Tensor:
     prefix_ids = rows[0][:p][None]
     pos = prefix_positions(base, prefix_ids, token_extras, image)
     cache_kw = _cache_kwarg(base)
-    out = model.backbone(
-        input_ids=prefix_ids,
-        attention_mask=torch.ones_like(prefix_ids),
-        position_ids=pos,
-        use_cache=True,
-        return_dict=True,
-        **image,
-        **token_extras,
-    )
-    cache = getattr(out, "cache", None) or out.past_key_values
-    cache.batch_repeat_interleave(k)
-    hidden, last = _answers_hidden(model, base, rows, p, pos, cache, cache_kw)
-    pooled = hidden[torch.arange(k, device=hidden.device), last]  # (K, H)
+    reuse = reuse_images and _takes_features(base, image)
+    cache = _run_prefix(model, base, prefix_ids, pos, image, token_extras, cache_kw, reuse)
+    answers = [r[p:] for r in rows]
+    branches = plan_branches(answers) if takes_custom_mask(model) else {}
+    if branches:  # answers continuing others (probe edits): shared stretches once
+        hidden, at = _tree_hidden(model, answers, branches, p, pos, cache, cache_kw)
+        pooled = hidden[at]  # (K, H)
+    else:
+        cache.batch_repeat_interleave(k)
+        hidden, last = _answers_hidden(model, base, rows, p, pos, cache, cache_kw)
+        pooled = hidden[torch.arange(k, device=hidden.device), last]  # (K, H)
     return model.head(pooled.to(model.head.weight.dtype)).squeeze(-1)
 
 
@@ -167,3 +249,38 @@ def _answers_hidden(
     )
     last = torch.tensor([len(a) - 1 for a in answers], device=dev)
     return out.last_hidden_state, last
+
+
+def _tree_hidden(
+    model: Any,
+    answers: list[torch.Tensor],
+    branches: dict[int, tuple[int, int]],
+    p: int,
+    pos: torch.Tensor,
+    cache: Any,
+    kw: str,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Hidden states (R, t, H) of the answers laid out with branches (`modeling.branches`)
+    on the prefix cache, and the (rows, cols) of each answer's last token."""
+    pad = int(getattr(model.config.get_text_config(), "pad_token_id", None) or 0)
+    lay = layout_answers(answers, branches, pad)
+    r, t = lay.ids.shape
+    cache.batch_repeat_interleave(r)
+    mask = torch.ones(r, 1, t, p + t, dtype=torch.bool, device=lay.ids.device)
+    mask[:, 0, :, p:] = lay.sees  # (R, 1, t, p + t): the prefix for all, then the tree
+    if (getattr(model.config, "_attn_implementation", None) or "eager") == "eager":
+        dtype = next(model.backbone.parameters()).dtype
+        mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+            ~mask, torch.finfo(dtype).min
+        )
+    steps = int(pos.max()) + 1 + lay.offsets  # (R, t) text continues on every axis
+    ans_pos = steps[None].expand(3, r, t) if pos.dim() == 3 else steps
+    out = model.backbone(
+        input_ids=lay.ids,
+        attention_mask=mask,
+        position_ids=ans_pos,
+        use_cache=False,
+        return_dict=True,
+        **{kw: cache},
+    )
+    return out.last_hidden_state, (lay.rows, lay.cols)

@@ -14,6 +14,10 @@ scoring API is absorbed in it. Every pass writes a resumable score table under
   encoded once for all edits (prefix sharing). The merged table is then split into one
   table per edit file (`scores/pad.jsonl`, ...), the same tables an external pipeline
   would produce.
+
+Every pass reuses image work across records (`ScoreConfig.reuse_images`): the blank
+file's one image is encoded once, with the keys/values of the template + image, for all
+records. All passes take that same path, so the exactness above holds bit for bit.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class ScoreOptions:
     device: str | None = None
     trust_remote_code: bool = False
     prefix_sharing: bool = True
+    reuse_images: bool = True  # blank's one image: encoded once (ScoreConfig.reuse_images)
     progress: Any = None  # progress(done, total) per batch
 
 
@@ -57,6 +62,7 @@ def score_table(model: Any, data: Any, output: Path | None, opts: ScoreOptions) 
         device=opts.device,
         trust_remote_code=opts.trust_remote_code,
         prefix_sharing=opts.prefix_sharing,
+        reuse_images=opts.reuse_images,
     )
     return score(model, data, output, config, progress=opts.progress).table
 

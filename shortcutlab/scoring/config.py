@@ -86,6 +86,15 @@ class ScoreConfig(ConfigBase):
         "the architectures where that is exact; off: every response in full (same "
         "rewards to float32 rounding).",
     )
+    reuse_images: bool = setting(
+        False,
+        "With prefix sharing, an image that more than one record of the data is encoded "
+        "with is encoded once, and the keys and values up to its last token are reused "
+        "when the template repeats too (`modeling.image_cache`; `probe run` sets it: its "
+        "blank file repeats one image). Those records run the prefix as two forwards "
+        "(rewards equal to float32 rounding).",
+        cli=False,
+    )
     device: str | None = setting(
         None,
         "Device to score on (a torch device or its name); default: this rank's device.",

@@ -12,6 +12,8 @@ Owns how records become rewards on one process:
   (`PrefixSharingUnsupported`, logged once with the reason), go through one
   `RewardCollator.encode` + one `RewardModel.forward` per batch, each image encoded once
   per record (`share_images`). `prefix_sharing=False` turns the first path off.
+  `reuse_images` (the keys `repeated_images` finds in a run's records) also encodes an
+  image shared by several records once (`modeling.image_cache`; `probe run`'s blank).
 - `score_one_by_one`: the reference path (one response per forward, no sharing), used
   by the parity tests: both fast paths must match it to 1e-5 in float32.
 """
@@ -21,14 +23,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shortcutlab import distributed
 from shortcutlab.data.records import Record
 from shortcutlab.errors import ConfigError, ModelError
-from shortcutlab.modeling.batching import RewardCollator
+from shortcutlab.modeling.batching import RewardCollator, image_key
 from shortcutlab.modeling.forward import with_shared_images
 from shortcutlab.modeling.loading import looks_like_path
 from shortcutlab.modeling.signals import PrefixSharingUnsupported
@@ -91,6 +93,7 @@ def forward_records(
     bf16: bool = False,
     share_images: bool = True,
     prefix_sharing: bool = True,
+    reuse_images: Collection[str] = frozenset(),
 ) -> tuple[list[list[float]], int]:
     """Rewards of every response of `records`; returns (rewards, cuts).
 
@@ -100,13 +103,14 @@ def forward_records(
     `prefix_sharing` each record of K >= 2 responses is scored over its shared prefix (see
     the module doc); the rest run in one batched forward. When the backbone cannot share
     image encodings (multi-tile images: `SharedImageUnsupported`) that batch is redone
-    without.
+    without. `reuse_images`: keys (`batching.image_key`) of the images whose work is
+    reused across records (`ScoreConfig.reuse_images`; `repeated_images` gives them).
     """
     out: list[list[float]] = [[float("nan")] * len(r.responses) for r in records]
     cuts = 0
     rest = list(range(len(records)))
     if prefix_sharing:
-        rest, cuts = _prefix_records(model, collator, records, out, device, bf16)
+        rest, cuts = _prefix_records(model, collator, records, out, device, bf16, reuse_images)
     if rest:
         left = [records[i] for i in rest]
         (values, more), _ = with_shared_images(
@@ -116,6 +120,21 @@ def forward_records(
             out[i] = row
         cuts += more
     return out, cuts
+
+
+def repeated_images(records: Sequence[Record], text_only: str | None) -> frozenset[str]:
+    """Keys of the images more than one of `records` is encoded with (`text_only` mode).
+
+    Computed over a run's whole record list, so whether a record's image work is reused
+    is a property of the run's data, not of which records a process scored before it.
+    """
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for rec in records:
+        key = image_key(rec, text_only)
+        if key is not None:
+            (twice if key in seen else seen).add(key)
+    return frozenset(twice)
 
 
 def _fallback(reason: str) -> None:
@@ -132,6 +151,7 @@ def _prefix_records(
     out: list[list[float]],
     device: torch.device,
     bf16: bool,
+    reuse_images: Collection[str] = frozenset(),
 ) -> tuple[list[int], int]:
     """Fill `out` for the records scored over a shared prefix; (indices left, cuts)."""
     # lazy: modeling.prefix imports torch, kept out of light imports of the scoring package
@@ -153,7 +173,8 @@ def _prefix_records(
         inputs = _to_device(dict(batch.inputs), device)
         try:
             with torch.inference_mode(), autocast_context(device, bf16):
-                rewards = shared_prefix_rewards(model, inputs)
+                reuse = image_key(rec, collator.text_only) in reuse_images
+                rewards = shared_prefix_rewards(model, inputs, reuse_images=reuse)
         except PrefixSharingUnsupported as exc:
             _fallback(str(exc))
             rest.append(i)

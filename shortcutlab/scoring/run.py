@@ -35,6 +35,7 @@ from shortcutlab.scoring.engine import (
     load_model,
     make_collator,
     plan_batches,
+    repeated_images,
     resolve_text_only,
 )
 from shortcutlab.scoring.journal import Journal, decide, fingerprint, prepare, summary_path_for
@@ -79,6 +80,7 @@ class _Shard:
     source: str  # the data file's name (score-table `source` column)
     progress: Progress | None
     skip_bad_images: bool  # --skip-invalid with images read: skip undecodable ones
+    reuse_images: frozenset[str] = frozenset()  # image keys repeated in the run's records
 
 
 def _score_shard(
@@ -99,7 +101,13 @@ def _score_shard(
 
     def forward(recs: list[Record]) -> tuple[list[list[float]], int]:
         return forward_records(
-            model, collator, recs, device=dev, bf16=bf16, prefix_sharing=cfg.prefix_sharing
+            model,
+            collator,
+            recs,
+            device=dev,
+            bf16=bf16,
+            prefix_sharing=cfg.prefix_sharing,
+            reuse_images=shard.reuse_images,
         )
 
     done = 0
@@ -236,6 +244,8 @@ def run_scoring(
     )
     source = Path(data).name if isinstance(data, (str, Path)) else ""
     shard = _Shard(_loader(model, cfg, mode), cfg, source, progress, result.skip_bad_images)
+    if cfg.reuse_images and cfg.prefix_sharing:  # the whole run's records: see the engine
+        shard.reuse_images = repeated_images(records, mode)
     if output is None:
         return _run_in_memory(result, records, shard)
     return _run_journaled(result, records, Path(output), shard)

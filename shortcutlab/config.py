@@ -84,6 +84,10 @@ class ConfigBase:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+# TrainConfig's probe fields: meaningful only with probe_data (`cache_dict` drops them without)
+PROBE_FIELDS = ("probe_data", "probe_every", "probe_records", "probe_edits")
+
+
 @dataclass
 class TrainConfig(ConfigBase):
     """Everything one training run needs; `shortcutlab.training.train(config)` runs it."""
@@ -228,19 +232,21 @@ class TrainConfig(ConfigBase):
         the probe's fields only when it probes. Probing changes no weight (tested), so a
         run cached before these fields existed stays valid."""
         d = self.to_dict()
-        if not self.probe_data:
-            for key in ("probe_data", "probe_every", "probe_records", "probe_edits"):
+        if not self.probe_data:  # then validate() holds the other probe fields at defaults
+            for key in PROBE_FIELDS:
                 d.pop(key, None)
         return d
 
     def _probe_checks(self) -> list[tuple[bool, str]]:
         """Probe settings need probe_data; counts must be usable."""
         probing = bool(self.probe_data)
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        at_defaults = all(getattr(self, k) == defaults[k] for k in ("probe_every", "probe_records"))
         return [
             (self.probe_every >= 0, "probe_every must be >= 0."),
             (self.probe_records >= 2, "probe_records must be >= 2 (a swap needs a partner)."),
             (
-                probing or (self.probe_every == 0 and self.probe_records == 64),
+                probing or at_defaults,
                 "probe_every / probe_records are settings of probe_data (set --probe-data FILE).",
             ),
             (probing or not self.probe_edits, "probe_edits needs probe_data (--probe-data FILE)."),

@@ -32,7 +32,6 @@ gathered to every rank and rank 0 writes.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,6 @@ from shortcutlab.probe.scoring import ScoreOptions, merged_text_records, split_t
 from shortcutlab.probe.stats import probe_stats
 from shortcutlab.run_folder import RunFolder
 from shortcutlab.score_table import record_rows, write_score_table
-
-log = logging.getLogger(__name__)
 
 PREFIX = "probe_"  # metrics keys: probe_<test>_<metric>
 TESTS = ("swap",)  # image test of the in-training battery (the edits come on top)
@@ -87,10 +84,15 @@ class TrainingProbe:
         self.battery: Battery = read_battery(self.folder)
         self.every = cfg.probe_every or cfg.eval_steps
         self.originals = load_dataset_file(self.battery.original).records
-        self.by_id = {str(r.id): r for r in self.originals}
         swap = self.battery.tests.get("swap")
-        self.swap = load_dataset_file(self.battery.file("swap")).records if swap else []
+        swaps = load_dataset_file(self.battery.file("swap")).records if swap else []
+        self.swap_of = {str(r.meta["base_id"]): r for r in swaps}  # base id -> swap variant
         self.text, self.where = merged_text_records(self.battery)
+        self.edit_ids = {  # edit test -> its variant ids in file order (the table's order)
+            test: [str(r.id) for r in _variants(self.battery, test)]
+            for test, entry in self.battery.tests.items()
+            if entry["kind"] == "edit"
+        }
 
     def due(self, done: int, total: int) -> bool:
         """Whether to probe after `done` optimizer steps (0: before training)."""
@@ -111,22 +113,20 @@ class TrainingProbe:
         return row
 
     def score(self, rewards: RewardFn) -> dict[str, pd.DataFrame]:
-        """Score tables (the score-table contract) of the originals, swap and each edit."""
-        base_ids = [str(r.id) for r in self.originals]
-        by_base = {str(r.meta["base_id"]): r for r in self.swap}
+        """Score tables (the score-table contract) of the originals, swap and each edit.
+
+        Each swap batch holds the variants of one originals batch, in its order."""
         bs = self.cfg.per_device_eval_batch_size
-        chunks = [base_ids[i : i + bs] for i in range(0, len(base_ids), bs)]
-        orig = _score(rewards, [[self.by_id[i] for i in c] for c in chunks], self.world, self.rank)
-        swap = [[by_base[i] for i in c if i in by_base] for c in chunks]
-        tables = {"original": orig, "swap": _score(rewards, swap, self.world, self.rank)}
-        text_chunks = [self.text[i : i + bs] for i in range(0, len(self.text), bs)]
-        merged = _score(rewards, text_chunks, self.world, self.rank)
+        chunks = _batches(self.originals, bs)
+        swap = [[self.swap_of[str(r.id)] for r in c if str(r.id) in self.swap_of] for c in chunks]
+        tables = {
+            "original": _score(rewards, chunks, self.world, self.rank),
+            "swap": _score(rewards, swap, self.world, self.rank),
+        }
+        merged = _score(rewards, _batches(self.text, bs), self.world, self.rank)
         by_variant = split_text_table(merged, self.where)
-        for test, entry in self.battery.tests.items():
-            if entry["kind"] == "edit":
-                ids = [str(r.id) for r in _variants(self.battery, test)]
-                rows = [row for vid in ids for row in by_variant.get(vid, [])]
-                tables[test] = pd.DataFrame(rows)
+        for test, ids in self.edit_ids.items():
+            tables[test] = pd.DataFrame([row for vid in ids for row in by_variant.get(vid, [])])
         return {k: v for k, v in tables.items() if len(v)}
 
     def write(self, tables: dict[str, pd.DataFrame], model_dir: str) -> dict[str, Any]:
@@ -142,6 +142,10 @@ class TrainingProbe:
         command = run_command(model_dir, data, rerun, self.make, scoring)
         opts = ReportOptions(model=model_dir, command=command)
         return write_report(self.battery, paths, self.folder, opts)
+
+
+def _batches(records: list[Record], size: int) -> list[list[Record]]:
+    return [records[i : i + size] for i in range(0, len(records), size)]
 
 
 def _variants(battery: Battery, test: str) -> list[Record]:

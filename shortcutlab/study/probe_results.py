@@ -19,6 +19,7 @@ text edit, `<edit>_mean_change_sd` (mean reward change of the edited response, r
 
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pandas as pd
 from shortcutlab.plots import probe_curves, save_figure
 from shortcutlab.probe.in_training import PREFIX
 from shortcutlab.run_folder import RunFolder
-from shortcutlab.study.spec import TEXT_MODE, Study
+from shortcutlab.study.spec import TEXT_MODE, Study, run_dir
 from shortcutlab.training.state import read_metrics
 
 IMAGE_METRICS = ("swap_flip_rate", "swap_mean_abs_change_sd")
@@ -38,22 +39,24 @@ COLUMNS = ["seed", "env", "method", "step", "metric", "value"]
 def probe_rows(study: Study, out: Path) -> pd.DataFrame:
     """Every probe value of every run of the study (COLUMNS), from metrics.jsonl."""
     rows: list[dict[str, Any]] = []
-    for seed in study.seeds:
-        for env in study.environments:
-            for method in study.train_modes:
-                run = RunFolder(out / "runs" / f"s{seed}" / f"{method}__{env.name}")
-                if method == TEXT_MODE or not run.metrics.is_file():
-                    continue
-                for row in read_metrics(run.metrics):
-                    if row.get("split") != "probe":
-                        continue
-                    for key, value in row.items():
-                        if key.startswith(PREFIX) and _wanted(key[len(PREFIX) :]):
-                            rows.append(
-                                dict(seed=seed, env=env.name, method=method, step=row["step"],
-                                     metric=key[len(PREFIX) :], value=value)
-                            )  # fmt: skip
+    methods = [m for m in study.train_modes if m != TEXT_MODE]
+    for seed, env, method in product(study.seeds, study.environments, methods):
+        metrics = RunFolder(run_dir(out, seed, method, env.name)).metrics
+        if metrics.is_file():
+            where = {"seed": seed, "env": env.name, "method": method}
+            rows += [where | r for r in _probe_values(read_metrics(metrics))]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _probe_values(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """{step, metric, value} of every wanted probe metric in a run's metrics rows."""
+    return [
+        {"step": row["step"], "metric": key[len(PREFIX) :], "value": value}
+        for row in metrics
+        if row.get("split") == "probe"
+        for key, value in row.items()
+        if key.startswith(PREFIX) and _wanted(key[len(PREFIX) :])
+    ]
 
 
 def _wanted(metric: str) -> bool:

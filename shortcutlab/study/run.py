@@ -47,6 +47,7 @@ from shortcutlab.study.parallel import run_parallel
 from shortcutlab.study.proxies import cheap_proxy_table
 from shortcutlab.study.results import write_results
 from shortcutlab.study.spec import TEXT_MODE, Study, StudyEnv, load_study
+from shortcutlab.study.spec import run_dir as study_run_dir
 from shortcutlab.text_only import TEXT_ONLY_MODES, choices, is_mode
 from shortcutlab.training import train
 
@@ -83,7 +84,7 @@ def _train_cell(
 
     `mode` is a cell label (`Study.train_modes`): `shortcut-aware-poe` trains mode
     shortcut-aware with objective poe."""
-    run_dir = out / "runs" / f"s{seed}" / f"{mode}__{env.name}"
+    run_dir = study_run_dir(out, seed, mode, env.name)
     train_mode, objective = label_mode(mode)
     extra: dict[str, Any] = {"objective": objective} if objective else {}
     table_fp: list[str] = []

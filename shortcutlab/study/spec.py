@@ -147,7 +147,12 @@ class Study:
         return asdict(self)
 
 
-__all__ = ["STATIC", "Study", "StudyEnv", "label_mode", "load_study"]  # + re-exports
+def run_dir(out: Path, seed: int, label: str, env: str) -> Path:
+    """The run folder of one (seed, cell label, environment) in a study's folder `out`."""
+    return out / "runs" / f"s{seed}" / f"{label}__{env}"
+
+
+__all__ = ["STATIC", "Study", "StudyEnv", "label_mode", "load_study", "run_dir"]  # + re-exports
 
 
 def load_study(study: str | Path | dict[str, Any] | Study) -> Study:

@@ -162,7 +162,7 @@ class Trainer:
                 bar.update(done, note=f"loss {history[-1]['loss']:.4f}")
                 if self.data.eval_records and cfg.eval_steps > 0 and done % cfg.eval_steps == 0:
                     evals.append(self._log_eval(done))
-                if self.probe is not None and done > 0 and self.probe.due(done, total):
+                if self.probe is not None and self.probe.due(done, total):
                     self.probe_step(done, total)
                 if cfg.save_steps > 0 and done % cfg.save_steps == 0:
                     state = run_files.trainer_state(self.data, cfg.seed, done)

@@ -121,10 +121,14 @@ def test_user_edits_join_the_battery(tiny_llava_dir, shapes, tmp_path) -> None:
         (["--probe-every", "5"], "settings of probe_data"),
         (["--probe-data", "{probe}", "--probe-records", "1"], "probe_records must be >= 2"),
         (["--probe-data", "{missing}"], "missing.jsonl"),
+        (["--probe-data", "{probe}", "--probe-edits", "{bad}"], "bad_edits.jsonl"),
     ],
 )
 def test_bad_probe_flags(cli, tiny_llava_dir, shapes, tmp_path, flags, message) -> None:
+    bad = tmp_path / "bad_edits.jsonl"  # an entry with no text: named by file and line
+    bad.write_text(json.dumps({"name": "x", "op": "suffix"}) + "\n")
     subs = {"{probe}": shapes["probe"], "{missing}": str(tmp_path / "missing.jsonl")}
+    subs["{bad}"] = str(bad)
     flags = [subs.get(f, f) for f in flags]
     argv = ["train", "--model", str(tiny_llava_dir), "--data", shapes["train"]]
     r = cli(*argv, "--output", str(tmp_path / "run"), "--max-steps", "1", *flags, code=2)

@@ -48,8 +48,7 @@ def probe_view(src: ProbeSource, thumbs: Thumbnails, k: int) -> dict[str, Any]:
     if not isinstance(card, dict):
         view["notes"].append(f"{src.folder / CARD_JSON}: not readable as a probe card.")
         return view
-    view["notes"] += [str(n) for n in card.get("notes") or []]
-    view["notes"] += [f"{t}: skipped (no record)." for t in card.get("skipped_tests") or []]
+    view["notes"] += [str(n) for n in card.get("notes") or []]  # skipped tests among them
     if not src.examples or k <= 0:
         return view
     try:

@@ -218,7 +218,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"| {t['test']} | {t['what']} | {_fmt(mm['mean_change_sd'], sign=True)} | "
             f"{_fmt(mm['win_rate'], 100, 1)} | {_fmt(mm['flip_rate'], 100, 1)} |"
         )
-    notes = card["notes"] + [f"{t}: skipped (no record)." for t in card["skipped_tests"]]
+    notes = card["notes"]  # a skipped test is among them (`battery._notes`)
     if notes:
         lines += ["", "Notes:", "", *[f"- {n}" for n in notes]]
     lines += ["", "Reproduce:", "", "```bash", *card["reproduce"], "```", ""]
